@@ -1,0 +1,145 @@
+package phi2j.runtime;
+
+import phi2j.InvalidOptionException;
+
+import java.util.List;
+
+/**
+ * How to generate. Greedy by default, as transformers' {@code generate}: temperature 0 picks the most
+ * likely token every time. A temperature above 0 samples, with top-k, top-p, min-p and the repetition
+ * penalty applied in llama.cpp's order; the same seed and options give the same text.
+ *
+ * <p>Length: {@code maxLength} counts prompt plus generated tokens, as transformers' {@code max_length}
+ * does; {@code maxNewTokens} counts generated tokens only. Set one; with neither, maxLength is 500 (the
+ * walkthrough's value).
+ *
+ * @param stopStrings generation ends when one appears; the returned text stops before it
+ */
+public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float temperature, int topK, float topP,
+                                float minP, float repetitionPenalty, Long seed, List<String> stopStrings) {
+
+    public static final int DEFAULT_MAX_LENGTH = 500;
+
+    public GenerationOptions {
+        stopStrings = List.copyOf(stopStrings);
+    }
+
+    /** Greedy decoding up to maxLength 500. */
+    public static GenerationOptions greedy() {
+        return new GenerationOptions(null, null, 0f, 40, 0.95f, 0.05f, 1.0f, null, List.of());
+    }
+
+    /** Sampling with llama.cpp's defaults (top-k 40, top-p 0.95, min-p 0.05) at this temperature. */
+    public static GenerationOptions sampling(float temperature, long seed) {
+        return greedy().withTemperature(temperature).withSeed(seed);
+    }
+
+    public GenerationOptions withMaxLength(int n) {
+        return new GenerationOptions(n, null, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings);
+    }
+
+    public GenerationOptions withMaxNewTokens(int n) {
+        return new GenerationOptions(null, n, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings);
+    }
+
+    public GenerationOptions withTemperature(float t) {
+        return new GenerationOptions(maxLength, maxNewTokens, t, topK, topP, minP, repetitionPenalty, seed, stopStrings);
+    }
+
+    public GenerationOptions withTopK(int k) {
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, k, topP, minP, repetitionPenalty, seed, stopStrings);
+    }
+
+    public GenerationOptions withTopP(float p) {
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, p, minP, repetitionPenalty, seed, stopStrings);
+    }
+
+    public GenerationOptions withMinP(float p) {
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, p, repetitionPenalty, seed, stopStrings);
+    }
+
+    public GenerationOptions withRepetitionPenalty(float r) {
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, r, seed, stopStrings);
+    }
+
+    public GenerationOptions withSeed(Long s) {
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, s, stopStrings);
+    }
+
+    public GenerationOptions withStopStrings(List<String> stops) {
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stops);
+    }
+
+    public boolean isGreedy() {
+        return temperature == 0f;
+    }
+
+    /** Checks the ranges that do not depend on the prompt; throws {@link InvalidOptionException} naming the option. */
+    public void validate() {
+        if (maxLength != null && maxNewTokens != null) {
+            throw new InvalidOptionException("maxLength", "set either maxLength or maxNewTokens, not both");
+        }
+        if (maxLength != null && maxLength < 2) {
+            throw new InvalidOptionException("maxLength", "must be at least 2 (prompt plus one new token), not " + maxLength);
+        }
+        if (maxNewTokens != null && maxNewTokens < 1) {
+            throw new InvalidOptionException("maxNewTokens", "must be at least 1, not " + maxNewTokens);
+        }
+        if (!(temperature >= 0) || Float.isInfinite(temperature)) {
+            throw new InvalidOptionException("temperature", "must be 0 (greedy) or a positive finite number, not " + temperature);
+        }
+        if (topK < 0) {
+            throw new InvalidOptionException("topK", "must be 0 (off) or positive, not " + topK);
+        }
+        if (!(topP > 0 && topP <= 1)) {
+            throw new InvalidOptionException("topP", "must be in (0, 1], not " + topP);
+        }
+        if (!(minP >= 0 && minP <= 1)) {
+            throw new InvalidOptionException("minP", "must be in [0, 1], not " + minP);
+        }
+        if (!(repetitionPenalty > 0) || Float.isInfinite(repetitionPenalty)) {
+            throw new InvalidOptionException("repetitionPenalty", "must be a positive finite number (1 = off), not " + repetitionPenalty);
+        }
+        if (seed != null && (seed < 0 || seed > Integer.MAX_VALUE)) {
+            throw new InvalidOptionException("seed", "must be 0 to 2147483647, not " + seed);
+        }
+        for (String s : stopStrings) {
+            if (s == null || s.isEmpty()) {
+                throw new InvalidOptionException("stopStrings", "must not contain an empty string");
+            }
+        }
+    }
+
+    /**
+     * New tokens to generate for a prompt of {@code promptTokens} in a context of {@code contextSize};
+     * throws {@link InvalidOptionException} when the prompt or the limit does not fit.
+     */
+    public int newTokenBudget(int promptTokens, int contextSize) {
+        if (promptTokens >= contextSize) {
+            throw new InvalidOptionException("prompt", "is " + promptTokens + " tokens, the context holds " + contextSize
+                    + " (prompt plus generated); shorten the prompt or open the model with a larger contextSize");
+        }
+        int budget;
+        if (maxNewTokens != null) {
+            budget = maxNewTokens;
+            if (promptTokens + budget > contextSize) {
+                throw new InvalidOptionException("maxNewTokens", promptTokens + " prompt tokens + " + budget
+                        + " new tokens exceed the context size " + contextSize);
+            }
+        } else {
+            int max = maxLength != null ? maxLength : DEFAULT_MAX_LENGTH;
+            if (max <= promptTokens) {
+                throw new InvalidOptionException("maxLength", max + " must be larger than the prompt's " + promptTokens
+                        + " tokens (maxLength counts prompt plus generated tokens)");
+            }
+            if (max > contextSize) {
+                if (maxLength != null) {
+                    throw new InvalidOptionException("maxLength", maxLength + " exceeds the context size " + contextSize);
+                }
+                max = contextSize; // the default adapts to a small context instead of failing
+            }
+            budget = max - promptTokens;
+        }
+        return budget;
+    }
+}

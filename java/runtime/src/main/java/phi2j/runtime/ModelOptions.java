@@ -1,0 +1,94 @@
+package phi2j.runtime;
+
+import phi2j.InvalidOptionException;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * How to open a model. Zero for {@code contextSize} and {@code threads} means "choose": the model's training
+ * context (2048 for Phi-2) and every available core.
+ *
+ * @param contextSize   tokens of context (prompt plus generated), 0 for the model's own
+ * @param threads       CPU threads, 0 for all cores
+ * @param gpuLayers     layers to offload to the GPU; -1 for all, 0 for none (CPU only)
+ * @param splitMode     multi-GPU split
+ * @param tensorSplit   fraction of the model per GPU, for example [3, 1]; empty for llama.cpp's default
+ * @param mainGpu       the GPU that holds the model with split mode NONE, and scratch buffers otherwise
+ * @param seed          default sampling seed for generations that set none; null for a random one
+ * @param loadTimeout   how long opening may take before the runner is considered hung
+ * @param nativeLibrary a folder holding a custom {@code libjllama} build (for example the HIP build), or null
+ */
+public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMode splitMode, List<Float> tensorSplit,
+                           int mainGpu, Long seed, Duration loadTimeout, Path nativeLibrary) {
+
+    public ModelOptions {
+        tensorSplit = List.copyOf(tensorSplit);
+    }
+
+    public static ModelOptions defaults() {
+        return new ModelOptions(0, 0, 0, SplitMode.LAYER, List.of(), 0, null, Duration.ofMinutes(5), null);
+    }
+
+    public ModelOptions withContextSize(int n) {
+        return new ModelOptions(n, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary);
+    }
+
+    public ModelOptions withThreads(int n) {
+        return new ModelOptions(contextSize, n, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary);
+    }
+
+    public ModelOptions withGpuLayers(int n) {
+        return new ModelOptions(contextSize, threads, n, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary);
+    }
+
+    public ModelOptions withSplit(SplitMode mode, List<Float> split, int main) {
+        return new ModelOptions(contextSize, threads, gpuLayers, mode, split, main, seed, loadTimeout, nativeLibrary);
+    }
+
+    public ModelOptions withSeed(Long s) {
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, s, loadTimeout, nativeLibrary);
+    }
+
+    public ModelOptions withLoadTimeout(Duration d) {
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, d, nativeLibrary);
+    }
+
+    public ModelOptions withNativeLibrary(Path dir) {
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, dir);
+    }
+
+    /** Checks ranges that do not depend on the model; throws {@link InvalidOptionException} naming the option. */
+    public void validate() {
+        if (contextSize < 0 || contextSize > (1 << 20)) {
+            throw new InvalidOptionException("contextSize", "must be 0 (the model's own) or 1 to 1048576, not " + contextSize);
+        }
+        if (threads < 0 || threads > 1024) {
+            throw new InvalidOptionException("threads", "must be 0 (all cores) or 1 to 1024, not " + threads);
+        }
+        if (gpuLayers < -1) {
+            throw new InvalidOptionException("gpuLayers", "must be -1 (all), 0 (none) or a layer count, not " + gpuLayers);
+        }
+        if (splitMode == null) {
+            throw new InvalidOptionException("splitMode", "must be one of none, layer, row");
+        }
+        for (Float f : tensorSplit) {
+            if (f == null || !(f >= 0) || f.isInfinite()) {
+                throw new InvalidOptionException("tensorSplit", "proportions must be finite and non-negative: " + tensorSplit);
+            }
+        }
+        if (!tensorSplit.isEmpty() && tensorSplit.stream().allMatch(f -> f == 0f)) {
+            throw new InvalidOptionException("tensorSplit", "at least one proportion must be positive: " + tensorSplit);
+        }
+        if (mainGpu < 0) {
+            throw new InvalidOptionException("mainGpu", "must be a device index >= 0, not " + mainGpu);
+        }
+        if (seed != null && (seed < 0 || seed > Integer.MAX_VALUE)) {
+            throw new InvalidOptionException("seed", "must be 0 to 2147483647, not " + seed);
+        }
+        if (loadTimeout == null || loadTimeout.isNegative() || loadTimeout.isZero()) {
+            throw new InvalidOptionException("loadTimeout", "must be positive");
+        }
+    }
+}

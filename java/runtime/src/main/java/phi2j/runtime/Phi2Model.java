@@ -1,0 +1,171 @@
+package phi2j.runtime;
+
+import phi2j.BadModelFileException;
+import phi2j.InvalidOptionException;
+import phi2j.Phi2Exception;
+import phi2j.format.GgufFile;
+import phi2j.format.GgufReader;
+import phi2j.format.Phi2Layout;
+import phi2j.runtime.internal.Generation;
+import phi2j.runtime.internal.Messages;
+import phi2j.runtime.internal.RunnerProcess;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+
+/**
+ * An open Phi-2 model. The file is checked in Java first, then loaded by llama.cpp in a runner process of
+ * its own, which {@link #close()} ends, so memory is returned and a native crash cannot take the caller down.
+ *
+ * <p>Thread-safe. Generations on one model run one at a time, in arrival order; a second caller waits.
+ *
+ * <pre>{@code
+ * try (Phi2Model model = Phi2Model.open(Path.of("models-gguf/phi-2.Q4_K_M.gguf"), ModelOptions.defaults())) {
+ *     GenerationResult r = model.generate(Prompts.qa("What is a GPU?"), GenerationOptions.greedy());
+ *     System.out.println(r.text());
+ * }
+ * }</pre>
+ */
+public final class Phi2Model implements AutoCloseable {
+    private final RunnerProcess runner;
+    private final ModelInfo info;
+    private final Phi2Layout.Vocabulary vocabulary;
+    private final ModelOptions options;
+    private final Semaphore turn = new Semaphore(1, true);
+    private final AtomicInteger ids = new AtomicInteger();
+    private volatile boolean closed;
+    private volatile Generation current;
+
+    private Phi2Model(RunnerProcess runner, ModelInfo info, Phi2Layout.Vocabulary vocabulary, ModelOptions options) {
+        this.runner = runner;
+        this.info = info;
+        this.vocabulary = vocabulary;
+        this.options = options;
+    }
+
+    /**
+     * Checks {@code gguf} and loads it. Throws {@link BadModelFileException} for a file that is missing, not a
+     * GGUF, damaged or not Phi-2; {@link InvalidOptionException} for bad options; {@link RunnerCrashedException}
+     * when the runner dies or hangs while loading.
+     */
+    public static Phi2Model open(Path gguf, ModelOptions options) {
+        options.validate();
+        long t0 = System.nanoTime();
+        GgufFile file = GgufReader.read(gguf);
+        Phi2Layout.Hparams hp = Phi2Layout.check(file);
+        Phi2Layout.Vocabulary vocab = Phi2Layout.vocabulary(file);
+        int context = options.contextSize() == 0 ? (int) hp.contextLength() : options.contextSize();
+        int threads = options.threads() == 0 ? Runtime.getRuntime().availableProcessors() : options.threads();
+
+        RunnerProcess runner = RunnerProcess.start(options.nativeLibrary(), List.of());
+        try {
+            Messages.Loaded loaded = runner.load(new Messages.Load(gguf.toAbsolutePath().toString(), context, threads,
+                    options.gpuLayers(), options.splitMode().name(), options.tensorSplit(), options.mainGpu(), options.seed()),
+                    options.loadTimeout());
+            Duration loadTime = Duration.ofNanos(System.nanoTime() - t0);
+            ModelInfo info = new ModelInfo(gguf.toAbsolutePath(), file.getString("general.name").orElse(gguf.getFileName().toString()),
+                    file.fileSize(), file.parameterCount(), context, (int) hp.contextLength(), vocab.size(), vocab.eosText(),
+                    loadTime, Duration.ofMillis(loaded.nativeLoadMillis()), loaded.library());
+            return new Phi2Model(runner, info, vocab, options);
+        } catch (RuntimeException e) {
+            runner.close();
+            throw e;
+        }
+    }
+
+    public ModelInfo info() {
+        return info;
+    }
+
+    /** Seconds the caller waited for the model to open, as the walkthrough's "Loaded in X seconds". */
+    public Duration loadTime() {
+        return info.loadTime();
+    }
+
+    /** Generates to the end and returns the result. */
+    public GenerationResult generate(String prompt, GenerationOptions options) {
+        try (TokenStream s = stream(prompt, options)) {
+            return s.result();
+        }
+    }
+
+    /** Generates, handing each piece of text to {@code onText} as it arrives, and returns the result. */
+    public GenerationResult generate(String prompt, GenerationOptions options, Consumer<String> onText) {
+        try (TokenStream s = stream(prompt, options)) {
+            while (s.hasNext()) {
+                onText.accept(s.next());
+            }
+            return s.result();
+        }
+    }
+
+    /**
+     * Starts a generation and returns its stream. Waits while another generation on this model runs.
+     * Options are checked here; a prompt too long for the context, or a maxLength not above the prompt's
+     * length, fails with {@link InvalidOptionException} when the stream is read.
+     */
+    public TokenStream stream(String prompt, GenerationOptions options) {
+        if (prompt == null || prompt.isEmpty()) {
+            throw new InvalidOptionException("prompt", "is empty");
+        }
+        options.validate();
+        ensureOpen();
+        try {
+            turn.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Phi2Exception("interrupted while waiting for the model");
+        }
+        try {
+            ensureOpen();
+            Long seed = options.seed() != null ? options.seed() : this.options.seed();
+            Messages.Generate req = new Messages.Generate(ids.incrementAndGet(), prompt, options.maxLength(),
+                    options.maxNewTokens(), options.temperature(), options.topK(), options.topP(), options.minP(),
+                    options.repetitionPenalty(), seed, options.stopStrings(), info.contextSize());
+            Generation g = new Generation(req, runner, vocabulary.eosText(), !options.stopStrings().isEmpty(), () -> {
+                current = null;
+                turn.release();
+            });
+            current = g;
+            g.start();
+            return g;
+        } catch (RuntimeException e) {
+            current = null;
+            turn.release();
+            throw e;
+        }
+    }
+
+    private void ensureOpen() {
+        if (closed) {
+            throw new ModelClosedException("the model " + info.path() + " is closed");
+        }
+    }
+
+    /** True until {@link #close()}, or until the runner has died. */
+    public boolean isOpen() {
+        return !closed && runner.isAlive();
+    }
+
+    /** The runner's process id, for monitoring. */
+    public long runnerPid() {
+        return runner.pid();
+    }
+
+    /**
+     * Ends the runner process and with it the model's memory. A generation in flight ends with
+     * {@link ModelClosedException}. Closing twice does nothing.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        runner.close();
+    }
+}

@@ -1,0 +1,32 @@
+package phi2j.runtime.internal;
+
+import java.util.List;
+
+/** The JSON bodies of runner protocol frames. */
+public final class Messages {
+    private Messages() {
+    }
+
+    public record Hello(String token, long pid) {
+    }
+
+    public record Load(String path, int contextSize, int threads, int gpuLayers, String splitMode, List<Float> tensorSplit,
+                       int mainGpu, Long seed) {
+    }
+
+    public record Loaded(long nativeLoadMillis, String library) {
+    }
+
+    public record Generate(int id, String prompt, Integer maxLength, Integer maxNewTokens, float temperature, int topK,
+                           float topP, float minP, float repetitionPenalty, Long seed, List<String> stopStrings,
+                           int contextSize) {
+    }
+
+    /** The end of a generation as the runner saw it; token counts are settled by the caller from llama.cpp's log. */
+    public record Done(int id, int promptTokens, int newTokenBudget, boolean cancelled, int chunks) {
+    }
+
+    /** kind: "option" (bad value; {@code option} names it), "model" (bad model file), "native" (llama.cpp failed). */
+    public record Error(int id, String kind, String option, String message) {
+    }
+}

@@ -1,0 +1,142 @@
+package phi2j.runtime.internal;
+
+import phi2j.Phi2Exception;
+import phi2j.InvalidOptionException;
+
+import java.io.BufferedReader;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The runner process: holds one model and serves the caller over the socket named in {@code args[0]}.
+ * It ends when told to, when the socket closes, or when its standard input closes, which is how it notices
+ * that the caller's JVM has died, even by SIGKILL. It always ends with {@code halt}: the binding's native
+ * thread would keep an orderly JVM exit waiting forever.
+ */
+public final class RunnerMain {
+    private static volatile int cancelId = -1;
+
+    private RunnerMain() {
+    }
+
+    public static void main(String[] args) {
+        // Standard output belongs to nobody: stray prints (the binding announces its library extraction there)
+        // join the log on standard error, which the caller reads.
+        PrintStream log = System.err;
+        System.setOut(log);
+        try {
+            run(Path.of(args[0]), log);
+        } catch (Throwable t) {
+            log.println("runner: fatal: " + t);
+            t.printStackTrace(log);
+            log.flush();
+            Runtime.getRuntime().halt(70);
+        }
+        log.flush();
+        Runtime.getRuntime().halt(0);
+    }
+
+    private static void run(Path socket, PrintStream log) throws Exception {
+        BufferedReader stdin = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.US_ASCII));
+        String token = stdin.readLine();
+        if (token == null) {
+            return; // the caller is already gone
+        }
+        Thread watchdog = new Thread(() -> {
+            try {
+                while (stdin.read() >= 0) {
+                    // the caller never writes more; any byte is ignored
+                }
+            } catch (IOException ignored) {
+                // a broken pipe means the same as end of input
+            }
+            log.println("runner: caller's pipe closed, exiting");
+            log.flush();
+            Runtime.getRuntime().halt(0);
+        }, "phi2-runner-watchdog");
+        watchdog.setDaemon(true);
+        watchdog.start();
+
+        SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX);
+        ch.connect(UnixDomainSocketAddress.of(socket));
+        Frames frames = new Frames(ch);
+        frames.sendJson(Frames.HELLO, new Messages.Hello(token, ProcessHandle.current().pid()));
+
+        ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "phi2-runner-generate");
+            t.setDaemon(true);
+            return t;
+        });
+        LlamaEngine engine = null;
+        AtomicInteger current = new AtomicInteger(-1);
+        while (true) {
+            Frames.Frame f;
+            try {
+                f = frames.read();
+            } catch (EOFException e) {
+                return;
+            }
+            switch (f.type()) {
+                case Frames.LOAD -> {
+                    Messages.Load req = f.json(Messages.Load.class);
+                    long t0 = System.nanoTime();
+                    try {
+                        engine = LlamaEngine.load(req);
+                        String lib = System.getProperty("de.kherud.llama.lib.path", "bundled");
+                        frames.sendJson(Frames.LOADED, new Messages.Loaded((System.nanoTime() - t0) / 1_000_000, lib));
+                    } catch (RuntimeException | UnsatisfiedLinkError e) {
+                        String kind = e instanceof UnsatisfiedLinkError ? "library" : "model";
+                        frames.sendJson(Frames.ERROR, new Messages.Error(-1, kind, null, String.valueOf(e.getMessage())));
+                    }
+                }
+                case Frames.GENERATE -> {
+                    Messages.Generate req = f.json(Messages.Generate.class);
+                    LlamaEngine e = engine;
+                    current.set(req.id());
+                    worker.submit(() -> serve(e, req, frames, log));
+                }
+                case Frames.CANCEL -> cancelId = f.id();
+                case Frames.SHUTDOWN -> {
+                    return;
+                }
+                default -> log.println("runner: ignoring frame type " + f.type());
+            }
+        }
+    }
+
+    private static void serve(LlamaEngine engine, Messages.Generate req, Frames frames, PrintStream log) {
+        try {
+            if (engine == null) {
+                throw new Phi2Exception("no model loaded");
+            }
+            Messages.Done done = engine.generate(req, piece -> frames.sendText(req.id(), piece), () -> cancelId == req.id());
+            frames.sendJson(Frames.DONE, done);
+        } catch (InvalidOptionException e) {
+            send(frames, log, new Messages.Error(req.id(), "option", e.option(), e.problem()));
+        } catch (IOException e) {
+            log.println("runner: lost the caller: " + e);
+            Runtime.getRuntime().halt(0);
+        } catch (RuntimeException e) {
+            send(frames, log, new Messages.Error(req.id(), "native", null, String.valueOf(e.getMessage())));
+        }
+    }
+
+    private static void send(Frames frames, PrintStream log, Messages.Error err) {
+        try {
+            frames.sendJson(Frames.ERROR, err);
+        } catch (IOException e) {
+            log.println("runner: lost the caller: " + e);
+            Runtime.getRuntime().halt(0);
+        }
+    }
+}

@@ -1,0 +1,42 @@
+package phi2j.testkit;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Synthetic models built once per build under {@code target/test-models/} of the module running the tests.
+ * Generation is deterministic, so an existing file of the same name is reused.
+ */
+public final class TestModels {
+    private TestModels() {
+    }
+
+    public static Path dir() {
+        Path d = Path.of(System.getProperty("phi2.test.models", "target/test-models"));
+        try {
+            return Files.createDirectories(d);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The tiny random Phi-2 (160 wide, 2 blocks, 297-token vocabulary). */
+    public static synchronized Path tiny() {
+        return build("tiny-phi2.gguf", SyntheticPhi2.tiny());
+    }
+
+    /** The tiny model with the end-of-text logit raised so far that it ends at once. */
+    public static synchronized Path tinyEndsAtOnce() {
+        return build("tiny-phi2-eos.gguf", SyntheticPhi2.tiny().withEosBias(100f));
+    }
+
+    private static Path build(String name, SyntheticPhi2 spec) {
+        Path p = dir().resolve(name);
+        if (!Files.exists(p)) {
+            spec.write(p);
+        }
+        return p;
+    }
+}
