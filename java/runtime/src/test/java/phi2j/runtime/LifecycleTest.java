@@ -1,0 +1,105 @@
+package phi2j.runtime;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
+import phi2j.BadModelFileException;
+import phi2j.testkit.TestModels;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Opening, closing, crashing: the caller survives everything and nothing is left running. */
+class LifecycleTest {
+    private static final ModelOptions OPTS = ModelOptions.defaults().withContextSize(2048).withThreads(2);
+    private static final String PROMPT = "Alice: Tell me a long story.\nBob:";
+
+    private static long rssKb() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        throw new IllegalStateException("no VmRSS");
+    }
+
+    private static long runnerChildren() {
+        return ProcessHandle.current().children().filter(ProcessHandle::isAlive)
+                .filter(p -> p.info().commandLine().orElse("").contains("RunnerMain")).count();
+    }
+
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void fiveOpenCloseCyclesKeepTheCallersMemoryFlat() throws IOException {
+        long[] rss = new long[6];
+        rss[0] = rssKb();
+        for (int i = 1; i <= 5; i++) {
+            try (Phi2Model m = Phi2Model.open(TestModels.tiny(), OPTS)) {
+                assertEquals(10, m.generate(PROMPT, GenerationOptions.greedy().withMaxNewTokens(10)).generatedTokens());
+            }
+            rss[i] = rssKb();
+        }
+        long growthMb = (rss[5] - rss[1]) / 1024;
+        System.err.println("caller RSS over 5 open/generate/close cycles (kB): " + Arrays.toString(rss) + ", growth after the first " + growthMb + " MB");
+        assertTrue(growthMb < 200, "RSS grew " + growthMb + " MB");
+        assertEquals(0, runnerChildren(), "every runner has exited");
+    }
+
+    @Test
+    void killingTheRunnerMidGenerationGivesTheDocumentedExceptionAndTheModelOpensAgain() {
+        Phi2Model m = Phi2Model.open(TestModels.tiny(), OPTS);
+        TokenStream s = m.stream(PROMPT, GenerationOptions.greedy().withMaxNewTokens(1900));
+        assertTrue(s.hasNext());
+        s.next();
+        ProcessHandle.of(m.runnerPid()).orElseThrow().destroyForcibly();
+        RunnerCrashedException e = assertThrows(RunnerCrashedException.class, () -> {
+            while (s.hasNext()) {
+                s.next();
+            }
+        });
+        assertEquals(137, e.exitStatus(), "SIGKILL");
+        assertTrue(e.getMessage().contains("killed by signal 9"), e.getMessage());
+        assertFalse(m.isOpen());
+        assertThrows(RunnerCrashedException.class, () -> m.generate(PROMPT, GenerationOptions.greedy()));
+        m.close();
+        m.close(); // twice is fine
+
+        try (Phi2Model again = Phi2Model.open(TestModels.tiny(), OPTS)) {
+            assertEquals(8, again.generate(PROMPT, GenerationOptions.greedy().withMaxNewTokens(8)).generatedTokens());
+        }
+    }
+
+    @Test
+    void closingDuringAGenerationEndsItWithModelClosed() throws Exception {
+        Phi2Model m = Phi2Model.open(TestModels.tiny(), OPTS);
+        TokenStream s = m.stream(PROMPT, GenerationOptions.greedy().withMaxNewTokens(1900));
+        assertTrue(s.hasNext());
+        CompletableFuture.runAsync(m::close).get(30, TimeUnit.SECONDS);
+        assertThrows(ModelClosedException.class, () -> {
+            while (s.hasNext()) {
+                s.next();
+            }
+        });
+        assertThrows(ModelClosedException.class, () -> m.generate(PROMPT, GenerationOptions.greedy()));
+        m.close();
+        assertEquals(0, runnerChildren());
+    }
+
+    @Test
+    void badFilesAreRefusedInJavaBeforeAnyRunnerStarts(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        Path missing = dir.resolve("missing.gguf");
+        assertTrue(assertThrows(BadModelFileException.class, () -> Phi2Model.open(missing, OPTS)).getMessage().contains("no such file"));
+        Path text = Files.writeString(dir.resolve("notes.gguf"), "not a model");
+        assertTrue(assertThrows(BadModelFileException.class, () -> Phi2Model.open(text, OPTS)).getMessage().contains("not a GGUF"));
+        byte[] whole = Files.readAllBytes(TestModels.tiny());
+        Path cut = Files.write(dir.resolve("cut.gguf"), Arrays.copyOf(whole, whole.length / 2));
+        assertTrue(assertThrows(BadModelFileException.class, () -> Phi2Model.open(cut, OPTS)).getMessage().contains("past the end"));
+        assertEquals(0, runnerChildren());
+    }
+}
