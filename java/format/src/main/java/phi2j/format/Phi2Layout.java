@@ -98,31 +98,44 @@ public final class Phi2Layout {
     private Phi2Layout() {
     }
 
-    /** Expected tensor shapes for these hyper-parameters, fused or not. */
+    /**
+     * Expected tensor shapes for these hyper-parameters, fused or not, in the order converters write them:
+     * the embedding, then block by block, then the output head.
+     */
     public static Map<String, long[]> expectedShapes(Hparams hp, boolean fusedQkv) {
-        Map<String, long[]> out = new LinkedHashMap<>();
+        List<TensorSpec> perBlock = new ArrayList<>();
         for (TensorSpec spec : TENSORS) {
+            if (!spec.perBlock) {
+                continue;
+            }
             boolean separateQkv = spec.name.contains("attn_q.") || spec.name.contains("attn_k.") || spec.name.contains("attn_v.");
             if (fusedQkv && separateQkv) {
                 if (spec.name.contains("attn_q.")) {
-                    addAll(out, FUSED_QKV.get(spec.name.endsWith("weight") ? 0 : 1), hp);
+                    perBlock.add(FUSED_QKV.get(spec.name.endsWith("weight") ? 0 : 1));
                 }
-                continue;
+            } else {
+                perBlock.add(spec);
             }
-            addAll(out, spec, hp);
+        }
+        Map<String, long[]> out = new LinkedHashMap<>();
+        boolean blocksDone = false;
+        for (TensorSpec spec : TENSORS) {
+            if (!spec.perBlock) {
+                out.put(spec.name, shape(spec, hp));
+            } else if (!blocksDone) {
+                for (long i = 0; i < hp.blocks; i++) {
+                    for (TensorSpec b : perBlock) {
+                        out.put(b.name.replace("{i}", Long.toString(i)), shape(b, hp));
+                    }
+                }
+                blocksDone = true;
+            }
         }
         return out;
     }
 
-    private static void addAll(Map<String, long[]> out, TensorSpec spec, Hparams hp) {
-        long[] shape = spec.shape.stream().mapToLong(hp::dim).toArray();
-        if (spec.perBlock) {
-            for (long i = 0; i < hp.blocks; i++) {
-                out.put(spec.name.replace("{i}", Long.toString(i)), shape);
-            }
-        } else {
-            out.put(spec.name, shape);
-        }
+    private static long[] shape(TensorSpec spec, Hparams hp) {
+        return spec.shape.stream().mapToLong(hp::dim).toArray();
     }
 
     /**

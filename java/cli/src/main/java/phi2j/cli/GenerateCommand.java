@@ -1,0 +1,128 @@
+package phi2j.cli;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import phi2j.InvalidOptionException;
+import phi2j.runtime.GenerationResult;
+import phi2j.runtime.Phi2Model;
+import phi2j.runtime.Timings;
+import phi2j.runtime.TokenStream;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicReference;
+
+@Command(name = "generate", description = "Generate text from a prompt (-p, or standard input).", sortOptions = false)
+public final class GenerateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelMixin model;
+
+    @Mixin
+    SamplingMixin sampling;
+
+    @Mixin
+    LoggingMixin logging;
+
+    @Option(names = {"-p", "--prompt"}, paramLabel = "TEXT", description = "The prompt; read from standard input when absent.")
+    String prompt;
+
+    @Option(names = "--no-escape", description = "Take \\n and \\t in -p literally (by default they mean newline and tab).")
+    boolean noEscape;
+
+    @Option(names = "--stream", description = "Print text as it is generated.")
+    boolean stream;
+
+    @Option(names = "--json", description = "Print the whole result (text, counts, stop reason, timings) as one JSON object on stdout.")
+    boolean json;
+
+    @Override
+    public Integer call() throws IOException {
+        logging.apply();
+        if (stream && json) {
+            throw new InvalidOptionException("--stream", "cannot be combined with --json");
+        }
+        String text = prompt != null ? (noEscape ? prompt : SamplingMixin.unescape(prompt))
+                : new String(System.in.readAllBytes(), StandardCharsets.UTF_8);
+        var genOptions = sampling.options();
+        var modelOptions = model.options();
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+
+        try (Phi2Model m = Phi2Model.open(model.modelPath(), modelOptions)) {
+            err.println("Loaded in " + Format.seconds(m.loadTime()) + " seconds");
+            err.flush();
+            AtomicReference<TokenStream> current = new AtomicReference<>();
+            Interrupts.onCtrlC(() -> {
+                TokenStream s = current.get();
+                if (s != null) {
+                    s.cancel();
+                }
+            });
+            GenerationResult r;
+            try (TokenStream s = m.stream(text, genOptions)) {
+                current.set(s);
+                while (s.hasNext()) {
+                    String piece = s.next();
+                    if (stream) {
+                        out.print(piece);
+                        out.flush();
+                    }
+                }
+                r = s.result();
+            } finally {
+                Interrupts.reset();
+            }
+            if (json) {
+                out.println(toJson(r, m));
+            } else {
+                if (!stream) {
+                    out.print(r.text());
+                }
+                out.println();
+            }
+            out.flush();
+            Timings t = r.timings();
+            err.println("Generated in " + Format.seconds(t.total()) + " seconds (" + r.generatedTokens() + " tokens, "
+                    + Format.rate(t.tokensPerSecond()) + " tokens/s, prompt " + r.promptTokens() + " tokens at "
+                    + Format.rate(t.promptTokensPerSecond()) + " tokens/s, first token after " + Format.seconds(t.timeToFirstToken())
+                    + " s, stop: " + Format.stop(r.stopReason()) + ")");
+            err.flush();
+            return r.stopReason() == phi2j.runtime.StopReason.CANCELLED ? Main.INTERRUPTED : Main.OK;
+        }
+    }
+
+    static String toJson(GenerationResult r, Phi2Model m) {
+        JsonObject o = new JsonObject();
+        o.addProperty("text", r.text());
+        o.addProperty("promptTokens", r.promptTokens());
+        o.addProperty("generatedTokens", r.generatedTokens());
+        o.addProperty("stopReason", r.stopReason().name());
+        JsonObject t = new JsonObject();
+        Timings tm = r.timings();
+        t.addProperty("loadSeconds", m.loadTime().toNanos() / 1e9);
+        t.addProperty("timeToFirstTokenSeconds", tm.timeToFirstToken().toNanos() / 1e9);
+        t.addProperty("totalSeconds", tm.total().toNanos() / 1e9);
+        t.addProperty("promptEvalSeconds", tm.promptEval().toNanos() / 1e9);
+        t.addProperty("generationSeconds", tm.generation().toNanos() / 1e9);
+        t.addProperty("tokensPerSecond", tm.tokensPerSecond());
+        t.addProperty("promptTokensPerSecond", tm.promptTokensPerSecond());
+        o.add("timings", t);
+        JsonObject mo = new JsonObject();
+        mo.addProperty("path", m.info().path().toString());
+        mo.addProperty("name", m.info().name());
+        mo.addProperty("contextSize", m.info().contextSize());
+        mo.addProperty("nativeLibrary", m.info().nativeLibrary());
+        o.add("model", mo);
+        return new GsonBuilder().disableHtmlEscaping().create().toJson(o);
+    }
+}

@@ -1,0 +1,77 @@
+package phi2j.cli;
+
+import phi2j.InvalidOptionException;
+import phi2j.runtime.ModelOptions;
+import phi2j.runtime.SplitMode;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Options for opening a model, shared by the commands that run one. */
+public final class ModelMixin {
+    /** Environment variable naming a folder with a custom libjllama build; the --lib option wins over it. */
+    public static final String LIB_ENV = "PHI2_NATIVE_LIB";
+    /** System property with the same meaning, the weakest of the three. */
+    public static final String LIB_PROPERTY = "phi2.native.lib";
+
+    @Option(names = {"-m", "--model"}, paramLabel = "FILE", description = "GGUF model file (default: the catalog's default model in the models folder).")
+    Path model;
+
+    @Option(names = {"-c", "--ctx-size"}, paramLabel = "N", description = "Context size in tokens, prompt plus generated (default: the model's, 2048 for Phi-2).")
+    int contextSize;
+
+    @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "CPU threads (default: all cores).")
+    int threads;
+
+    @Option(names = {"-ngl", "--gpu-layers"}, paramLabel = "N", description = "Layers to offload to the GPU; -1 for all (default: 0).")
+    int gpuLayers;
+
+    @Option(names = {"-sm", "--split-mode"}, paramLabel = "MODE", description = "Multi-GPU split: ${COMPLETION-CANDIDATES} (default: layer).")
+    SplitMode splitMode = SplitMode.LAYER;
+
+    @Option(names = {"-ts", "--tensor-split"}, paramLabel = "N,N,...", split = ",", description = "Share of the model per GPU, for example 3,1.")
+    List<Float> tensorSplit = new ArrayList<>();
+
+    @Option(names = {"-mg", "--main-gpu"}, paramLabel = "N", description = "GPU for the whole model (split mode none) or for scratch buffers (default: 0).")
+    int mainGpu;
+
+    @Option(names = "--lib", paramLabel = "DIR", description = "Folder with a custom libjllama build (for example the HIP build); "
+            + "else $" + LIB_ENV + ", else -D" + LIB_PROPERTY + ", else the library bundled in the jar.")
+    Path library;
+
+    public ModelOptions options() {
+        ModelOptions o = ModelOptions.defaults().withContextSize(contextSize).withThreads(threads).withGpuLayers(gpuLayers)
+                .withSplit(splitMode, tensorSplit, mainGpu).withNativeLibrary(resolveLibrary());
+        o.validate();
+        return o;
+    }
+
+    /** Option, then environment, then system property: the first that is set wins. */
+    Path resolveLibrary() {
+        Path chosen = library;
+        String source = "--lib";
+        if (chosen == null && System.getenv(LIB_ENV) != null && !System.getenv(LIB_ENV).isBlank()) {
+            chosen = Path.of(System.getenv(LIB_ENV));
+            source = "$" + LIB_ENV;
+        }
+        if (chosen == null && System.getProperty(LIB_PROPERTY) != null) {
+            chosen = Path.of(System.getProperty(LIB_PROPERTY));
+            source = "-D" + LIB_PROPERTY;
+        }
+        if (chosen != null) {
+            Path lib = chosen.resolve(System.mapLibraryName("jllama"));
+            if (!java.nio.file.Files.isRegularFile(lib)) {
+                throw new InvalidOptionException(source, "no " + lib.getFileName() + " in " + chosen.toAbsolutePath()
+                        + " (build one with scripts/build-native.sh, or unset it to use the bundled CPU library)");
+            }
+        }
+        return chosen;
+    }
+
+    /** The model to open: -m, or the catalog's default in the models folder (with advice when it is missing). */
+    public Path modelPath() {
+        return model != null ? model : Catalog.load().defaultModelPath();
+    }
+}

@@ -1,0 +1,71 @@
+package phi2j.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledOnOs;
+import org.junit.jupiter.api.condition.OS;
+import phi2j.testkit.TestModels;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The CLI as a separate process, as a user runs it: it must end by itself, and Ctrl-C must stop it cleanly. */
+class ProcessTest {
+    private static Process start(String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+        cmd.addAll(List.of(args));
+        return new ProcessBuilder(cmd).start();
+    }
+
+    private static CompletableFuture<String> drain(InputStream in) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                return e.toString();
+            }
+        });
+    }
+
+    @Test
+    void demoOnTheTinyModelRunsAllSixPromptsAndTheProcessExitsByItself() throws Exception {
+        Process p = start("demo", "-m", TestModels.tiny().toString(), "-c", "512", "--max-length", "300");
+        CompletableFuture<String> out = drain(p.getInputStream());
+        CompletableFuture<String> err = drain(p.getErrorStream());
+        assertTrue(p.waitFor(180, TimeUnit.SECONDS), "the demo process ended by itself");
+        String text = out.get();
+        assertEquals(0, p.exitValue(), err.get());
+        assertTrue(text.contains("Loaded in "), text);
+        for (int i = 1; i <= 6; i++) {
+            assertTrue(text.contains("=== [" + i + "/6]"), "task " + i);
+        }
+        assertEquals(6, text.lines().filter(l -> l.startsWith("Generated in ")).count());
+        assertTrue(text.contains("| walkthrough MI210 s |"));
+        assertTrue(text.contains("| 16.42 "), "the walkthrough's figures sit beside ours");
+        assertEquals(0, ProcessHandle.current().children().filter(ProcessHandle::isAlive).count());
+    }
+
+    @Test
+    @EnabledOnOs({OS.LINUX, OS.MAC})
+    void ctrlCStopsTheGenerationAndStillPrintsWhatWasGenerated() throws Exception {
+        Process p = start("generate", "-m", TestModels.tiny().toString(), "-p", "Once upon a time", "-n", "1900", "--stream");
+        CompletableFuture<String> err = drain(p.getErrorStream());
+        InputStream stdout = p.getInputStream();
+        byte[] first = stdout.readNBytes(1); // wait for the first generated text
+        assertEquals(1, first.length);
+        new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
+        String rest = new String(stdout.readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(Main.INTERRUPTED, p.exitValue(), err.get());
+        assertTrue(err.get().contains("stop: cancelled"), err.get());
+        assertTrue(rest.endsWith("\n"));
+    }
+}
