@@ -1,0 +1,72 @@
+package phi2j.bench;
+
+import phi2j.runtime.GenerationOptions;
+import phi2j.runtime.GenerationResult;
+import phi2j.runtime.ModelOptions;
+import phi2j.runtime.Phi2Model;
+import phi2j.runtime.internal.InProcessBaseline;
+import phi2j.testkit.TestModels;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Tokens per second through the runner divided by tokens per second of a plain in-process loop, on the same
+ * model in the same JVM, runs interleaved so that drifts in machine load hit both sides alike. Both sides
+ * time the whole call (prompt processing included) by the same wall clock.
+ *
+ * <pre>java -cp 'java/bench/target/classes:java/bench/target/lib/*' phi2j.bench.RunnerOverhead [MODEL.gguf] [tokens] [rounds]</pre>
+ */
+public final class RunnerOverhead {
+    private RunnerOverhead() {
+    }
+
+    public static void main(String[] args) {
+        Path model = args.length > 0 ? Path.of(args[0]) : TestModels.tiny();
+        int tokens = args.length > 1 ? Integer.parseInt(args[1]) : 128;
+        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 5;
+        int threads = Runtime.getRuntime().availableProcessors();
+        String prompt = "Instruct: Write a detailed analogy between mathematics and a lighthouse.\nOutput:";
+        System.out.printf(Locale.ROOT, "model %s, %d new tokens, %d rounds, %d threads%n", model, tokens, rounds, threads);
+
+        List<Double> runner = new ArrayList<>();
+        List<Double> inProcess = new ArrayList<>();
+        InProcessBaseline base = new InProcessBaseline(model, 1024, threads);
+        try (Phi2Model m = Phi2Model.open(model, ModelOptions.defaults().withContextSize(1024).withThreads(threads))) {
+            GenerationOptions o = GenerationOptions.greedy().withMaxNewTokens(tokens);
+            m.generate(prompt, o); // warm-up, both sides
+            base.generate(prompt, tokens);
+            for (int r = 0; r < rounds; r++) {
+                long t0 = System.nanoTime();
+                GenerationResult res = m.generate(prompt, o);
+                double s = (System.nanoTime() - t0) / 1e9;
+                runner.add(res.generatedTokens() / s);
+
+                t0 = System.nanoTime();
+                base.generate(prompt, tokens);
+                s = (System.nanoTime() - t0) / 1e9;
+                // no end-of-text on these models within the budget: the baseline made the same count
+                inProcess.add(res.generatedTokens() / s);
+                System.out.printf(Locale.ROOT, "round %d: runner %.2f t/s, in-process %.2f t/s (%d tokens)%n",
+                        r + 1, runner.get(r), inProcess.get(r), res.generatedTokens());
+            }
+        }
+        double rm = mean(runner);
+        double im = mean(inProcess);
+        System.out.printf(Locale.ROOT, "runner      %.2f ± %.2f tokens/s%n", rm, sd(runner));
+        System.out.printf(Locale.ROOT, "in-process  %.2f ± %.2f tokens/s%n", im, sd(inProcess));
+        System.out.printf(Locale.ROOT, "ratio runner / in-process = %.3f%n", rm / im);
+        System.exit(0); // the in-process baseline's native thread would keep the JVM alive
+    }
+
+    static double mean(List<Double> xs) {
+        return xs.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+    }
+
+    static double sd(List<Double> xs) {
+        double m = mean(xs);
+        return Math.sqrt(xs.stream().mapToDouble(x -> (x - m) * (x - m)).sum() / Math.max(1, xs.size() - 1));
+    }
+}
