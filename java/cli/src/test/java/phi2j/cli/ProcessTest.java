@@ -54,6 +54,21 @@ class ProcessTest {
     }
 
     @Test
+    void jsonOnTheRealStandardOutputIsExactlyOneDocument() throws Exception {
+        Process p = start("generate", "-m", TestModels.tiny().toString(), "-p", "Hello", "-n", "6", "--json", "--verbose");
+        CompletableFuture<String> out = drain(p.getInputStream());
+        CompletableFuture<String> err = drain(p.getErrorStream());
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), err.get());
+        com.google.gson.stream.JsonReader r = new com.google.gson.stream.JsonReader(new java.io.StringReader(out.get()));
+        com.google.gson.JsonObject o = com.google.gson.JsonParser.parseReader(r).getAsJsonObject();
+        assertEquals(com.google.gson.stream.JsonToken.END_DOCUMENT, r.peek(), "stdout: " + out.get());
+        assertEquals(6, o.get("generatedTokens").getAsInt());
+        assertTrue(err.get().contains("[llama.cpp]"), "with --verbose llama.cpp's log goes to stderr");
+        assertFalse(out.get().contains("Extracted"), "nothing from library loading on stdout");
+    }
+
+    @Test
     @EnabledOnOs({OS.LINUX, OS.MAC})
     void ctrlCStopsTheGenerationAndStillPrintsWhatWasGenerated() throws Exception {
         Process p = start("generate", "-m", TestModels.tiny().toString(), "-p", "Once upon a time", "-n", "1900", "--stream");

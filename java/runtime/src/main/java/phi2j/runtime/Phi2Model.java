@@ -61,7 +61,10 @@ public final class Phi2Model implements AutoCloseable {
         int context = options.contextSize() == 0 ? (int) hp.contextLength() : options.contextSize();
         int threads = options.threads() == 0 ? Runtime.getRuntime().availableProcessors() : options.threads();
 
-        RunnerProcess runner = RunnerProcess.start(options.nativeLibrary(), List.of());
+        Path libraryDir = NativeLibrary.resolve(options.nativeLibrary());
+        String libraryLabel = (options.nativeLibrary() != null ? "custom " : "bundled CPU build, ")
+                + libraryDir.resolve(NativeLibrary.fileName());
+        RunnerProcess runner = RunnerProcess.start(libraryDir, List.of());
         try {
             Messages.Loaded loaded = runner.load(new Messages.Load(gguf.toAbsolutePath().toString(), context, threads,
                     options.gpuLayers(), options.splitMode().name(), options.tensorSplit(), options.mainGpu(), options.seed()),
@@ -69,7 +72,7 @@ public final class Phi2Model implements AutoCloseable {
             Duration loadTime = Duration.ofNanos(System.nanoTime() - t0);
             ModelInfo info = new ModelInfo(gguf.toAbsolutePath(), file.getString("general.name").orElse(gguf.getFileName().toString()),
                     file.fileSize(), file.parameterCount(), context, (int) hp.contextLength(), vocab.size(), vocab.eosText(),
-                    loadTime, Duration.ofMillis(loaded.nativeLoadMillis()), loaded.library());
+                    loadTime, Duration.ofMillis(loaded.nativeLoadMillis()), libraryLabel);
             return new Phi2Model(runner, info, vocab, options);
         } catch (RuntimeException e) {
             runner.close();

@@ -91,6 +91,7 @@ public final class RunnerMain {
                     Messages.Load req = f.json(Messages.Load.class);
                     long t0 = System.nanoTime();
                     try {
+                        loadLibraryOrFail();
                         engine = LlamaEngine.load(req);
                         String lib = System.getProperty("de.kherud.llama.lib.path", "bundled");
                         frames.sendJson(Frames.LOADED, new Messages.Loaded((System.nanoTime() - t0) / 1_000_000, lib));
@@ -111,6 +112,17 @@ public final class RunnerMain {
                 }
                 default -> log.println("runner: ignoring frame type " + f.type());
             }
+        }
+    }
+
+    /**
+     * Loads the library named by {@code de.kherud.llama.lib.path} ourselves: the binding, when that fails,
+     * quietly falls back to its bundled CPU copy, and a user who built for the GPU must hear that it failed.
+     */
+    private static void loadLibraryOrFail() {
+        String dir = System.getProperty("de.kherud.llama.lib.path");
+        if (dir != null) {
+            System.load(Path.of(dir, System.mapLibraryName("jllama")).toAbsolutePath().toString());
         }
     }
 
