@@ -17,7 +17,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
 
-@Command(name = "demo", description = {"Run the walkthrough's six prompts (greedy, max_length 500) and time each answer.",
+@Command(name = "demo", mixinStandardHelpOptions = true, description = {"Run the walkthrough's six prompts (greedy, max_length 500) and time each answer.",
         "Default model: the catalog's Phi-2 Q4_K_M in the models folder."}, sortOptions = false)
 public final class DemoCommand implements Callable<Integer> {
     @Spec

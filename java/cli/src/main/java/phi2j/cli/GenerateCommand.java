@@ -19,7 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
 
-@Command(name = "generate", description = "Generate text from a prompt (-p, or standard input).", sortOptions = false)
+@Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text from a prompt (-p, or standard input).", sortOptions = false)
 public final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
