@@ -13,6 +13,8 @@ public final class ByteLevelVocabulary {
     /** llama_token_type: NORMAL = 1, CONTROL = 3. */
     public static final int TYPE_NORMAL = 1;
     public static final int TYPE_CONTROL = 3;
+    /** llama_token_type UNUSED = 5: padding rows of the embedding that no text maps to. */
+    public static final int TYPE_UNUSED = 5;
 
     /** Merges in priority order, written in the byte alphabet ('Ġ' is the space byte). */
     private static final String[] MERGES = {

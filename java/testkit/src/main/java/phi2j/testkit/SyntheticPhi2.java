@@ -29,9 +29,12 @@ import java.util.SplittableRandom;
  * @param contextLength the training context written to the metadata; Phi-2 has 2048
  * @param seed        drives every weight
  * @param eosBias     added to the output bias of {@code <|endoftext|>}: a large value makes the model end at once
+ * @param vocabulary  vocabulary rows, padded with unused tokens past the small BPE vocabulary (Phi-2: 51200);
+ *                    0 for no padding
+ * @param weightType  F32 or F16 for the weight matrices; norms and biases are always F32
  */
 public record SyntheticPhi2(int embedding, int heads, int blocks, int feedForward, int contextLength, long seed,
-                           float eosBias) {
+                           float eosBias, int vocabulary, GgmlType weightType) {
 
     /** Phi-2 rotates the first 40% of each head (partial_rotary_factor 0.4). */
     public static final double PARTIAL_ROTARY_FACTOR = 0.4;
@@ -40,36 +43,60 @@ public record SyntheticPhi2(int embedding, int heads, int blocks, int feedForwar
         if (embedding % heads != 0) {
             throw new IllegalArgumentException("embedding " + embedding + " is not a multiple of heads " + heads);
         }
-        double rope = PARTIAL_ROTARY_FACTOR * (embedding / heads);
-        if (rope != Math.rint(rope) || ((long) rope) % 2 != 0) {
-            throw new IllegalArgumentException("0.4 x head size " + (embedding / heads) + " must be an even whole number");
+        if (embedding / heads < 4) {
+            throw new IllegalArgumentException("head size " + embedding / heads + " is too small");
         }
     }
 
     /** Two blocks of width 160 with Phi-2's head size of 80 (so 32 rotary dimensions, as in the real model). */
     public static SyntheticPhi2 tiny() {
-        return new SyntheticPhi2(160, 2, 2, 640, 2048, 42, 0f);
+        return new SyntheticPhi2(160, 2, 2, 640, 2048, 42, 0f, 0, GgmlType.F32);
     }
 
     public SyntheticPhi2 withSeed(long newSeed) {
-        return new SyntheticPhi2(embedding, heads, blocks, feedForward, contextLength, newSeed, eosBias);
+        return new SyntheticPhi2(embedding, heads, blocks, feedForward, contextLength, newSeed, eosBias, vocabulary, weightType);
     }
 
     public SyntheticPhi2 withEosBias(float bias) {
-        return new SyntheticPhi2(embedding, heads, blocks, feedForward, contextLength, seed, bias);
+        return new SyntheticPhi2(embedding, heads, blocks, feedForward, contextLength, seed, bias, vocabulary, weightType);
     }
 
+    public SyntheticPhi2 withWeightType(GgmlType t) {
+        return new SyntheticPhi2(embedding, heads, blocks, feedForward, contextLength, seed, eosBias, vocabulary, t);
+    }
+
+    /** 0.4 x head size, as Phi-2, rounded down to an even count where it is not a whole even number. */
     public int ropeDimensions() {
-        return (int) Math.round(PARTIAL_ROTARY_FACTOR * (embedding / heads));
+        int r = (int) Math.round(PARTIAL_ROTARY_FACTOR * (embedding / heads));
+        return r % 2 == 0 ? r : r - 1;
+    }
+
+    /**
+     * Eight blocks of width 256 (rows fit the 256-value blocks of the K-quants, unlike the tiny model's 160),
+     * for checking every quantization mix. Head size 64, so 26 rotary dimensions.
+     */
+    public static SyntheticPhi2 quantTest() {
+        return new SyntheticPhi2(256, 4, 8, 1024, 2048, 7, 0f, 0, GgmlType.F32);
+    }
+
+    /** Phi-2's real shape: 2560 wide, 32 blocks of 32 heads, MLP 10240, 51200 vocabulary rows, F16 weights. */
+    public static SyntheticPhi2 phi2Shape() {
+        return new SyntheticPhi2(2560, 32, 32, 10240, 2048, 42, 0f, 51200, GgmlType.F16);
     }
 
     /** Writes the model to {@code out} (atomically) and returns the path. */
     public Path write(Path out) {
         ByteLevelVocabulary vocab = new ByteLevelVocabulary();
+        List<String> tokens = new java.util.ArrayList<>(vocab.tokens());
+        List<Long> types = new java.util.ArrayList<>(vocab.tokenTypes().stream().map(Integer::longValue).toList());
+        for (int i = tokens.size(); i < vocabulary; i++) {
+            tokens.add("[PAD" + i + "]");
+            types.add((long) ByteLevelVocabulary.TYPE_UNUSED);
+        }
         GgufWriter w = new GgufWriter();
         w.putString("general.architecture", Phi2Layout.ARCH);
         w.putString("general.name", "synthetic-phi2-" + embedding + "x" + blocks + "-seed" + seed);
-        w.putUInt32("general.file_type", 0); // LLAMA_FTYPE_ALL_F32
+        w.putUInt32("general.file_type", weightType == GgmlType.F16 ? 1 : 0); // LLAMA_FTYPE_MOSTLY_F16 or ALL_F32
         w.putUInt32(Phi2Layout.KEY_CONTEXT_LENGTH, contextLength);
         w.putUInt32(Phi2Layout.KEY_EMBEDDING_LENGTH, embedding);
         w.putUInt32(Phi2Layout.KEY_FEED_FORWARD_LENGTH, feedForward);
@@ -80,9 +107,8 @@ public record SyntheticPhi2(int embedding, int heads, int blocks, int feedForwar
         w.putUInt32(Phi2Layout.KEY_ROPE_DIMENSION_COUNT, ropeDimensions());
         w.putString(Phi2Layout.KEY_TOKENIZER_MODEL, "gpt2");
         w.putString(Phi2Layout.KEY_TOKENIZER_PRE, "phi-2");
-        w.put(Phi2Layout.KEY_TOKENS, GgufValue.array(GgufValueType.STRING, vocab.tokens()));
-        w.put(Phi2Layout.KEY_TOKEN_TYPE, GgufValue.array(GgufValueType.INT32,
-                vocab.tokenTypes().stream().map(Integer::longValue).toList()));
+        w.put(Phi2Layout.KEY_TOKENS, GgufValue.array(GgufValueType.STRING, tokens));
+        w.put(Phi2Layout.KEY_TOKEN_TYPE, GgufValue.array(GgufValueType.INT32, types));
         w.put(Phi2Layout.KEY_MERGES, GgufValue.array(GgufValueType.STRING, vocab.merges()));
         int eos = vocab.endOfTextId();
         w.putUInt32(Phi2Layout.KEY_BOS, eos);
@@ -91,10 +117,10 @@ public record SyntheticPhi2(int embedding, int heads, int blocks, int feedForwar
         w.putBool(Phi2Layout.KEY_ADD_BOS, false);
 
         Phi2Layout.Hparams hp = new Phi2Layout.Hparams(contextLength, embedding, feedForward, blocks, heads, heads,
-                1e-5, ropeDimensions(), vocab.size());
+                1e-5, ropeDimensions(), tokens.size());
         for (Map.Entry<String, long[]> e : Phi2Layout.expectedShapes(hp, false).entrySet()) {
-            String name = e.getKey();
-            w.addTensor(name, GgmlType.F32, e.getValue(), (info, sink) -> fill(info, sink, eos));
+            GgmlType type = e.getValue().length > 1 ? weightType : GgmlType.F32;
+            w.addTensor(e.getKey(), type, e.getValue(), (info, sink) -> fill(info, sink, eos));
         }
         try {
             Files.createDirectories(out.toAbsolutePath().getParent());
@@ -128,7 +154,11 @@ public record SyntheticPhi2(int embedding, int heads, int blocks, int feedForwar
             if (name.equals("output.bias") && i == eosId) {
                 v += eosBias;
             }
-            buf.putFloat(v);
+            if (info.type() == GgmlType.F16) {
+                buf.putShort(Half.fromFloat(v));
+            } else {
+                buf.putFloat(v);
+            }
             if (!buf.hasRemaining()) {
                 buf.flip();
                 sink.write(buf);
@@ -142,7 +172,7 @@ public record SyntheticPhi2(int embedding, int heads, int blocks, int feedForwar
     /** The tensor names this model writes, for tests that compare layouts. */
     public List<String> tensorNames() {
         Phi2Layout.Hparams hp = new Phi2Layout.Hparams(contextLength, embedding, feedForward, blocks, heads, heads,
-                1e-5, ropeDimensions(), new ByteLevelVocabulary().size());
+                1e-5, ropeDimensions(), Math.max(vocabulary, new ByteLevelVocabulary().size()));
         return List.copyOf(Phi2Layout.expectedShapes(hp, false).keySet());
     }
 }

@@ -32,6 +32,11 @@ public final class TestModels {
         return build("tiny-phi2-eos.gguf", SyntheticPhi2.tiny().withEosBias(100f));
     }
 
+    /** Width 256, eight blocks: every K-quant mix applies without fallbacks. */
+    public static synchronized Path quantTest() {
+        return build("quant-test-phi2.gguf", SyntheticPhi2.quantTest());
+    }
+
     private static Path build(String name, SyntheticPhi2 spec) {
         Path p = dir().resolve(name);
         if (!Files.exists(p)) {
