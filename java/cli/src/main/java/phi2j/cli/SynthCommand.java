@@ -26,12 +26,25 @@ public final class SynthCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace an existing file.")
     boolean force;
 
+    /** The sizes on offer. */
+    enum Shape { tiny, kquant, phi2 }
+
+    @Option(names = "--shape", paramLabel = "SHAPE", description = {"tiny (default; 2.7 MiB, 160 wide, 2 blocks),",
+            "kquant (25 MiB, 256 wide, 8 blocks: every K-quant mix applies),",
+            "phi2 (Phi-2's full shape: 2560 wide, 32 blocks, 51200 vocabulary rows, F16 weights, 5.6 GB)."})
+    Shape shape = Shape.tiny;
+
     @Override
     public Integer call() {
         if (!force && Files.exists(output)) {
             throw new InvalidOptionException("--output", output + " already exists (use --force to replace it)");
         }
-        SyntheticPhi2.tiny().withSeed(seed).write(output);
+        SyntheticPhi2 model = switch (shape) {
+            case tiny -> SyntheticPhi2.tiny();
+            case kquant -> SyntheticPhi2.quantTest();
+            case phi2 -> SyntheticPhi2.phi2Shape();
+        };
+        model.withSeed(seed).write(output);
         spec.commandLine().getOut().println("wrote " + output + " (" + Format.bytes(output.toFile().length()) + ")");
         return Main.OK;
     }

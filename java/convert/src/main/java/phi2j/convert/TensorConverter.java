@@ -1,0 +1,172 @@
+package phi2j.convert;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.Pointer;
+import phi2j.format.GgmlType;
+import phi2j.format.GgufWriter;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Turns tensors stored in files (GGUF or safetensors: a type, a shape and an offset) into another ggml type,
+ * a bounded chunk of rows at a time. Rows of a chunk are split across threads; each part is converted to
+ * floats and quantized by ggml, then checked by ggml's own validator. The buffers are allocated once and
+ * reused for every tensor, so memory stays the same for a tiny model and for Phi-2.
+ */
+public final class TensorConverter implements AutoCloseable {
+    /** Rows are processed in chunks of about this many values. */
+    static final long CHUNK_VALUES = 4L << 20;
+
+    /** A tensor in a file: {@code shape} in ggml order (row length first), {@code offset} absolute. */
+    public record Source(String name, long[] shape, GgmlType type, Path file, long offset) {
+        long rowLength() {
+            return shape[0];
+        }
+
+        long elements() {
+            long n = 1;
+            for (long d : shape) {
+                n *= d;
+            }
+            return n;
+        }
+    }
+
+    private final Ggml ggml;
+    private final int threads;
+    private final ExecutorService pool;
+    private final Map<Path, FileChannel> channels = new HashMap<>();
+    private final ByteBuffer src = ByteBuffer.allocateDirect((int) (CHUNK_VALUES * 4));
+    private final Pointer srcPtr = Native.getDirectBufferPointer(src);
+    private final Memory floats = new Memory(CHUNK_VALUES * 4);
+    private final Memory dst = new Memory(CHUNK_VALUES * 4);
+
+    public TensorConverter(Ggml ggml, int threads) {
+        this.ggml = ggml;
+        this.threads = threads;
+        this.pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "phi2-convert");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    private FileChannel channel(Path p) throws IOException {
+        FileChannel ch = channels.get(p);
+        if (ch == null) {
+            ch = FileChannel.open(p, StandardOpenOption.READ);
+            channels.put(p, ch);
+        }
+        return ch;
+    }
+
+    /** Writes {@code s} as {@code to} into {@code sink}; {@code progress} is told the values done after each chunk. */
+    public void convert(Source s, GgmlType to, GgufWriter.ByteSink sink, java.util.function.LongConsumer progress) throws IOException {
+        GgmlType from = s.type();
+        long rowLen = s.rowLength();
+        long rows = s.elements() / rowLen;
+        long srcRowBytes = from.bytesFor(rowLen);
+        long dstRowBytes = to.bytesFor(rowLen);
+        FileChannel ch = channel(s.file());
+        if (from == to) {
+            copy(ch, s.offset(), srcRowBytes * rows, sink);
+            progress.accept(s.elements());
+            return;
+        }
+        // Row lengths beyond a chunk (not in Phi-2) are taken one row at a time.
+        long rowsPerChunk = Math.max(1, CHUNK_VALUES / rowLen);
+        if (rowLen > CHUNK_VALUES) {
+            throw new IOException(s.name() + ": rows of " + rowLen + " values are longer than the converter's chunk");
+        }
+        for (long r0 = 0; r0 < rows; r0 += rowsPerChunk) {
+            long n = Math.min(rowsPerChunk, rows - r0);
+            src.clear().limit((int) (n * srcRowBytes));
+            long pos = s.offset() + r0 * srcRowBytes;
+            while (src.hasRemaining()) {
+                if (ch.read(src, pos + src.position()) < 0) {
+                    throw new IOException("unexpected end of " + s.file() + " in tensor " + s.name());
+                }
+            }
+            long per = (n + threads - 1) / threads;
+            List<Future<?>> parts = new ArrayList<>();
+            for (long p0 = 0; p0 < n; p0 += per) {
+                long first = p0;
+                long count = Math.min(per, n - p0);
+                parts.add(pool.submit(() -> {
+                    Pointer in = srcPtr.share(first * srcRowBytes);
+                    Pointer f = from == GgmlType.F32 ? in : floats.share(first * rowLen * 4);
+                    if (from != GgmlType.F32) {
+                        ggml.toFloat(from, in, f, count * rowLen);
+                    }
+                    Pointer d = dst.share(first * dstRowBytes);
+                    if (to == GgmlType.F32) {
+                        d.write(0, f.getByteArray(0, (int) (count * rowLen * 4)), 0, (int) (count * rowLen * 4));
+                    } else {
+                        long written = ggml.api().ggml_quantize_chunk(to.id(), f, d, 0, count, rowLen, null);
+                        if (written != count * dstRowBytes) {
+                            throw new IllegalStateException("ggml wrote " + written + " bytes for " + count + " rows of " + s.name());
+                        }
+                        if (ggml.api().ggml_validate_row_data(to.id(), d, written) == 0) {
+                            throw new IllegalStateException("converted data of " + s.name() + " failed ggml's validation (NaN or infinity in the source?)");
+                        }
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> f : parts) {
+                try {
+                    f.get();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while converting " + s.name());
+                } catch (ExecutionException e) {
+                    throw new IOException(e.getCause().getMessage(), e.getCause());
+                }
+            }
+            sink.write(dst.getByteBuffer(0, n * dstRowBytes));
+            progress.accept(n * rowLen);
+        }
+    }
+
+    private void copy(FileChannel ch, long at, long bytes, GgufWriter.ByteSink sink) throws IOException {
+        long done = 0;
+        while (done < bytes) {
+            src.clear().limit((int) Math.min(src.capacity(), bytes - done));
+            while (src.hasRemaining()) {
+                if (ch.read(src, at + done + src.position()) < 0) {
+                    throw new IOException("unexpected end of input");
+                }
+            }
+            src.flip();
+            done += src.remaining();
+            sink.write(src);
+        }
+    }
+
+    @Override
+    public void close() {
+        pool.shutdownNow();
+        for (FileChannel ch : channels.values()) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // read-only channels: nothing is lost
+            }
+        }
+        floats.close();
+        dst.close();
+    }
+}
