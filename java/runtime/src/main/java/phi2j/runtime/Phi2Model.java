@@ -67,7 +67,8 @@ public final class Phi2Model implements AutoCloseable {
         RunnerProcess runner = RunnerProcess.start(libraryDir, List.of());
         try {
             Messages.Loaded loaded = runner.load(new Messages.Load(gguf.toAbsolutePath().toString(), context, threads,
-                    options.gpuLayers(), options.splitMode().name(), options.tensorSplit(), options.mainGpu(), options.seed()),
+                    options.gpuLayers(), options.splitMode().name(), options.tensorSplit(), options.mainGpu(), options.seed(),
+                    options.embeddings()),
                     options.loadTimeout());
             Duration loadTime = Duration.ofNanos(System.nanoTime() - t0);
             ModelInfo info = new ModelInfo(gguf.toAbsolutePath(), file.getString("general.name").orElse(gguf.getFileName().toString()),
@@ -141,6 +142,38 @@ public final class Phi2Model implements AutoCloseable {
             turn.release();
             throw e;
         }
+    }
+
+    /** The model's token ids for {@code text}, as llama.cpp tokenizes a prompt (no BOS for Phi-2). */
+    public int[] tokenize(String text) {
+        ensureOpen();
+        return runner.call("tokenize", text, null).tokens();
+    }
+
+    /** The text of {@code tokens}. */
+    public String detokenize(int[] tokens) {
+        ensureOpen();
+        for (int t : tokens) {
+            if (t < 0 || t >= info.vocabularySize()) {
+                throw new InvalidOptionException("tokens", "id " + t + " is outside the vocabulary of " + info.vocabularySize());
+            }
+        }
+        return runner.call("detokenize", null, tokens).text();
+    }
+
+    /**
+     * The final hidden state of the last token of {@code text} (after the output norm), L2-normalized, as
+     * llama.cpp's server returns pooled embeddings. Needs a model opened with {@link ModelOptions#withEmbeddings}.
+     */
+    public float[] embedding(String text) {
+        ensureOpen();
+        if (!options.embeddings()) {
+            throw new InvalidOptionException("embeddings", "open the model with ModelOptions.withEmbeddings(true) to get embeddings");
+        }
+        if (text == null || text.isEmpty()) {
+            throw new InvalidOptionException("text", "is empty");
+        }
+        return runner.call("embed", text, null).floats();
     }
 
     private void ensureOpen() {

@@ -37,6 +37,15 @@ public final class TestModels {
         return build("quant-test-phi2.gguf", SyntheticPhi2.quantTest());
     }
 
+    /** The tiny synthetic Hugging Face checkpoint (real tokenizer, 51200 vocabulary, F32, two shards). */
+    public static synchronized Path tinyCheckpoint() {
+        Path d = dir().resolve("ckpt-tiny");
+        if (!java.nio.file.Files.exists(d.resolve("model.safetensors.index.json"))) {
+            SyntheticCheckpoint.tiny().write(d);
+        }
+        return d;
+    }
+
     private static Path build(String name, SyntheticPhi2 spec) {
         Path p = dir().resolve(name);
         if (!Files.exists(p)) {

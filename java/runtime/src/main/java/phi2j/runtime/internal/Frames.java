@@ -30,12 +30,14 @@ public final class Frames {
     public static final byte GENERATE = 2;
     public static final byte CANCEL = 3;
     public static final byte SHUTDOWN = 4;
+    public static final byte CALL = 5;
     // runner -> caller
     public static final byte HELLO = 10;
     public static final byte LOADED = 11;
     public static final byte TEXT = 12;
     public static final byte DONE = 13;
     public static final byte ERROR = 14;
+    public static final byte REPLY = 15;
 
     static final int MAX_FRAME = 64 << 20;
     static final Gson GSON = new Gson();

@@ -48,11 +48,28 @@ public final class LlamaEngine {
         if (req.seed() != null) {
             p.setSeed(req.seed());
         }
+        if (req.embeddings()) {
+            // the last token's final hidden state (after the output norm), which predicts the next token
+            p.enableEmbedding().setPoolingType(de.kherud.llama.args.PoolingType.LAST);
+        }
         return new LlamaEngine(new LlamaModel(p));
     }
 
     public int countTokens(String text) {
         return model.encode(text).length;
+    }
+
+    public int[] tokenize(String text) {
+        return model.encode(text);
+    }
+
+    public String detokenize(int[] tokens) {
+        return model.decode(tokens);
+    }
+
+    /** L2-normalized by llama.cpp's server, as every pooled embedding. */
+    public float[] embed(String text) {
+        return model.embed(text);
     }
 
     /**

@@ -11,7 +11,7 @@ public final class Messages {
     }
 
     public record Load(String path, int contextSize, int threads, int gpuLayers, String splitMode, List<Float> tensorSplit,
-                       int mainGpu, Long seed) {
+                       int mainGpu, Long seed, boolean embeddings) {
     }
 
     public record Loaded(long nativeLoadMillis, String library) {
@@ -24,6 +24,13 @@ public final class Messages {
 
     /** The end of a generation as the runner saw it; token counts are settled by the caller from llama.cpp's log. */
     public record Done(int id, int promptTokens, int newTokenBudget, boolean cancelled, int chunks) {
+    }
+
+    /** A small synchronous request: kind "tokenize" (text), "detokenize" (tokens) or "embed" (text). */
+    public record Call(int id, String kind, String text, int[] tokens) {
+    }
+
+    public record Reply(int id, int[] tokens, String text, float[] floats, String error) {
     }
 
     /** kind: "option" (bad value; {@code option} names it), "model" (bad model file), "native" (llama.cpp failed). */

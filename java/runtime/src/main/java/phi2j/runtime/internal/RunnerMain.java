@@ -107,6 +107,11 @@ public final class RunnerMain {
                     worker.submit(() -> serve(e, req, frames, log));
                 }
                 case Frames.CANCEL -> cancelId = f.id();
+                case Frames.CALL -> {
+                    Messages.Call call = f.json(Messages.Call.class);
+                    LlamaEngine e = engine;
+                    worker.submit(() -> answer(e, call, frames, log));
+                }
                 case Frames.SHUTDOWN -> {
                     return;
                 }
@@ -140,6 +145,26 @@ public final class RunnerMain {
             Runtime.getRuntime().halt(0);
         } catch (RuntimeException e) {
             send(frames, log, new Messages.Error(req.id(), "native", null, String.valueOf(e.getMessage())));
+        }
+    }
+
+    private static void answer(LlamaEngine engine, Messages.Call call, Frames frames, PrintStream log) {
+        Messages.Reply reply;
+        try {
+            reply = switch (call.kind()) {
+                case "tokenize" -> new Messages.Reply(call.id(), engine.tokenize(call.text()), null, null, null);
+                case "detokenize" -> new Messages.Reply(call.id(), null, engine.detokenize(call.tokens()), null, null);
+                case "embed" -> new Messages.Reply(call.id(), null, null, engine.embed(call.text()), null);
+                default -> new Messages.Reply(call.id(), null, null, null, "unknown call " + call.kind());
+            };
+        } catch (RuntimeException e) {
+            reply = new Messages.Reply(call.id(), null, null, null, String.valueOf(e.getMessage()));
+        }
+        try {
+            frames.sendJson(Frames.REPLY, reply);
+        } catch (IOException e) {
+            log.println("runner: lost the caller: " + e);
+            Runtime.getRuntime().halt(0);
         }
     }
 

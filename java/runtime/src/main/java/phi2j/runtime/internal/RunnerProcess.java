@@ -53,6 +53,8 @@ public final class RunnerProcess implements AutoCloseable {
     private final OutputStream stdin;
     private final NativeLog log = new NativeLog();
     private final CompletableFuture<Messages.Loaded> loaded = new CompletableFuture<>();
+    private final java.util.concurrent.ConcurrentHashMap<Integer, CompletableFuture<Messages.Reply>> calls = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.concurrent.atomic.AtomicInteger callIds = new java.util.concurrent.atomic.AtomicInteger();
     private Frames frames;
     private volatile Listener listener;
     private volatile boolean closing;
@@ -233,6 +235,28 @@ public final class RunnerProcess implements AutoCloseable {
         send(() -> frames.sendJson(Frames.GENERATE, request));
     }
 
+    /** A synchronous request answered in the runner's turn (after a generation in flight). */
+    public Messages.Reply call(String kind, String text, int[] tokens) {
+        int id = callIds.incrementAndGet();
+        CompletableFuture<Messages.Reply> f = new CompletableFuture<>();
+        calls.put(id, f);
+        try {
+            send(() -> frames.sendJson(Frames.CALL, new Messages.Call(id, kind, text, tokens)));
+            Messages.Reply r = f.get();
+            if (r.error() != null) {
+                throw new Phi2Exception(kind + " failed in llama.cpp: " + r.error());
+            }
+            return r;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Phi2Exception("interrupted during " + kind);
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof Phi2Exception pe ? pe : new Phi2Exception(kind + " failed: " + e.getCause(), e.getCause());
+        } finally {
+            calls.remove(id);
+        }
+    }
+
     public void cancel(int id) {
         send(() -> frames.sendId(Frames.CANCEL, id));
     }
@@ -285,6 +309,13 @@ public final class RunnerProcess implements AutoCloseable {
                 Frames.Frame f = frames.read();
                 switch (f.type()) {
                     case Frames.LOADED -> loaded.complete(f.json(Messages.Loaded.class));
+                    case Frames.REPLY -> {
+                        Messages.Reply r = f.json(Messages.Reply.class);
+                        CompletableFuture<Messages.Reply> c = calls.get(r.id());
+                        if (c != null) {
+                            c.complete(r);
+                        }
+                    }
                     case Frames.TEXT -> {
                         Listener l = listener;
                         if (l != null) {
@@ -319,6 +350,7 @@ public final class RunnerProcess implements AutoCloseable {
         Phi2Exception why = closing ? new ModelClosedException("the model was closed") : crash("the runner process ended unexpectedly");
         gone = why;
         loaded.completeExceptionally(why);
+        calls.values().forEach(c -> c.completeExceptionally(why));
         Listener l = listener;
         if (l != null) {
             l.onGone(why);
