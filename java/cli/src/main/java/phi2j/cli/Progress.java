@@ -18,6 +18,12 @@ final class Progress implements AutoCloseable {
                 .build() : null;
     }
 
+    void max(long total) {
+        if (bar != null && bar.getMax() != total) {
+            bar.maxHint(total);
+        }
+    }
+
     void update(long done, String extra) {
         if (bar != null) {
             bar.stepTo(done);

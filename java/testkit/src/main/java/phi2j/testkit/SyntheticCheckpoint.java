@@ -38,6 +38,11 @@ public record SyntheticCheckpoint(int hidden, int heads, int layers, int interme
         return new SyntheticCheckpoint(160, 2, 2, 640, 51200, "F32", 2, 11);
     }
 
+    /** 32 wide, one layer, the smallest vocabulary the real tokenizer fits (50304), F16: for bad-input tests. */
+    public static SyntheticCheckpoint small() {
+        return new SyntheticCheckpoint(32, 2, 1, 64, 50304, "F16", 2, 5);
+    }
+
     /** Phi-2's full shape in fp16, two shards: 5.56 GB, as the real checkpoint. */
     public static SyntheticCheckpoint phi2Shape() {
         return new SyntheticCheckpoint(2560, 32, 32, 10240, 51200, "F16", 2, 42);

@@ -46,6 +46,15 @@ public final class TestModels {
         return d;
     }
 
+    /** The small synthetic checkpoint, for tests that damage a copy of it. */
+    public static synchronized Path smallCheckpoint() {
+        Path d = dir().resolve("ckpt-small");
+        if (!java.nio.file.Files.exists(d.resolve("model.safetensors.index.json"))) {
+            SyntheticCheckpoint.small().write(d);
+        }
+        return d;
+    }
+
     private static Path build(String name, SyntheticPhi2 spec) {
         Path p = dir().resolve(name);
         if (!Files.exists(p)) {
