@@ -35,9 +35,12 @@ public final class SamplingMixin {
     @Option(names = "--stop", paramLabel = "TEXT", description = "Stop when this text appears (repeatable); it is not printed.")
     List<String> stops = new ArrayList<>();
 
+    @Option(names = "--ignore-eos", description = "Generate to the length limit even past <|endoftext|>.")
+    boolean ignoreEos;
+
     public GenerationOptions options() {
         GenerationOptions o = new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repeatPenalty, seed,
-                stops.stream().map(SamplingMixin::unescape).toList());
+                stops.stream().map(SamplingMixin::unescape).toList(), ignoreEos, false);
         o.validate();
         return o;
     }

@@ -17,8 +17,12 @@ public final class SynthCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-o", "--output"}, required = true, paramLabel = "FILE", description = "Where to write the GGUF.")
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "PATH", description = "Where to write the GGUF (or, with --checkpoint, the folder).")
     Path output;
+
+    @Option(names = "--checkpoint", description = {"Write a Hugging Face checkpoint folder instead (config, Phi-2's real tokenizer from the",
+            "shared data folder, safetensors shards with an index), for 'phi2 convert'. Shapes tiny or phi2 (5.56 GB fp16)."})
+    boolean checkpoint;
 
     @Option(names = "--seed", paramLabel = "N", description = "Weight seed (default: ${DEFAULT-VALUE}).")
     long seed = 42;
@@ -38,6 +42,16 @@ public final class SynthCommand implements Callable<Integer> {
     public Integer call() {
         if (!force && Files.exists(output)) {
             throw new InvalidOptionException("--output", output + " already exists (use --force to replace it)");
+        }
+        if (checkpoint) {
+            phi2j.testkit.SyntheticCheckpoint c = switch (shape) {
+                case tiny -> phi2j.testkit.SyntheticCheckpoint.tiny();
+                case kquant -> throw new InvalidOptionException("--shape", "kquant has no checkpoint form; use tiny or phi2");
+                case phi2 -> phi2j.testkit.SyntheticCheckpoint.phi2Shape();
+            };
+            c.write(output);
+            spec.commandLine().getOut().println("wrote checkpoint folder " + output);
+            return Main.OK;
         }
         SyntheticPhi2 model = switch (shape) {
             case tiny -> SyntheticPhi2.tiny();

@@ -13,10 +13,14 @@ import java.util.List;
  * does; {@code maxNewTokens} counts generated tokens only. Set one; with neither, maxLength is 500 (the
  * walkthrough's value).
  *
- * @param stopStrings generation ends when one appears; the returned text stops before it
+ * @param stopStrings      generation ends when one appears; the returned text stops before it
+ * @param ignoreEndOfText  generate to the length limit even past the end-of-text token (benchmarks)
+ * @param cachePrompt      reuse the runner's KV cache for the prefix this prompt shares with the previous one:
+ *                         faster for growing conversations, but greedy ties may then fall differently
  */
 public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float temperature, int topK, float topP,
-                                float minP, float repetitionPenalty, Long seed, List<String> stopStrings) {
+                                float minP, float repetitionPenalty, Long seed, List<String> stopStrings,
+                                boolean ignoreEndOfText, boolean cachePrompt) {
 
     public static final int DEFAULT_MAX_LENGTH = 500;
 
@@ -26,7 +30,7 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
 
     /** Greedy decoding up to maxLength 500. */
     public static GenerationOptions greedy() {
-        return new GenerationOptions(null, null, 0f, 40, 0.95f, 0.05f, 1.0f, null, List.of());
+        return new GenerationOptions(null, null, 0f, 40, 0.95f, 0.05f, 1.0f, null, List.of(), false, false);
     }
 
     /** Sampling with llama.cpp's defaults (top-k 40, top-p 0.95, min-p 0.05) at this temperature. */
@@ -35,39 +39,47 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
     }
 
     public GenerationOptions withMaxLength(int n) {
-        return new GenerationOptions(n, null, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings);
+        return new GenerationOptions(n, null, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt);
     }
 
     public GenerationOptions withMaxNewTokens(int n) {
-        return new GenerationOptions(null, n, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings);
+        return new GenerationOptions(null, n, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt);
     }
 
     public GenerationOptions withTemperature(float t) {
-        return new GenerationOptions(maxLength, maxNewTokens, t, topK, topP, minP, repetitionPenalty, seed, stopStrings);
+        return new GenerationOptions(maxLength, maxNewTokens, t, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt);
     }
 
     public GenerationOptions withTopK(int k) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, k, topP, minP, repetitionPenalty, seed, stopStrings);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, k, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt);
     }
 
     public GenerationOptions withTopP(float p) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, p, minP, repetitionPenalty, seed, stopStrings);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, p, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt);
     }
 
     public GenerationOptions withMinP(float p) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, p, repetitionPenalty, seed, stopStrings);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, p, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt);
     }
 
     public GenerationOptions withRepetitionPenalty(float r) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, r, seed, stopStrings);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, r, seed, stopStrings, ignoreEndOfText, cachePrompt);
     }
 
     public GenerationOptions withSeed(Long s) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, s, stopStrings);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, s, stopStrings, ignoreEndOfText, cachePrompt);
     }
 
     public GenerationOptions withStopStrings(List<String> stops) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stops);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stops, ignoreEndOfText, cachePrompt);
+    }
+
+    public GenerationOptions withIgnoreEndOfText(boolean on) {
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, on, cachePrompt);
+    }
+
+    public GenerationOptions withCachePrompt(boolean on) {
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, on);
     }
 
     public boolean isGreedy() {

@@ -20,48 +20,60 @@ import java.util.List;
  * @param loadTimeout   how long opening may take before the runner is considered hung
  * @param nativeLibrary a folder holding a custom {@code libjllama} build (for example the HIP build), or null
  * @param embeddings    also compute embeddings ({@link Phi2Model#embedding}); llama.cpp then keeps hidden states
+ * @param batchSize     llama.cpp's logical batch for prompt processing, 0 for its default (2048)
+ * @param visibleDevices GPUs the runner may see, as a list of indices ("1", "0,1"): sets HIP_VISIBLE_DEVICES,
+ *                      ROCR_VISIBLE_DEVICES and CUDA_VISIBLE_DEVICES for the runner only; null to inherit
  */
 public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMode splitMode, List<Float> tensorSplit,
-                           int mainGpu, Long seed, Duration loadTimeout, Path nativeLibrary, boolean embeddings) {
+                           int mainGpu, Long seed, Duration loadTimeout, Path nativeLibrary, boolean embeddings,
+                           int batchSize, String visibleDevices) {
 
     public ModelOptions {
         tensorSplit = List.copyOf(tensorSplit);
     }
 
     public static ModelOptions defaults() {
-        return new ModelOptions(0, 0, 0, SplitMode.LAYER, List.of(), 0, null, Duration.ofMinutes(5), null, false);
+        return new ModelOptions(0, 0, 0, SplitMode.LAYER, List.of(), 0, null, Duration.ofMinutes(5), null, false, 0, null);
     }
 
     public ModelOptions withContextSize(int n) {
-        return new ModelOptions(n, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings);
+        return new ModelOptions(n, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices);
     }
 
     public ModelOptions withThreads(int n) {
-        return new ModelOptions(contextSize, n, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings);
+        return new ModelOptions(contextSize, n, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices);
     }
 
     public ModelOptions withGpuLayers(int n) {
-        return new ModelOptions(contextSize, threads, n, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings);
+        return new ModelOptions(contextSize, threads, n, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices);
     }
 
     public ModelOptions withSplit(SplitMode mode, List<Float> split, int main) {
-        return new ModelOptions(contextSize, threads, gpuLayers, mode, split, main, seed, loadTimeout, nativeLibrary, embeddings);
+        return new ModelOptions(contextSize, threads, gpuLayers, mode, split, main, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices);
     }
 
     public ModelOptions withSeed(Long s) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, s, loadTimeout, nativeLibrary, embeddings);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, s, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices);
     }
 
     public ModelOptions withLoadTimeout(Duration d) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, d, nativeLibrary, embeddings);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, d, nativeLibrary, embeddings, batchSize, visibleDevices);
     }
 
     public ModelOptions withNativeLibrary(Path dir) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, dir, embeddings);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, dir, embeddings, batchSize, visibleDevices);
     }
 
     public ModelOptions withEmbeddings(boolean on) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, on);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, on, batchSize, visibleDevices);
+    }
+
+    public ModelOptions withBatchSize(int n) {
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, n, visibleDevices);
+    }
+
+    public ModelOptions withVisibleDevices(String devices) {
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, devices);
     }
 
     /** Checks ranges that do not depend on the model; throws {@link InvalidOptionException} naming the option. */
@@ -91,6 +103,12 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
         }
         if (seed != null && (seed < 0 || seed > Integer.MAX_VALUE)) {
             throw new InvalidOptionException("seed", "must be 0 to 2147483647, not " + seed);
+        }
+        if (batchSize < 0 || batchSize > (1 << 20)) {
+            throw new InvalidOptionException("batchSize", "must be 0 (llama.cpp's default) or 1 to 1048576, not " + batchSize);
+        }
+        if (visibleDevices != null && !visibleDevices.matches("\\d+(,\\d+)*")) {
+            throw new InvalidOptionException("visibleDevices", "must be device indices such as 0 or 0,1, not '" + visibleDevices + "'");
         }
         if (loadTimeout == null || loadTimeout.isNegative() || loadTimeout.isZero()) {
             throw new InvalidOptionException("loadTimeout", "must be positive");

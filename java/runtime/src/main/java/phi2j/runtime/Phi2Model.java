@@ -64,11 +64,17 @@ public final class Phi2Model implements AutoCloseable {
         Path libraryDir = NativeLibrary.resolve(options.nativeLibrary());
         String libraryLabel = (options.nativeLibrary() != null ? "custom " : "bundled CPU build, ")
                 + libraryDir.resolve(NativeLibrary.fileName());
-        RunnerProcess runner = RunnerProcess.start(libraryDir, List.of());
+        java.util.Map<String, String> env = new java.util.HashMap<>();
+        if (options.visibleDevices() != null) {
+            for (String v : List.of("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES")) {
+                env.put(v, options.visibleDevices());
+            }
+        }
+        RunnerProcess runner = RunnerProcess.start(libraryDir, env);
         try {
             Messages.Loaded loaded = runner.load(new Messages.Load(gguf.toAbsolutePath().toString(), context, threads,
                     options.gpuLayers(), options.splitMode().name(), options.tensorSplit(), options.mainGpu(), options.seed(),
-                    options.embeddings()),
+                    options.embeddings(), options.batchSize()),
                     options.loadTimeout());
             Duration loadTime = Duration.ofNanos(System.nanoTime() - t0);
             ModelInfo info = new ModelInfo(gguf.toAbsolutePath(), file.getString("general.name").orElse(gguf.getFileName().toString()),
@@ -129,7 +135,8 @@ public final class Phi2Model implements AutoCloseable {
             Long seed = options.seed() != null ? options.seed() : this.options.seed();
             Messages.Generate req = new Messages.Generate(ids.incrementAndGet(), prompt, options.maxLength(),
                     options.maxNewTokens(), options.temperature(), options.topK(), options.topP(), options.minP(),
-                    options.repetitionPenalty(), seed, options.stopStrings(), info.contextSize());
+                    options.repetitionPenalty(), seed, options.stopStrings(), options.ignoreEndOfText(), options.cachePrompt(),
+                    info.contextSize());
             Generation g = new Generation(req, runner, vocabulary.eosText(), !options.stopStrings().isEmpty(), () -> {
                 current = null;
                 turn.release();
@@ -185,6 +192,16 @@ public final class Phi2Model implements AutoCloseable {
     /** True until {@link #close()}, or until the runner has died. */
     public boolean isOpen() {
         return !closed && runner.isAlive();
+    }
+
+    /** llama.cpp's build line as its log printed it, for example "4916 (c6af2161)", or "unknown". */
+    public String nativeBuild() {
+        return runner.log().build();
+    }
+
+    /** The CPU features llama.cpp reported (its system_info line), or "unknown". */
+    public String cpuFeatures() {
+        return runner.log().systemInfo();
     }
 
     /** The runner's process id, for monitoring. */

@@ -125,7 +125,9 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
         Duration total = Duration.ofNanos(endNanos - startNanos);
         Duration promptEval = timing != null ? millis(timing.promptMillis()) : ttft;
         Duration decode = timing != null ? millis(timing.evalMillis()) : total.minus(ttft);
-        Timings timings = new Timings(ttft, total, promptEval, decode, done.promptTokens(), generated);
+        // llama.cpp's processed count: with cachePrompt only the new part of the prompt is evaluated
+        int evaluated = timing != null ? timing.promptTokens() : done.promptTokens();
+        Timings timings = new Timings(ttft, total, promptEval, decode, evaluated, generated);
         finish(new End(new GenerationResult(text.toString(), done.promptTokens(), generated, reason, timings)));
     }
 

@@ -48,6 +48,9 @@ public final class LlamaEngine {
         if (req.seed() != null) {
             p.setSeed(req.seed());
         }
+        if (req.batchSize() > 0) {
+            p.setBatchSize(req.batchSize());
+        }
         if (req.embeddings()) {
             // the last token's final hidden state (after the output norm), which predicts the next token
             p.enableEmbedding().setPoolingType(de.kherud.llama.args.PoolingType.LAST);
@@ -80,11 +83,13 @@ public final class LlamaEngine {
     public Messages.Done generate(Messages.Generate req, TextSink sink, BooleanSupplier cancelled) throws java.io.IOException {
         int promptTokens = countTokens(req.prompt());
         GenerationOptions opts = new GenerationOptions(req.maxLength(), req.maxNewTokens(), req.temperature(), req.topK(),
-                req.topP(), req.minP(), req.repetitionPenalty(), req.seed(), req.stopStrings());
+                req.topP(), req.minP(), req.repetitionPenalty(), req.seed(), req.stopStrings(), req.ignoreEndOfText(), req.cachePrompt());
         int budget = opts.newTokenBudget(promptTokens, req.contextSize());
         InferenceParameters ip = new InferenceParameters(req.prompt())
                 .setNPredict(budget)
-                .setCachePrompt(false) // reusing a cached prefix changes batch shapes, and with them greedy ties
+                // reusing a cached prefix changes batch shapes, and with them greedy ties: off unless asked for
+                .setCachePrompt(req.cachePrompt())
+                .setIgnoreEos(req.ignoreEndOfText())
                 .setTemperature(req.temperature())
                 .setTopK(req.topK())
                 .setTopP(req.topP())

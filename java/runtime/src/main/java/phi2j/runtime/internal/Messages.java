@@ -11,7 +11,7 @@ public final class Messages {
     }
 
     public record Load(String path, int contextSize, int threads, int gpuLayers, String splitMode, List<Float> tensorSplit,
-                       int mainGpu, Long seed, boolean embeddings) {
+                       int mainGpu, Long seed, boolean embeddings, int batchSize) {
     }
 
     public record Loaded(long nativeLoadMillis, String library) {
@@ -19,7 +19,7 @@ public final class Messages {
 
     public record Generate(int id, String prompt, Integer maxLength, Integer maxNewTokens, float temperature, int topK,
                            float topP, float minP, float repetitionPenalty, Long seed, List<String> stopStrings,
-                           int contextSize) {
+                           boolean ignoreEndOfText, boolean cachePrompt, int contextSize) {
     }
 
     /** The end of a generation as the runner saw it; token counts are settled by the caller from llama.cpp's log. */

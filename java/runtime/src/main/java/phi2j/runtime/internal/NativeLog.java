@@ -29,6 +29,10 @@ public final class NativeLog {
 
     private final ArrayDeque<String> tail = new ArrayDeque<>();
     private final BlockingQueue<SlotTiming> timings = new LinkedBlockingQueue<>();
+    private static final Pattern BUILD = Pattern.compile("^build: (\\d+ \\([0-9a-f]+\\))");
+    private static final Pattern SYSTEM = Pattern.compile("^system_info: .*?\\| (.*)$");
+    private volatile String build = "unknown";
+    private volatile String systemInfo = "unknown";
     private double promptMillis = -1;
     private int promptTokens;
 
@@ -41,6 +45,16 @@ public final class NativeLog {
             tail.addLast(line);
         }
         String t = line.strip();
+        Matcher b = BUILD.matcher(t);
+        if (b.find()) {
+            build = b.group(1);
+            return;
+        }
+        Matcher si = SYSTEM.matcher(t);
+        if (si.find()) {
+            systemInfo = si.group(1).strip();
+            return;
+        }
         Matcher m = PROMPT.matcher(t);
         if (m.find()) {
             promptMillis = Double.parseDouble(m.group(1));
@@ -52,6 +66,16 @@ public final class NativeLog {
             timings.add(new SlotTiming(promptMillis, promptTokens, Double.parseDouble(m.group(1)), Integer.parseInt(m.group(2))));
             promptMillis = -1;
         }
+    }
+
+    /** llama.cpp's build as its log states it, for example "4916 (c6af2161)". */
+    public String build() {
+        return build;
+    }
+
+    /** llama.cpp's system_info line after the thread counts: the backends and CPU features. */
+    public String systemInfo() {
+        return systemInfo;
     }
 
     public List<String> tail() {

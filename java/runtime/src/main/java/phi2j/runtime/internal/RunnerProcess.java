@@ -67,7 +67,7 @@ public final class RunnerProcess implements AutoCloseable {
     }
 
     /** Starts a runner JVM and waits for it to connect; {@code nativeLibrary} is a custom libjllama folder or null. */
-    public static RunnerProcess start(Path nativeLibrary, List<String> extraEnvironmentRemovals) {
+    public static RunnerProcess start(Path nativeLibrary, java.util.Map<String, String> environment) {
         Path dir = privateDirectory();
         Path socket = dir.resolve("runner.sock");
         ServerSocketChannel server = null;
@@ -94,7 +94,7 @@ public final class RunnerProcess implements AutoCloseable {
             cmd.add(RunnerMain.class.getName());
             cmd.add(socket.toString());
             ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-            extraEnvironmentRemovals.forEach(pb.environment()::remove);
+            pb.environment().putAll(environment);
             Process p = pb.start();
             rp = new RunnerProcess(p, dir);
             rp.startLogReader();

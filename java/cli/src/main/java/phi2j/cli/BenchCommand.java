@@ -1,0 +1,183 @@
+package phi2j.cli;
+
+import phi2j.InvalidOptionException;
+import phi2j.cli.bench.BenchChart;
+import phi2j.cli.bench.BenchReport;
+import phi2j.cli.bench.BenchResult;
+import phi2j.cli.bench.BenchRunner;
+import phi2j.runtime.GenerationOptions;
+import phi2j.runtime.GenerationResult;
+import phi2j.runtime.ModelOptions;
+import phi2j.runtime.Phi2Model;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Measure throughput as llama.cpp's llama-bench does: prompt processing (ppN) and generation (tgN),",
+                "mean ± standard deviation of tokens/s over repetitions, for every combination of the listed values."})
+public final class BenchCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    LoggingMixin logging;
+
+    @Option(names = {"-m", "--model"}, split = ",", paramLabel = "FILE", description = "Models (comma-separated or repeated; default: the catalog's default).")
+    List<Path> models = new ArrayList<>();
+
+    @Option(names = {"-p", "--n-prompt"}, split = ",", paramLabel = "N", description = "Prompt sizes for pp tests (default: 512; 0 = none).")
+    List<Integer> nPrompt = new ArrayList<>(List.of(512));
+
+    @Option(names = {"-n", "--n-gen"}, split = ",", paramLabel = "N", description = "Generated tokens for tg tests (default: 128; 0 = none).")
+    List<Integer> nGen = new ArrayList<>(List.of(128));
+
+    @Option(names = {"-r", "--repetitions"}, paramLabel = "N", description = "Repetitions of each test after a warm-up (default: ${DEFAULT-VALUE}).")
+    int repetitions = 5;
+
+    @Option(names = {"-ngl", "--n-gpu-layers"}, split = ",", paramLabel = "N", description = "GPU layers (default: 0).")
+    List<Integer> gpuLayers = new ArrayList<>(List.of(0));
+
+    @Option(names = {"-t", "--threads"}, split = ",", paramLabel = "N", description = "CPU threads (default: all cores).")
+    List<Integer> threads = new ArrayList<>(List.of(Runtime.getRuntime().availableProcessors()));
+
+    @Option(names = {"-b", "--batch-size"}, split = ",", paramLabel = "N", description = "Logical batch size (default: llama.cpp's 2048).")
+    List<Integer> batch = new ArrayList<>(List.of(0));
+
+    @Option(names = {"-d", "--n-depth"}, split = ",", paramLabel = "N", description = "Tokens already in the context before each test (default: 0).")
+    List<Integer> depth = new ArrayList<>(List.of(0));
+
+    @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", description = "md (default), csv, json or jsonl.")
+    String output = "md";
+
+    @Option(names = "--runners", paramLabel = "N", description = "Runner processes, each pinned to its own GPU (index i) through the visible-devices variables; tokens/s add up.")
+    int runners = 1;
+
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "Also draw the results as a bar chart with error bars.")
+    Path plot;
+
+    @Option(names = "--demo", description = "Time the walkthrough's six prompts (greedy, max_length 500) beside its MI210 seconds instead.")
+    boolean demo;
+
+    @Option(names = "--lib", paramLabel = "DIR", description = "Folder with a custom libjllama build.")
+    Path library;
+
+    @Override
+    public Integer call() {
+        logging.apply();
+        if (repetitions < 1) {
+            throw new InvalidOptionException("-r", "must be at least 1, not " + repetitions);
+        }
+        if (runners < 1) {
+            throw new InvalidOptionException("--runners", "must be at least 1, not " + runners);
+        }
+        if (!List.of("md", "csv", "json", "jsonl").contains(output)) {
+            throw new InvalidOptionException("-o", "must be md, csv, json or jsonl, not '" + output + "'");
+        }
+        for (List<Integer> l : List.of(nPrompt, nGen, depth, batch)) {
+            if (l.stream().anyMatch(v -> v < 0)) {
+                throw new InvalidOptionException("-p/-n/-d/-b", "values must not be negative: " + l);
+            }
+        }
+        if (threads.stream().anyMatch(v -> v < 1)) {
+            throw new InvalidOptionException("-t", "thread counts must be at least 1: " + threads);
+        }
+        if (models.isEmpty()) {
+            models.add(Catalog.load().defaultModelPath());
+        }
+        for (Path m : models) {
+            phi2j.format.Phi2Layout.check(phi2j.format.GgufReader.read(m)); // bad files fail before any run
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        if (demo) {
+            return demo(out, err);
+        }
+        List<Integer> pp = nPrompt.stream().filter(v -> v > 0).toList();
+        List<Integer> tg = nGen.stream().filter(v -> v > 0).toList();
+        int maxDepth = depth.stream().mapToInt(Integer::intValue).max().orElse(0);
+        int ctx = maxDepth + Math.max(pp.stream().mapToInt(Integer::intValue).max().orElse(0), tg.stream().mapToInt(Integer::intValue).max().orElse(0)) + 16;
+        BenchRunner runner = new BenchRunner(repetitions, err, c -> {
+            ModelOptions o = ModelOptions.defaults().withContextSize(Math.max(ctx, 64)).withThreads(c.threads()).withGpuLayers(c.gpuLayers())
+                    .withBatchSize(c.batchSize()).withNativeLibrary(library);
+            o.validate();
+            return o;
+        });
+        List<BenchResult> results = new ArrayList<>();
+        BenchReport.Build[] build = new BenchReport.Build[1];
+        for (Path m : models) {
+            for (int ngl : gpuLayers) {
+                for (int t : threads) {
+                    for (int b : batch) {
+                        for (int d : depth) {
+                            List<BenchResult> rs = runner.run(new BenchRunner.Config(m, ngl, t, b, d, runners), pp, tg, build);
+                            results.addAll(rs);
+                            if (output.equals("jsonl")) {
+                                out.print(BenchReport.jsonLines(rs, build[0]));
+                                out.flush();
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        BenchReport.Build b = build[0] == null ? new BenchReport.Build("unknown", "de.kherud:llama 4.2.0", "none", "unknown", List.of()) : build[0];
+        b = new BenchReport.Build(b.llamaCpp(), b.binding(), b.library(), b.cpuFeatures(), gpuNames());
+        switch (output) {
+            case "csv" -> out.print(BenchReport.csv(results));
+            case "json" -> out.print(BenchReport.json(results, b));
+            case "jsonl" -> { }
+            default -> {
+                out.print(BenchReport.markdown(results));
+                out.println();
+                out.println("build: " + b.llamaCpp() + ", " + b.binding() + ", " + b.library());
+            }
+        }
+        out.flush();
+        if (plot != null) {
+            BenchChart.write(results, "phi2 bench (" + b.llamaCpp() + ")", plot);
+            err.println("bench: chart written to " + plot);
+        }
+        return Main.OK;
+    }
+
+    private List<String> gpuNames() {
+        try {
+            return phi2j.runtime.Devices.list(library).stream().filter(d -> !d.type().equals("CPU"))
+                    .map(d -> d.name() + " (" + d.description() + ")").toList();
+        } catch (RuntimeException e) {
+            return List.of();
+        }
+    }
+
+    private Integer demo(PrintWriter out, PrintWriter err) {
+        List<String[]> rows = new ArrayList<>();
+        for (Path m : models) {
+            ModelOptions o = ModelOptions.defaults().withThreads(threads.get(0)).withGpuLayers(gpuLayers.get(0)).withNativeLibrary(library);
+            try (Phi2Model model = Phi2Model.open(m, o)) {
+                for (int i = 0; i < DemoPrompts.TASKS.size(); i++) {
+                    DemoPrompts.Task task = DemoPrompts.TASKS.get(i);
+                    err.printf("bench --demo: %s task %d/6%n", m.getFileName(), i + 1);
+                    err.flush();
+                    GenerationResult r = model.generate(task.prompt(), GenerationOptions.greedy().withMaxLength(500));
+                    double s = r.timings().total().toNanos() / 1e9;
+                    rows.add(new String[] {m.getFileName().toString(), String.valueOf(i + 1), task.title(), String.valueOf(r.generatedTokens()),
+                            String.format(Locale.ROOT, "%.2f", s), String.format(Locale.ROOT, "%.2f", task.walkthroughSeconds()),
+                            String.format(Locale.ROOT, "%.1fx", task.walkthroughSeconds() / s), Format.stop(r.stopReason())});
+                }
+            }
+        }
+        out.println(DemoCommand.table(List.of("model", "#", "task", "new tok", "seconds", "MI210 walkthrough s", "speed-up", "stop"), rows));
+        out.flush();
+        return Main.OK;
+    }
+}

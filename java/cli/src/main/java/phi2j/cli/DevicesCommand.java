@@ -1,0 +1,103 @@
+package phi2j.cli;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import phi2j.runtime.Devices;
+import phi2j.runtime.NativeLibrary;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+@Command(name = "devices", mixinStandardHelpOptions = true,
+        description = {"List the compute devices of the llama.cpp library, its CPU features, and the GPUs the machine's",
+                "runtimes see (AMD: HIP and the KFD topology; NVIDIA: NVML). Warns when a GPU is present but the library has no GPU backend."})
+public final class DevicesCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    LoggingMixin logging;
+
+    @Mixin
+    ModelMixin model;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Override
+    public Integer call() {
+        logging.apply();
+        Path custom = model.resolveLibrary();
+        Path lib = NativeLibrary.resolve(custom).resolve(NativeLibrary.fileName());
+        List<Devices.Device> devs = Devices.list(custom);
+        String features = Devices.systemInfo(custom);
+        List<Devices.Gpu> gpus = Devices.gpus();
+        String warning = null;
+        if (!gpus.isEmpty() && !Devices.hasGpuBackend(devs)) {
+            warning = gpus.size() + " GPU(s) found, but " + lib + " has no GPU backend (the jar's bundled library is a CPU build). Build one: "
+                    + Devices.buildAdvice(gpus).orElse("scripts/build-native.sh");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        if (json) {
+            JsonObject o = new JsonObject();
+            o.addProperty("library", lib.toString());
+            o.addProperty("systemInfo", features);
+            JsonArray d = new JsonArray();
+            for (Devices.Device x : devs) {
+                JsonObject j = new JsonObject();
+                j.addProperty("index", x.index());
+                j.addProperty("name", x.name());
+                j.addProperty("description", x.description());
+                j.addProperty("type", x.type());
+                j.addProperty("freeBytes", x.freeBytes());
+                j.addProperty("totalBytes", x.totalBytes());
+                d.add(j);
+            }
+            o.add("devices", d);
+            JsonArray g = new JsonArray();
+            for (Devices.Gpu x : gpus) {
+                JsonObject j = new JsonObject();
+                j.addProperty("vendor", x.vendor());
+                j.addProperty("index", x.index());
+                j.addProperty("name", x.name());
+                j.addProperty("arch", x.arch());
+                j.addProperty("totalBytes", x.totalBytes());
+                g.add(j);
+            }
+            o.add("gpus", g);
+            if (warning != null) {
+                o.addProperty("warning", warning);
+            }
+            out.println(new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(o));
+        } else {
+            out.println("library: " + lib);
+            out.println("llama.cpp devices:");
+            for (Devices.Device x : devs) {
+                out.printf("  %d  %-6s %-8s %s%s%n", x.index(), x.type(), x.name(), x.description(),
+                        x.totalBytes() > 0 ? "  (" + Format.bytes(x.freeBytes()) + " free of " + Format.bytes(x.totalBytes()) + ")" : "");
+            }
+            out.println("CPU features: " + features);
+            if (gpus.isEmpty()) {
+                out.println("GPUs: none found (no AMD GPU through HIP or /sys/class/kfd, no NVIDIA GPU through NVML); running on the CPU");
+            } else {
+                out.println("GPUs:");
+                for (Devices.Gpu x : gpus) {
+                    out.printf("  %s %d  %s  %s  %s%n", x.vendor(), x.index(), x.name(), x.arch(), Format.bytes(x.totalBytes()));
+                }
+            }
+            if (warning != null) {
+                spec.commandLine().getErr().println("warning: " + warning);
+            }
+        }
+        out.flush();
+        return Main.OK;
+    }
+}

@@ -1,0 +1,45 @@
+package phi2j.cli.bench;
+
+import org.jfree.chart.ChartUtils;
+import org.jfree.chart.JFreeChart;
+import org.jfree.chart.axis.CategoryAxis;
+import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.plot.CategoryPlot;
+import org.jfree.chart.renderer.category.StatisticalBarRenderer;
+import org.jfree.data.statistics.DefaultStatisticalCategoryDataset;
+import phi2j.Phi2Exception;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/** Tokens/s per model and test as grouped bars with ± one standard deviation, written to PNG. */
+public final class BenchChart {
+    private BenchChart() {
+    }
+
+    public static void write(List<BenchResult> results, String title, Path png) {
+        System.setProperty("java.awt.headless", "true");
+        DefaultStatisticalCategoryDataset data = new DefaultStatisticalCategoryDataset();
+        for (BenchResult r : results) {
+            String series = r.model() + (r.gpuLayers() != 0 ? " ngl" + r.gpuLayers() : "") + " t" + r.threads()
+                    + (r.runners() > 1 ? " x" + r.runners() : "");
+            data.add(r.mean(), r.stddev(), series, r.test());
+        }
+        CategoryPlot plot = new CategoryPlot(data, new CategoryAxis("test"), new NumberAxis("tokens/s"), new StatisticalBarRenderer());
+        JFreeChart chart = new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true);
+        Path tmp = png.toAbsolutePath().resolveSibling("." + png.getFileName() + ".tmp");
+        try {
+            ChartUtils.saveChartAsPNG(tmp.toFile(), chart, 1000, 600);
+            Files.move(tmp, png, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // the error below is the one that matters
+            }
+            throw new Phi2Exception("cannot write the chart " + png + ": " + e.getMessage(), e);
+        }
+    }
+}

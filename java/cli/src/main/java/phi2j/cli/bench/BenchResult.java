@@ -1,0 +1,29 @@
+package phi2j.cli.bench;
+
+import java.util.List;
+
+/**
+ * One llama-bench-style measurement: a model, a configuration, a test ({@code pp512}, {@code tg128}, at a
+ * context depth), and tokens/s of each repetition.
+ */
+public record BenchResult(String model, String modelFile, long sizeBytes, long params, String backend, int gpuLayers,
+                          int threads, int batchSize, int runners, int depth, int nPrompt, int nGen, List<Double> samples) {
+
+    public String test() {
+        String t = nPrompt > 0 ? "pp" + nPrompt : "tg" + nGen;
+        return depth > 0 ? t + " @ d" + depth : t;
+    }
+
+    public double mean() {
+        return samples.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+    }
+
+    /** Sample standard deviation (n - 1), as llama-bench reports it. */
+    public double stddev() {
+        if (samples.size() < 2) {
+            return 0;
+        }
+        double m = mean();
+        return Math.sqrt(samples.stream().mapToDouble(x -> (x - m) * (x - m)).sum() / (samples.size() - 1));
+    }
+}

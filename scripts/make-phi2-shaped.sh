@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds the full-size random-weight Phi-2 models for benchmarks, without downloading anything:
+#   synthetic checkpoint (Phi-2's shape, fp16, two shards, real tokenizer) -> phi2 convert (f16 GGUF)
+#   -> phi2 quantize Q4_K_M and Q8_0, all into models-gguf/. About 17 GB of disk while it runs.
+# Usage: scripts/make-phi2-shaped.sh [--keep-checkpoint]
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+MODELS="${PHI2_MODELS_DIR:-$ROOT/models-gguf}"
+CKPT="$MODELS/synthetic-phi2-checkpoint"
+export PHI2_SHARED_DATA="${PHI2_SHARED_DATA:-$ROOT/../shared/data}"
+P="$ROOT/phi2"
+step() { echo "== $*" >&2; }
+
+if [ ! -f "$CKPT/model.safetensors.index.json" ]; then
+  step "synthetic checkpoint -> $CKPT"
+  "$P" synth --checkpoint --shape phi2 -o "$CKPT"
+fi
+step "convert -> synthetic-phi2-f16.gguf"
+"$P" convert "$CKPT" -o "$MODELS/synthetic-phi2-f16.gguf" --outtype f16 --force
+for t in Q4_K_M Q8_0; do
+  lower=$(echo "$t" | tr 'A-Z' 'a-z')
+  step "quantize -> synthetic-phi2-$lower.gguf"
+  "$P" quantize "$MODELS/synthetic-phi2-f16.gguf" "$MODELS/synthetic-phi2-$lower.gguf" "$t" --force
+done
+if [ "${1:-}" != "--keep-checkpoint" ]; then
+  rm -rf "$CKPT"
+fi
+ls -la "$MODELS"/synthetic-phi2-*.gguf >&2
