@@ -24,6 +24,10 @@ public record Catalog(Path dir, String defaultName, List<Entry> models) {
     }
 
     public static Path modelsDir() {
+        String opt = System.getProperty("phi2.models.dir.option");
+        if (opt != null) {
+            return Path.of(opt);
+        }
         String env = System.getenv("PHI2_MODELS_DIR");
         if (env != null && !env.isBlank()) {
             return Path.of(env);
@@ -44,6 +48,10 @@ public record Catalog(Path dir, String defaultName, List<Entry> models) {
         if (!Files.isRegularFile(file)) {
             file = dir.resolve("catalog.json");
         }
+        String override = System.getProperty("phi2.catalog", System.getenv("PHI2_CATALOG"));
+        if (override != null && !override.isBlank()) {
+            file = Path.of(override);
+        }
         try {
             String text = Files.readString(file).replace("\"default\"", "\"defaultName\"");
             Json j = new Gson().fromJson(text, Json.class);
@@ -58,14 +66,18 @@ public record Catalog(Path dir, String defaultName, List<Entry> models) {
     }
 
     /** The default model's path, or an error that says exactly how to get it. */
+    public Entry defaultEntry() {
+        return find(defaultName).orElseThrow(() -> new Phi2Exception("the catalog names default '" + defaultName + "' but lists no such model"));
+    }
+
     public Path defaultModelPath() {
         Entry e = find(defaultName).orElseThrow(() -> new Phi2Exception("the catalog names default '" + defaultName + "' but lists no such model"));
         Path p = dir.resolve(e.file());
         if (Files.isRegularFile(p)) {
             return p;
         }
-        throw new BadModelFileException(p, "the default model " + e.name() + " is not there. Get it one of these ways:\n"
-                + "  1. download it (" + e.size() + "):\n"
+        throw new BadModelFileException(p, "the default model " + e.name() + " is not there (downloads are off: --no-download or PHI2_NO_DOWNLOAD). Get it one of these ways:\n"
+                + "  1. ./phi2 pull " + e.name() + "   (" + e.size() + "), or download it by hand:\n"
                 + "       curl -L --fail -o " + p + ".part '" + e.source() + "' && mv " + p + ".part " + p + "\n"
                 + (e.sha256() != null ? "     and check it: sha256sum " + p + "  (expect " + e.sha256() + ")\n" : "")
                 + "  2. or pass any Phi-2 GGUF with -m FILE\n"

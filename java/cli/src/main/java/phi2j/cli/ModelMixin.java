@@ -70,8 +70,38 @@ public final class ModelMixin {
         return chosen;
     }
 
-    /** The model to open: -m, or the catalog's default in the models folder (with advice when it is missing). */
+    @Option(names = "--no-download", description = "Do not download the default model when it is missing (also: PHI2_NO_DOWNLOAD=1).")
+    boolean noDownload;
+
+    @picocli.CommandLine.Mixin
+    ModelsDirMixin modelsDir;
+
+    /**
+     * The model to open: -m, or the catalog's default in the models folder, downloaded first when missing
+     * (unless downloads are off, in which case the error says how to get it).
+     */
     public Path modelPath() {
-        return model != null ? model : Catalog.load().defaultModelPath();
+        if (model != null) {
+            return model;
+        }
+        modelsDir.apply();
+        Catalog c = Catalog.load();
+        Path p = c.dir().resolve(c.defaultEntry().file());
+        boolean off = noDownload || "1".equals(System.getenv("PHI2_NO_DOWNLOAD")) || "true".equalsIgnoreCase(System.getenv("PHI2_NO_DOWNLOAD"));
+        if (java.nio.file.Files.isRegularFile(p) || off) {
+            return c.defaultModelPath();
+        }
+        java.io.PrintWriter err = new java.io.PrintWriter(System.err, true);
+        err.println("The default model " + c.defaultEntry().name() + " (" + c.defaultEntry().size() + ") is not in " + c.dir()
+                + "; downloading it (--no-download to stop this).");
+        try (Progress bar = new Progress("pull " + c.defaultEntry().name(), 1, "MB", 1_000_000)) {
+            phi2j.cli.pull.Pulls.model(c, c.defaultEntry().name(), phi2j.cli.pull.Pulls.downloader(err), err, (done, total) -> {
+                if (total > 0) {
+                    bar.max(total);
+                }
+                bar.update(done, "");
+            });
+        }
+        return p;
     }
 }

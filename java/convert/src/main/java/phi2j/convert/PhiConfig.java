@@ -60,19 +60,26 @@ public record PhiConfig(String name, int hiddenSize, int intermediateSize, int l
                 ropeDimensions(), vocabSize);
     }
 
+    /** Upper bounds far above any Phi model, so a damaged config cannot make the converter plan billions of tensors. */
+    private static final java.util.Map<String, Integer> LIMITS = java.util.Map.of("hidden_size", 1 << 16, "intermediate_size", 1 << 18,
+            "num_hidden_layers", 1024, "num_attention_heads", 1024, "num_key_value_heads", 1024, "vocab_size", 1 << 22,
+            "max_position_embeddings", 1 << 22);
+
     private static int positive(Path p, JsonObject c, String key) {
         JsonElement e = c.get(key);
         if (e == null || e.isJsonNull()) {
             throw new BadModelFileException(p, "lacks " + key);
         }
         try {
-            int v = e.getAsInt();
-            if (v <= 0) {
+            double d = e.getAsDouble();
+            int limit = LIMITS.getOrDefault(key, Integer.MAX_VALUE);
+            if (d <= 0 || d != Math.rint(d) || d > limit) {
                 throw new NumberFormatException();
             }
-            return v;
+            return (int) d;
         } catch (RuntimeException ex) {
-            throw new BadModelFileException(p, key + " must be a positive integer, found " + e);
+            throw new BadModelFileException(p, key + " must be a positive integer" + (LIMITS.containsKey(key) ? " up to " + LIMITS.get(key) : "")
+                    + ", found " + e);
         }
     }
 

@@ -213,7 +213,33 @@ public final class Phi2Layout {
         if (v.type() != GgufValueType.ARRAY || v.asArray().elementType() != GgufValueType.STRING || v.asArray().values().isEmpty()) {
             throw bad(gguf, KEY_TOKENS + " must be a non-empty array of strings");
         }
-        return v.asArray().values();
+        List<?> tokens = v.asArray().values();
+        // llama.cpp asserts (and aborts the process) on these, so they are refused here first.
+        java.util.Map<Object, Integer> seen = new java.util.HashMap<>(tokens.size() * 2);
+        for (int i = 0; i < tokens.size(); i++) {
+            Integer before = seen.put(tokens.get(i), i);
+            if (before != null) {
+                throw bad(gguf, KEY_TOKENS + " has token '" + tokens.get(i) + "' twice (ids " + before + " and " + i + "); a damaged vocabulary");
+            }
+        }
+        arrayOf(gguf, KEY_TOKEN_TYPE, GgufValueType.INT32, tokens.size());
+        arrayOf(gguf, "tokenizer.ggml.scores", GgufValueType.FLOAT32, tokens.size());
+        GgufValue merges = gguf.get(KEY_MERGES).orElse(null);
+        if (merges != null && (merges.type() != GgufValueType.ARRAY || merges.asArray().elementType() != GgufValueType.STRING)) {
+            throw bad(gguf, KEY_MERGES + " must be an array of strings");
+        }
+        return tokens;
+    }
+
+    /** An optional per-token array: when present, of this element type and one entry per token. */
+    private static void arrayOf(GgufFile gguf, String key, GgufValueType elem, int n) {
+        GgufValue v = gguf.get(key).orElse(null);
+        if (v == null) {
+            return;
+        }
+        if (v.type() != GgufValueType.ARRAY || v.asArray().elementType() != elem || v.asArray().values().size() != n) {
+            throw bad(gguf, key + " must be an array of " + n + " " + elem + " values, one per token");
+        }
     }
 
     private static Optional<Long> tokenId(GgufFile gguf, String key, int size) {

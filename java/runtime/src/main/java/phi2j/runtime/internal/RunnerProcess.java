@@ -56,6 +56,7 @@ public final class RunnerProcess implements AutoCloseable {
     private final java.util.concurrent.ConcurrentHashMap<Integer, CompletableFuture<Messages.Reply>> calls = new java.util.concurrent.ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicInteger callIds = new java.util.concurrent.atomic.AtomicInteger();
     private Frames frames;
+    private java.nio.channels.SocketChannel channel;
     private volatile Listener listener;
     private volatile boolean closing;
     private volatile Phi2Exception gone;
@@ -106,6 +107,7 @@ public final class RunnerProcess implements AutoCloseable {
             rp.stdin.flush();
 
             SocketChannel ch = rp.accept(server);
+            rp.channel = ch;
             rp.frames = new Frames(ch);
             Frames.Frame hello = rp.frames.read();
             Messages.Hello h = hello.type() == Frames.HELLO ? hello.json(Messages.Hello.class) : null;
@@ -348,6 +350,7 @@ public final class RunnerProcess implements AutoCloseable {
             LOG.log(System.Logger.Level.DEBUG, "runner connection ended: " + e);
         }
         Phi2Exception why = closing ? new ModelClosedException("the model was closed") : crash("the runner process ended unexpectedly");
+        closeChannel();
         gone = why;
         loaded.completeExceptionally(why);
         calls.values().forEach(c -> c.completeExceptionally(why));
@@ -401,7 +404,19 @@ public final class RunnerProcess implements AutoCloseable {
             process.destroyForcibly();
             Thread.currentThread().interrupt();
         }
+        closeChannel();
         deleteQuietly(dir);
+    }
+
+    private void closeChannel() {
+        java.nio.channels.SocketChannel ch = channel;
+        if (ch != null) {
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // nothing more can be read or written either way
+            }
+        }
     }
 
     private void kill() {

@@ -1,0 +1,3 @@
+# Vulkan: any GPU with a Vulkan driver (needs the Vulkan headers, loader and glslc).
+set(PHI2J_BACKEND "vulkan" CACHE STRING "")
+set(GGML_VULKAN ON CACHE BOOL "")

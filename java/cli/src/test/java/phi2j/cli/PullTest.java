@@ -1,0 +1,339 @@
+package phi2j.cli;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import phi2j.InvalidOptionException;
+import phi2j.Phi2Exception;
+import phi2j.cli.pull.Downloader;
+import phi2j.cli.pull.Pulls;
+import phi2j.testkit.TestModels;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Downloads against a local HTTP server on loopback that misbehaves on purpose. */
+class PullTest {
+    HttpServer server;
+    final Map<String, byte[]> files = new ConcurrentHashMap<>();
+    /** path -> behaviour: "cut" (half then close, once), "500" (twice), "404", "stall", "slow" */
+    final Map<String, String> mode = new ConcurrentHashMap<>();
+    final AtomicInteger requests = new AtomicInteger();
+    final Map<String, AtomicInteger> hits = new ConcurrentHashMap<>();
+    final Map<String, String> linkedEtag = new ConcurrentHashMap<>();
+
+    @TempDir
+    Path dir;
+    StringWriter logText = new StringWriter();
+    PrintWriter log = new PrintWriter(logText, true);
+
+    @BeforeEach
+    void start() throws IOException {
+        server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.setExecutor(java.util.concurrent.Executors.newCachedThreadPool());
+        server.createContext("/", this::serve);
+        server.start();
+    }
+
+    @AfterEach
+    void stop() {
+        server.stop(0);
+    }
+
+    URI url(String path) {
+        return URI.create("http://127.0.0.1:" + server.getAddress().getPort() + path);
+    }
+
+    private void serve(HttpExchange x) throws IOException {
+        requests.incrementAndGet();
+        String path = x.getRequestURI().getPath();
+        int hit = hits.computeIfAbsent(path, k -> new AtomicInteger()).incrementAndGet();
+        String m = mode.getOrDefault(path, "");
+        byte[] body = files.get(path);
+        if (body == null || m.equals("404")) {
+            x.sendResponseHeaders(404, -1);
+            x.close();
+            return;
+        }
+        if (m.equals("500") && hit <= 2) {
+            x.sendResponseHeaders(500, -1);
+            x.close();
+            return;
+        }
+        if (linkedEtag.containsKey(path)) {
+            x.getResponseHeaders().add("X-Linked-Etag", "\"" + linkedEtag.get(path) + "\"");
+        }
+        int from = 0;
+        String range = x.getRequestHeaders().getFirst("Range");
+        if (range != null && range.startsWith("bytes=")) {
+            from = Integer.parseInt(range.substring(6, range.indexOf('-')));
+            x.getResponseHeaders().add("Content-Range", "bytes " + from + "-" + (body.length - 1) + "/" + body.length);
+            x.sendResponseHeaders(206, body.length - from);
+        } else {
+            x.sendResponseHeaders(200, body.length);
+        }
+        try (OutputStream o = x.getResponseBody()) {
+            int len = body.length - from;
+            if (m.equals("cut") && hit == 1) {
+                o.write(body, from, len / 2);
+                o.flush();
+                x.getHttpContext().getServer(); // then drop the connection mid-file
+                throw new IOException("cut on purpose");
+            }
+            if (m.equals("stall")) {
+                o.write(body, from, Math.min(len, 1000));
+                o.flush();
+                sleep(20_000);
+                return;
+            }
+            if (m.equals("slow")) {
+                for (int i = 0; i < len; i += 4096) {
+                    o.write(body, from + i, Math.min(4096, len - i));
+                    sleep(5);
+                }
+                return;
+            }
+            o.write(body, from, len);
+        } catch (IOException cut) {
+            x.close();
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    Downloader downloader(Duration stall) {
+        return new Downloader(null, 4, stall, Duration.ofMillis(50), Downloader.FILES, log);
+    }
+
+    static byte[] data(int n, int seed) {
+        byte[] b = new byte[n];
+        new java.util.Random(seed).nextBytes(b);
+        return b;
+    }
+
+    static String sha(byte[] b) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(b));
+    }
+
+    @Test
+    void completeDownloadIsVerifiedAndAppearsOnlyWhenDone() throws Exception {
+        byte[] b = data(3_000_000, 1);
+        files.put("/m.gguf", b);
+        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), (d, t) -> { });
+        assertArrayEquals(b, Files.readAllBytes(dir.resolve("m.gguf")));
+        assertEquals("catalog", r.checksumSource());
+        assertEquals(1, r.attempts());
+        assertFalse(Files.exists(dir.resolve("m.gguf.part")));
+        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("m.gguf"))));
+    }
+
+    @Test
+    void resumesAfterTheServerCutsTheConnection() throws Exception {
+        byte[] b = data(2_000_000, 2);
+        files.put("/m.gguf", b);
+        mode.put("/m.gguf", "cut");
+        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), (d, t) -> { });
+        assertArrayEquals(b, Files.readAllBytes(dir.resolve("m.gguf")));
+        assertEquals(2, r.attempts(), logText.toString());
+        assertTrue(logText.toString().contains("attempt 2 of 4"), logText.toString());
+    }
+
+    @Test
+    void aChecksumMismatchRemovesTheFileAndNamesBothHashes() throws Exception {
+        byte[] b = data(100_000, 3);
+        files.put("/m.gguf", b);
+        String wrong = "0".repeat(64);
+        Downloader.ChecksumMismatchException e = assertThrows(Downloader.ChecksumMismatchException.class,
+                () -> downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), wrong, (d, t) -> { }));
+        assertTrue(e.getMessage().contains("expected " + wrong) && e.getMessage().contains("got " + sha(b)), e.getMessage());
+        assertTrue(e.isUserError(), "exit 2 in the CLI");
+        assertFalse(Files.exists(dir.resolve("m.gguf")));
+        assertFalse(Files.exists(dir.resolve("m.gguf.part")));
+    }
+
+    @Test
+    void theServersLinkedEtagIsUsedWhenTheCatalogHasNoChecksum() throws Exception {
+        byte[] b = data(50_000, 4);
+        files.put("/m.gguf", b);
+        linkedEtag.put("/m.gguf", sha(b));
+        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), null, (d, t) -> { });
+        assertEquals("server (X-Linked-Etag)", r.checksumSource());
+        linkedEtag.put("/m.gguf", "1".repeat(64));
+        assertThrows(Downloader.ChecksumMismatchException.class,
+                () -> downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("n.gguf"), null, (d, t) -> { }));
+    }
+
+    @Test
+    void notFoundFailsAtOnceAndServerErrorsAreRetried() throws Exception {
+        InvalidOptionException nf = assertThrows(InvalidOptionException.class,
+                () -> downloader(Duration.ofSeconds(10)).download(url("/missing.gguf"), dir.resolve("x.gguf"), null, (d, t) -> { }));
+        assertTrue(nf.getMessage().contains("404") && nf.getMessage().contains("after 1 attempt"), nf.getMessage());
+        byte[] b = data(10_000, 5);
+        files.put("/flaky.gguf", b);
+        mode.put("/flaky.gguf", "500");
+        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/flaky.gguf"), dir.resolve("f.gguf"), sha(b), (d, t) -> { });
+        assertEquals(3, r.attempts(), "two 500s, then success");
+        assertTrue(logText.toString().contains("server answered 500"), logText.toString());
+        files.put("/down.gguf", b);
+        mode.put("/down.gguf", "500");
+        hits.put("/down.gguf", new AtomicInteger(-10));
+        Phi2Exception e = assertThrows(Phi2Exception.class,
+                () -> downloader(Duration.ofSeconds(10)).download(url("/down.gguf"), dir.resolve("d.gguf"), null, (d, t) -> { }));
+        assertTrue(e.getMessage().contains("after 4 attempts") && e.getMessage().contains("500"), e.getMessage());
+    }
+
+    @Test
+    void aStallingServerTimesOutInsteadOfHanging() throws Exception {
+        files.put("/stall.gguf", data(100_000, 6));
+        mode.put("/stall.gguf", "stall");
+        long t0 = System.nanoTime();
+        Downloader d = new Downloader(null, 2, Duration.ofSeconds(1), Duration.ofMillis(10), Downloader.FILES, log);
+        Phi2Exception e = assertThrows(Phi2Exception.class, () -> d.download(url("/stall.gguf"), dir.resolve("s.gguf"), null, (a, b) -> { }));
+        assertTrue(e.getMessage().contains("sent nothing for 1 s"), e.getMessage());
+        assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(15));
+        assertFalse(Files.exists(dir.resolve("s.gguf")));
+    }
+
+    @Test
+    void aFullDiskIsReportedAndNothingAppearsUnderTheFinalName() throws Exception {
+        byte[] b = data(1_000_000, 7);
+        files.put("/m.gguf", b);
+        Downloader full = new Downloader(null, 3, Duration.ofSeconds(5), Duration.ofMillis(10), part -> {
+            FileChannel real = Downloader.FILES.open(part);
+            return new java.nio.channels.FileChannel() {
+                long written;
+
+                @Override
+                public int write(java.nio.ByteBuffer src) throws IOException {
+                    if (written > 300_000) {
+                        throw new IOException("No space left on device");
+                    }
+                    int n = real.write(src);
+                    written += n;
+                    return n;
+                }
+
+                @Override public int read(java.nio.ByteBuffer dst) throws IOException { return real.read(dst); }
+                @Override public long read(java.nio.ByteBuffer[] d, int o, int l) throws IOException { return real.read(d, o, l); }
+                @Override public long write(java.nio.ByteBuffer[] s, int o, int l) throws IOException { return real.write(s, o, l); }
+                @Override public long position() throws IOException { return real.position(); }
+                @Override public FileChannel position(long p) throws IOException { real.position(p); return this; }
+                @Override public long size() throws IOException { return real.size(); }
+                @Override public FileChannel truncate(long s) throws IOException { real.truncate(s); return this; }
+                @Override public void force(boolean m) throws IOException { real.force(m); }
+                @Override public long transferTo(long p, long c, java.nio.channels.WritableByteChannel t) throws IOException { return real.transferTo(p, c, t); }
+                @Override public long transferFrom(java.nio.channels.ReadableByteChannel s, long p, long c) throws IOException { return real.transferFrom(s, p, c); }
+                @Override public int read(java.nio.ByteBuffer d, long p) throws IOException { return real.read(d, p); }
+                @Override public int write(java.nio.ByteBuffer s, long p) throws IOException { return real.write(s, p); }
+                @Override public java.nio.MappedByteBuffer map(MapMode m, long p, long s) throws IOException { return real.map(m, p, s); }
+                @Override public java.nio.channels.FileLock lock(long p, long s, boolean sh) throws IOException { return real.lock(p, s, sh); }
+                @Override public java.nio.channels.FileLock tryLock(long p, long s, boolean sh) throws IOException { return real.tryLock(p, s, sh); }
+                @Override protected void implCloseChannel() throws IOException { real.close(); }
+            };
+        }, log);
+        Phi2Exception e = assertThrows(Phi2Exception.class, () -> full.download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), (x, y) -> { }));
+        assertTrue(e.getMessage().contains("No space left on device") && e.getMessage().contains("resumes next time"), e.getMessage());
+        assertFalse(Files.exists(dir.resolve("m.gguf")));
+        // space freed: the same download resumes from the partial file
+        Downloader.Result r = downloader(Duration.ofSeconds(5)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), (x, y) -> { });
+        assertArrayEquals(b, Files.readAllBytes(dir.resolve("m.gguf")));
+        assertEquals(1, r.attempts());
+    }
+
+    @Test
+    void twoPullsOfTheSameModelAtOnceNeverCorruptIt() throws Exception {
+        byte[] b = data(1_500_000, 8);
+        files.put("/m.gguf", b);
+        mode.put("/m.gguf", "slow");
+        String sha = sha(b);
+        CompletableFuture<Downloader.Result> one = CompletableFuture.supplyAsync(() -> downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha, (x, y) -> { }));
+        CompletableFuture<Downloader.Result> two = CompletableFuture.supplyAsync(() -> downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha, (x, y) -> { }));
+        Downloader.Result a = one.get(60, TimeUnit.SECONDS);
+        Downloader.Result c = two.get(60, TimeUnit.SECONDS);
+        assertArrayEquals(b, Files.readAllBytes(dir.resolve("m.gguf")));
+        assertTrue(a.alreadyPresent() ^ c.alreadyPresent(), "one downloaded, the other waited and found it");
+        assertEquals(1, hits.get("/m.gguf").get());
+    }
+
+    @Test
+    void pullHfFetchesACheckpointThatThenConverts() throws Exception {
+        Path ck = TestModels.smallCheckpoint();
+        try (var l = Files.list(ck)) {
+            for (Path f : l.toList()) {
+                files.put("/test/phi-2-small/resolve/main/" + f.getFileName(), Files.readAllBytes(f));
+            }
+        }
+        Path dest = dir.resolve("ckpt");
+        CliTest.Run r = CliTest.run("pull", "--hf", "test/phi-2-small", "--endpoint", url("").toString(), "-o", dest.toString(),
+                "--models-dir", dir.toString(), "--convert", "q8_0");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("pulled test/phi-2-small@main into " + dest), r.out());
+        for (String f : List.of("config.json", "tokenizer.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
+                "model-00002-of-00002.safetensors")) {
+            assertArrayEquals(Files.readAllBytes(ck.resolve(f)), Files.readAllBytes(dest.resolve(f)), f);
+        }
+        assertTrue(Files.isRegularFile(dir.resolve("phi-2-small.Q8_0.gguf")), r.out());
+        CliTest.Run g = CliTest.run("inspect", dir.resolve("phi-2-small.Q8_0.gguf").toString());
+        assertTrue(g.out().contains("phi2 check: OK"), g.out());
+    }
+
+    @Test
+    void pullListAndRmOfACatalogModel(@TempDir Path models) throws Exception {
+        byte[] b = Files.readAllBytes(TestModels.tiny());
+        files.put("/tiny.gguf", b);
+        Path catalog = models.resolve("catalog.json");
+        Files.writeString(catalog, "{\"default\": \"tiny\", \"models\": [{\"name\": \"tiny\", \"file\": \"tiny.gguf\", \"type\": \"F32\", "
+                + "\"size\": \"2.9 MB\", \"sha256\": \"" + sha(b) + "\", \"source\": \"" + url("/tiny.gguf") + "\"}]}");
+        System.setProperty("phi2.catalog", catalog.toString());
+        try {
+            CliTest.Run p = CliTest.run("pull", "--models-dir", models.toString());
+            assertEquals(0, p.exit(), p.err());
+            assertTrue(p.out().contains("checked against the catalog"), p.out());
+            CliTest.Run l = CliTest.run("list", "--models-dir", models.toString());
+            assertTrue(l.out().contains("tiny (default)") && l.out().contains("verified"), l.out());
+            // generate without -m uses the (now present) default model
+            CliTest.Run g = CliTest.run("generate", "--models-dir", models.toString(), "-p", "Hi", "-n", "3", "-c", "64");
+            assertEquals(0, g.exit(), g.err());
+            assertEquals(0, CliTest.run("rm", "tiny", "--models-dir", models.toString()).exit());
+            assertFalse(Files.exists(models.resolve("tiny.gguf")));
+            // missing again: generate pulls it by itself unless told not to
+            g = CliTest.run("generate", "--models-dir", models.toString(), "-p", "Hi", "-n", "3", "-c", "64", "--no-download");
+            assertEquals(2, g.exit());
+            assertTrue(g.err().contains("./phi2 pull tiny"), g.err());
+            g = CliTest.run("generate", "--models-dir", models.toString(), "-p", "Hi", "-n", "3", "-c", "64");
+            assertEquals(0, g.exit(), g.err());
+            assertTrue(Files.isRegularFile(models.resolve("tiny.gguf")));
+            assertEquals(2, CliTest.run("pull", "nope", "--models-dir", models.toString()).exit());
+        } finally {
+            System.clearProperty("phi2.catalog");
+            System.clearProperty("phi2.models.dir.option");
+        }
+    }
+}

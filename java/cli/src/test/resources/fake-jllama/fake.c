@@ -1,0 +1,1 @@
+int phi2j_fake_jllama(void) { return 42; }
