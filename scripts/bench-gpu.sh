@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU sweep for one MI250/MI300 (or NVIDIA) node: F16, Q8_0, Q4_K_M and Q4_0, all layers on the GPU,
-# tg128 and pp512, one runner, then one runner per GPU. Writes markdown, JSON and a chart into
+# tg128 and pp512: one sequence, 8 parallel sequences in one runner, then one runner per GPU. Writes markdown, JSON and a chart into
 # results/<host>-<date>/ and prints each tg figure next to the memory-bandwidth bound.
 #
 # Usage: scripts/bench-gpu.sh --lib DIR [--device mi250|mi300x|h100|BYTES_PER_S] [--gpus N] [--models-dir DIR]
@@ -47,13 +47,15 @@ done
 M=$(IFS=,; echo "${MODELS_LIST[*]}")
 CMDS=(
   "$ROOT/phi2 bench --lib $LIB -m $M -ngl -1 -p 512 -n 128 -r $REPS -o json > $OUT/single.json"
+  "$ROOT/phi2 bench --lib $LIB -m $M -ngl -1 -p 512 -n 128 -r $REPS --parallel 8 -o json > $OUT/parallel8.json"
   "$ROOT/phi2 bench --lib $LIB -m $M -ngl -1 -p 512 -n 128 -r $REPS --runners $GPUS -o json > $OUT/per-gpu.json"
   "$ROOT/phi2 bench-report $OUT/single.json --device $DEVICE --plot $OUT/single.png > $OUT/single.md"
+  "$ROOT/phi2 bench-report $OUT/parallel8.json --device $DEVICE --plot $OUT/parallel8.png > $OUT/parallel8.md"
   "$ROOT/phi2 bench-report $OUT/per-gpu.json --device $DEVICE --plot $OUT/per-gpu.png > $OUT/per-gpu.md"
 )
 for c in "${CMDS[@]}"; do echo "$c"; done
 [ $DRY -eq 1 ] && exit 0
 mkdir -p "$OUT"
 for c in "${CMDS[@]}"; do eval "$c" || die "failed: $c"; done
-cat "$OUT/single.md" "$OUT/per-gpu.md"
+cat "$OUT/single.md" "$OUT/parallel8.md" "$OUT/per-gpu.md"
 echo "bench-gpu: results in $OUT" >&2

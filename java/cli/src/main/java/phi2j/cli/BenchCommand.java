@@ -62,6 +62,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--runners", paramLabel = "N", description = "Runner processes, each pinned to its own GPU (index i) through the visible-devices variables; tokens/s add up.")
     int runners = 1;
 
+    @Option(names = "--parallel", paramLabel = "N", description = "N sequences at once in one runner (llama.cpp slots); aggregate and per-sequence tokens/s.")
+    int parallel = 1;
+
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Also draw the results as a bar chart with error bars.")
     Path plot;
 
@@ -76,6 +79,12 @@ public final class BenchCommand implements Callable<Integer> {
         logging.apply();
         if (repetitions < 1) {
             throw new InvalidOptionException("-r", "must be at least 1, not " + repetitions);
+        }
+        if (parallel < 1 || parallel > 256) {
+            throw new InvalidOptionException("--parallel", "must be 1 to 256, not " + parallel);
+        }
+        if (parallel > 1 && depth.stream().anyMatch(d -> d > 0)) {
+            throw new InvalidOptionException("--parallel", "cannot be combined with a context depth (-d)");
         }
         if (runners < 1) {
             throw new InvalidOptionException("--runners", "must be at least 1, not " + runners);
@@ -107,8 +116,8 @@ public final class BenchCommand implements Callable<Integer> {
         int maxDepth = depth.stream().mapToInt(Integer::intValue).max().orElse(0);
         int ctx = maxDepth + Math.max(pp.stream().mapToInt(Integer::intValue).max().orElse(0), tg.stream().mapToInt(Integer::intValue).max().orElse(0)) + 16;
         BenchRunner runner = new BenchRunner(repetitions, err, c -> {
-            ModelOptions o = ModelOptions.defaults().withContextSize(Math.max(ctx, 64)).withThreads(c.threads()).withGpuLayers(c.gpuLayers())
-                    .withBatchSize(c.batchSize()).withNativeLibrary(library);
+            ModelOptions o = ModelOptions.defaults().withContextSize(Math.max(ctx, 64) * c.parallel()).withThreads(c.threads())
+                    .withGpuLayers(c.gpuLayers()).withBatchSize(c.batchSize()).withNativeLibrary(library).withParallel(c.parallel());
             o.validate();
             return o;
         });
@@ -119,7 +128,7 @@ public final class BenchCommand implements Callable<Integer> {
                 for (int t : threads) {
                     for (int b : batch) {
                         for (int d : depth) {
-                            List<BenchResult> rs = runner.run(new BenchRunner.Config(m, ngl, t, b, d, runners), pp, tg, build);
+                            List<BenchResult> rs = runner.run(new BenchRunner.Config(m, ngl, t, b, d, runners, parallel), pp, tg, build);
                             results.addAll(rs);
                             if (output.equals("jsonl")) {
                                 out.print(BenchReport.jsonLines(rs, build[0]));

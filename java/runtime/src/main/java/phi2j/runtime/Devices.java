@@ -131,7 +131,7 @@ public final class Devices {
     }
 
     /** The gfx targets of the GPU nodes in the KFD topology, in node order (CPU nodes report 0). */
-    static List<String> kfdTargets(Path nodes) {
+    public static List<String> kfdTargets(Path nodes) {
         List<String> out = new ArrayList<>();
         if (!Files.isDirectory(nodes)) {
             return out;

@@ -23,57 +23,64 @@ import java.util.List;
  * @param batchSize     llama.cpp's logical batch for prompt processing, 0 for its default (2048)
  * @param visibleDevices GPUs the runner may see, as a list of indices ("1", "0,1"): sets HIP_VISIBLE_DEVICES,
  *                      ROCR_VISIBLE_DEVICES and CUDA_VISIBLE_DEVICES for the runner only; null to inherit
+ * @param parallel      sequences llama.cpp decodes together (its slots); the context is shared among them, and
+ *                      up to this many generations run at once. With more than one, token counts and timings of a
+ *                      generation come from the stream and the caller's clock rather than llama.cpp's log
  */
 public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMode splitMode, List<Float> tensorSplit,
                            int mainGpu, Long seed, Duration loadTimeout, Path nativeLibrary, boolean embeddings,
-                           int batchSize, String visibleDevices) {
+                           int batchSize, String visibleDevices, int parallel) {
 
     public ModelOptions {
         tensorSplit = List.copyOf(tensorSplit);
     }
 
     public static ModelOptions defaults() {
-        return new ModelOptions(0, 0, 0, SplitMode.LAYER, List.of(), 0, null, Duration.ofMinutes(5), null, false, 0, null);
+        return new ModelOptions(0, 0, 0, SplitMode.LAYER, List.of(), 0, null, Duration.ofMinutes(5), null, false, 0, null, 1);
     }
 
     public ModelOptions withContextSize(int n) {
-        return new ModelOptions(n, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices);
+        return new ModelOptions(n, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel);
     }
 
     public ModelOptions withThreads(int n) {
-        return new ModelOptions(contextSize, n, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices);
+        return new ModelOptions(contextSize, n, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel);
     }
 
     public ModelOptions withGpuLayers(int n) {
-        return new ModelOptions(contextSize, threads, n, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices);
+        return new ModelOptions(contextSize, threads, n, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel);
     }
 
     public ModelOptions withSplit(SplitMode mode, List<Float> split, int main) {
-        return new ModelOptions(contextSize, threads, gpuLayers, mode, split, main, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices);
+        return new ModelOptions(contextSize, threads, gpuLayers, mode, split, main, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel);
     }
 
     public ModelOptions withSeed(Long s) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, s, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, s, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel);
     }
 
     public ModelOptions withLoadTimeout(Duration d) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, d, nativeLibrary, embeddings, batchSize, visibleDevices);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, d, nativeLibrary, embeddings, batchSize, visibleDevices, parallel);
     }
 
     public ModelOptions withNativeLibrary(Path dir) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, dir, embeddings, batchSize, visibleDevices);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, dir, embeddings, batchSize, visibleDevices, parallel);
     }
 
     public ModelOptions withEmbeddings(boolean on) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, on, batchSize, visibleDevices);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, on, batchSize, visibleDevices, parallel);
     }
 
     public ModelOptions withBatchSize(int n) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, n, visibleDevices);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, n, visibleDevices, parallel);
     }
 
     public ModelOptions withVisibleDevices(String devices) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, devices);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, devices, parallel);
+    }
+
+    public ModelOptions withParallel(int n) {
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, n);
     }
 
     /** Checks ranges that do not depend on the model; throws {@link InvalidOptionException} naming the option. */
@@ -109,6 +116,9 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
         }
         if (visibleDevices != null && !visibleDevices.matches("\\d+(,\\d+)*")) {
             throw new InvalidOptionException("visibleDevices", "must be device indices such as 0 or 0,1, not '" + visibleDevices + "'");
+        }
+        if (parallel < 1 || parallel > 256) {
+            throw new InvalidOptionException("parallel", "must be 1 to 256 sequences, not " + parallel);
         }
         if (loadTimeout == null || loadTimeout.isNegative() || loadTimeout.isZero()) {
             throw new InvalidOptionException("loadTimeout", "must be positive");

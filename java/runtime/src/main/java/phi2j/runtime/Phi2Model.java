@@ -21,7 +21,8 @@ import java.util.function.Consumer;
  * An open Phi-2 model. The file is checked in Java first, then loaded by llama.cpp in a runner process of
  * its own, which {@link #close()} ends, so memory is returned and a native crash cannot take the caller down.
  *
- * <p>Thread-safe. Generations on one model run one at a time, in arrival order; a second caller waits.
+ * <p>Thread-safe. Generations on one model run one at a time, in arrival order, and a second caller waits; with
+ * {@link ModelOptions#withParallel} up to that many run at once in llama.cpp's slots.
  *
  * <pre>{@code
  * try (Phi2Model model = Phi2Model.open(Path.of("models-gguf/phi-2.Q4_K_M.gguf"), ModelOptions.defaults())) {
@@ -35,16 +36,16 @@ public final class Phi2Model implements AutoCloseable {
     private final ModelInfo info;
     private final Phi2Layout.Vocabulary vocabulary;
     private final ModelOptions options;
-    private final Semaphore turn = new Semaphore(1, true);
+    private final Semaphore turn;
     private final AtomicInteger ids = new AtomicInteger();
     private volatile boolean closed;
-    private volatile Generation current;
 
     private Phi2Model(RunnerProcess runner, ModelInfo info, Phi2Layout.Vocabulary vocabulary, ModelOptions options) {
         this.runner = runner;
         this.info = info;
         this.vocabulary = vocabulary;
         this.options = options;
+        this.turn = new Semaphore(options.parallel(), true);
     }
 
     /**
@@ -62,6 +63,7 @@ public final class Phi2Model implements AutoCloseable {
         int threads = options.threads() == 0 ? Runtime.getRuntime().availableProcessors() : options.threads();
 
         Path libraryDir = NativeLibrary.resolve(options.nativeLibrary());
+        checkDevices(options);
         String libraryLabel = (options.nativeLibrary() != null ? "custom " : "bundled CPU build, ")
                 + libraryDir.resolve(NativeLibrary.fileName());
         java.util.Map<String, String> env = new java.util.HashMap<>();
@@ -74,7 +76,7 @@ public final class Phi2Model implements AutoCloseable {
         try {
             Messages.Loaded loaded = runner.load(new Messages.Load(gguf.toAbsolutePath().toString(), context, threads,
                     options.gpuLayers(), options.splitMode().name(), options.tensorSplit(), options.mainGpu(), options.seed(),
-                    options.embeddings(), options.batchSize()),
+                    options.embeddings(), options.batchSize(), options.parallel()),
                     options.loadTimeout());
             Duration loadTime = Duration.ofNanos(System.nanoTime() - t0);
             ModelInfo info = new ModelInfo(gguf.toAbsolutePath(), file.getString("general.name").orElse(gguf.getFileName().toString()),
@@ -84,6 +86,22 @@ public final class Phi2Model implements AutoCloseable {
         } catch (RuntimeException e) {
             runner.close();
             throw e;
+        }
+    }
+
+    /** A split or main GPU that names devices the library does not have is an error here, not a surprise in llama.cpp. */
+    static void checkDevices(ModelOptions o) {
+        if (o.tensorSplit().isEmpty() && o.mainGpu() == 0) {
+            return;
+        }
+        long gpus = Devices.list(o.nativeLibrary()).stream().filter(d -> !d.type().equals("CPU")).count();
+        if (o.tensorSplit().size() > Math.max(1, gpus)) {
+            throw new InvalidOptionException("tensorSplit", "lists " + o.tensorSplit().size() + " devices, but the llama.cpp library sees "
+                    + gpus + " GPU(s) (see phi2 devices)");
+        }
+        if (o.mainGpu() > 0 && o.mainGpu() >= gpus) {
+            throw new InvalidOptionException("mainGpu", "is " + o.mainGpu() + ", but the llama.cpp library sees " + gpus
+                    + " GPU(s), numbered from 0 (see phi2 devices)");
         }
     }
 
@@ -136,16 +154,12 @@ public final class Phi2Model implements AutoCloseable {
             Messages.Generate req = new Messages.Generate(ids.incrementAndGet(), prompt, options.maxLength(),
                     options.maxNewTokens(), options.temperature(), options.topK(), options.topP(), options.minP(),
                     options.repetitionPenalty(), seed, options.stopStrings(), options.ignoreEndOfText(), options.cachePrompt(),
-                    info.contextSize());
-            Generation g = new Generation(req, runner, vocabulary.eosText(), !options.stopStrings().isEmpty(), () -> {
-                current = null;
-                turn.release();
-            });
-            current = g;
+                    info.contextSize() / this.options.parallel());
+            Generation g = new Generation(req, runner, vocabulary.eosText(), !options.stopStrings().isEmpty(), this.options.parallel() == 1,
+                    turn::release);
             g.start();
             return g;
         } catch (RuntimeException e) {
-            current = null;
             turn.release();
             throw e;
         }

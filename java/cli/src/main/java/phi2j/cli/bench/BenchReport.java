@@ -27,11 +27,15 @@ public final class BenchReport {
 
     public static String markdown(List<BenchResult> results) {
         boolean runners = results.stream().anyMatch(r -> r.runners() > 1);
+        boolean parallel = results.stream().anyMatch(r -> r.parallel() > 1);
         List<String> head = new ArrayList<>(List.of("model", "size", "params", "backend", "ngl", "threads"));
         if (runners) {
             head.add("runners");
         }
         head.addAll(List.of("test", "t/s"));
+        if (parallel) {
+            head.add("t/s per sequence");
+        }
         List<String[]> rows = new ArrayList<>();
         for (BenchResult r : results) {
             List<String> row = new ArrayList<>(List.of(r.model(), size(r.sizeBytes()), params(r.params()), r.backend(),
@@ -41,6 +45,9 @@ public final class BenchReport {
             }
             row.add(r.test());
             row.add(String.format(Locale.ROOT, "%.2f ± %.2f", r.mean(), r.stddev()));
+            if (parallel) {
+                row.add(String.format(Locale.ROOT, "%.2f", r.perSequenceMean()));
+            }
             rows.add(row.toArray(String[]::new));
         }
         int[] w = new int[head.size()];
@@ -105,6 +112,8 @@ public final class BenchReport {
         o.addProperty("n_threads", r.threads());
         o.addProperty("n_batch", r.batchSize());
         o.addProperty("runners", r.runners());
+        o.addProperty("n_parallel", r.parallel());
+        o.addProperty("avg_ts_per_sequence", r.perSequenceMean());
         o.addProperty("n_depth", r.depth());
         o.addProperty("n_prompt", r.nPrompt());
         o.addProperty("n_gen", r.nGen());

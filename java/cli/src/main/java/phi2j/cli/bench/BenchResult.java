@@ -7,11 +7,26 @@ import java.util.List;
  * context depth), and tokens/s of each repetition.
  */
 public record BenchResult(String model, String modelFile, long sizeBytes, long params, String backend, int gpuLayers,
-                          int threads, int batchSize, int runners, int depth, int nPrompt, int nGen, List<Double> samples) {
+                          int threads, int batchSize, int runners, int depth, int nPrompt, int nGen, List<Double> samples,
+                          int parallel, List<Double> perSequence) {
+
+    /** Without parallel sequences: one sequence, and its tokens/s are the samples. */
+    public BenchResult(String model, String modelFile, long sizeBytes, long params, String backend, int gpuLayers, int threads,
+                       int batchSize, int runners, int depth, int nPrompt, int nGen, List<Double> samples) {
+        this(model, modelFile, sizeBytes, params, backend, gpuLayers, threads, batchSize, runners, depth, nPrompt, nGen, samples, 1, samples);
+    }
 
     public String test() {
         String t = nPrompt > 0 ? "pp" + nPrompt : "tg" + nGen;
+        if (parallel > 1) {
+            t += " x" + parallel;
+        }
         return depth > 0 ? t + " @ d" + depth : t;
+    }
+
+    /** Mean tokens/s of one sequence, when several ran at once. */
+    public double perSequenceMean() {
+        return perSequence.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
     }
 
     public double mean() {

@@ -23,7 +23,7 @@ import java.util.function.Function;
  */
 public final class BenchRunner {
     /** One configuration of the sweep. */
-    public record Config(Path model, int gpuLayers, int threads, int batchSize, int depth, int runners) {
+    public record Config(Path model, int gpuLayers, int threads, int batchSize, int depth, int runners, int parallel) {
     }
 
     private final int repetitions;
@@ -75,6 +75,15 @@ public final class BenchRunner {
             List<BenchResult> out = new ArrayList<>();
             // warm-up: page the weights in and let threads spin up
             measure(models, depthPrompt, 8, 4, c.depth());
+            if (c.parallel() > 1) {
+                for (int n : pp) {
+                    out.add(parallelSeries(c, f, name, backend, models.get(0), n, 0));
+                }
+                for (int n : tg) {
+                    out.add(parallelSeries(c, f, name, backend, models.get(0), 0, n));
+                }
+                return out;
+            }
             for (int n : pp) {
                 out.add(result(c, f, name, backend, n, 0, series(models, depthPrompt, n, 0, c)));
             }
@@ -85,6 +94,37 @@ public final class BenchRunner {
         } finally {
             models.forEach(Phi2Model::close);
         }
+    }
+
+    /**
+     * {@code parallel} sequences at once in one runner's slots: aggregate tokens/s is all their tokens over the wall
+     * time until the last finishes; per-sequence tokens/s is each one's tokens over its own time.
+     */
+    private BenchResult parallelSeries(Config c, GgufFile f, String name, String backend, Phi2Model m, int nPrompt, int nGen) {
+        List<Double> aggregate = new ArrayList<>();
+        List<Double> perSeq = new ArrayList<>();
+        String prompt = nPrompt > 0 ? promptOf(m, nPrompt) : "The";
+        GenerationOptions o = GenerationOptions.greedy().withMaxNewTokens(nPrompt > 0 ? 1 : nGen).withIgnoreEndOfText(true);
+        for (int r = 0; r < repetitions; r++) {
+            progress.printf("bench: %s %s x%d: repetition %d/%d%n", c.model().getFileName(), nPrompt > 0 ? "pp" + nPrompt : "tg" + nGen,
+                    c.parallel(), r + 1, repetitions);
+            progress.flush();
+            long t0 = System.nanoTime();
+            List<CompletableFuture<Double>> seqs = new ArrayList<>();
+            for (int s = 0; s < c.parallel(); s++) {
+                seqs.add(CompletableFuture.supplyAsync(() -> {
+                    long s0 = System.nanoTime();
+                    GenerationResult res = m.generate(prompt, o);
+                    double secs = (System.nanoTime() - s0) / 1e9;
+                    return (nPrompt > 0 ? res.promptTokens() : res.generatedTokens()) / secs;
+                }));
+            }
+            seqs.forEach(s -> perSeq.add(s.join()));
+            double wall = (System.nanoTime() - t0) / 1e9;
+            aggregate.add((double) c.parallel() * (nPrompt > 0 ? nPrompt : nGen) / wall);
+        }
+        return new BenchResult(name, c.model().getFileName().toString(), f.tensorBytes(), f.parameterCount(), backend, c.gpuLayers(),
+                c.threads(), c.batchSize(), c.runners(), c.depth(), nPrompt, nGen, aggregate, c.parallel(), perSeq);
     }
 
     private BenchResult result(Config c, GgufFile f, String name, String backend, int nPrompt, int nGen, List<Double> samples) {

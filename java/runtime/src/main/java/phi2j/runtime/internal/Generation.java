@@ -38,6 +38,7 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
     private final RunnerProcess runner;
     private final MarkerFilter endOfText;
     private final boolean hasStopStrings;
+    private final boolean exactCounts;
     private final Runnable onFinish;
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final StringBuilder text = new StringBuilder();
@@ -48,9 +49,14 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
     private volatile long firstPieceNanos;
     private Event head; // the event hasNext() looked at; terminal events stay here
 
+    /**
+     * @param exactCounts read llama.cpp's timing block for this generation; only possible when it is the only one
+     *                    in flight, since the blocks carry llama.cpp's task ids, which the binding does not expose
+     */
     public Generation(Messages.Generate request, RunnerProcess runner, String endOfTextMarker, boolean hasStopStrings,
-                      Runnable onFinish) {
+                      boolean exactCounts, Runnable onFinish) {
         this.request = request;
+        this.exactCounts = exactCounts;
         this.runner = runner;
         this.endOfText = new MarkerFilter(endOfTextMarker);
         this.hasStopStrings = hasStopStrings;
@@ -58,8 +64,10 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
     }
 
     public void start() {
-        runner.setListener(this);
-        runner.log().clearTimings();
+        runner.register(request.id(), this);
+        if (exactCounts) {
+            runner.log().clearTimings();
+        }
         startNanos = System.nanoTime();
         runner.generate(request);
     }
@@ -99,15 +107,18 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
             events.add(new Piece(rest));
         }
         NativeLog.SlotTiming timing = null;
-        if (!done.cancelled()) {
+        if (!done.cancelled() && exactCounts) {
             try {
                 timing = runner.log().awaitTiming(TIMING_WAIT_MILLIS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
         }
-        // llama.cpp's count is exact; a cancelled request prints none, and then the pieces delivered count.
-        int generated = timing != null ? timing.evalTokens() : done.chunks();
+        // llama.cpp's count is exact; a cancelled request prints none, and then the pieces delivered count. Without
+        // the log (several generations at once) a run that ended neither by marker, cancel nor stop string reached
+        // its budget, which is then its count.
+        int generated = timing != null ? timing.evalTokens()
+                : (!done.cancelled() && !endOfText.found() && !hasStopStrings) ? done.newTokenBudget() : done.chunks();
         StopReason reason;
         if (endOfText.found()) {
             reason = StopReason.END_OF_TEXT;
@@ -154,7 +165,7 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
     private void finish(Event terminal) {
         if (finished.compareAndSet(false, true)) {
             events.add(terminal);
-            runner.setListener(null);
+            runner.unregister(request.id());
             onFinish.run();
         }
     }

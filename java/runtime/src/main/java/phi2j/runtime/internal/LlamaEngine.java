@@ -38,7 +38,7 @@ public final class LlamaEngine {
                 .setGpuLayers(req.gpuLayers() < 0 ? 9999 : req.gpuLayers())
                 .setSplitMode(GpuSplitMode.valueOf(req.splitMode()))
                 .setMainGpu(req.mainGpu())
-                .setParallel(1)
+                .setParallel(Math.max(1, req.parallel()))
                 // Render control tokens, so the end-of-text token reaches the caller as <|endoftext|> and the
                 // stop reason is known rather than guessed; the caller cuts the marker from the text.
                 .enableSpecial();

@@ -11,7 +11,7 @@ public final class Messages {
     }
 
     public record Load(String path, int contextSize, int threads, int gpuLayers, String splitMode, List<Float> tensorSplit,
-                       int mainGpu, Long seed, boolean embeddings, int batchSize) {
+                       int mainGpu, Long seed, boolean embeddings, int batchSize, int parallel) {
     }
 
     public record Loaded(long nativeLoadMillis, String library) {

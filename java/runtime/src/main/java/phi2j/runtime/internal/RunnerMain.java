@@ -15,7 +15,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The runner process: holds one model and serves the caller over the socket named in {@code args[0]}.
@@ -24,7 +23,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * thread would keep an orderly JVM exit waiting forever.
  */
 public final class RunnerMain {
-    private static volatile int cancelId = -1;
+    private static final java.util.Set<Integer> CANCELLED = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private RunnerMain() {
     }
@@ -72,13 +71,8 @@ public final class RunnerMain {
         Frames frames = new Frames(ch);
         frames.sendJson(Frames.HELLO, new Messages.Hello(token, ProcessHandle.current().pid()));
 
-        ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "phi2-runner-generate");
-            t.setDaemon(true);
-            return t;
-        });
+        ExecutorService worker = null;
         LlamaEngine engine = null;
-        AtomicInteger current = new AtomicInteger(-1);
         while (true) {
             Frames.Frame f;
             try {
@@ -93,6 +87,12 @@ public final class RunnerMain {
                     try {
                         loadLibraryOrFail();
                         engine = LlamaEngine.load(req);
+                        // one worker per llama.cpp slot: that many generations can be in flight at once
+                        worker = Executors.newFixedThreadPool(Math.max(1, req.parallel()), r -> {
+                            Thread t = new Thread(r, "phi2-runner-generate");
+                            t.setDaemon(true);
+                            return t;
+                        });
                         String lib = System.getProperty("de.kherud.llama.lib.path", "bundled");
                         frames.sendJson(Frames.LOADED, new Messages.Loaded((System.nanoTime() - t0) / 1_000_000, lib));
                     } catch (RuntimeException | UnsatisfiedLinkError e) {
@@ -103,14 +103,21 @@ public final class RunnerMain {
                 case Frames.GENERATE -> {
                     Messages.Generate req = f.json(Messages.Generate.class);
                     LlamaEngine e = engine;
-                    current.set(req.id());
-                    worker.submit(() -> serve(e, req, frames, log));
+                    if (worker == null) {
+                        send(frames, log, new Messages.Error(req.id(), "native", null, "no model loaded"));
+                    } else {
+                        worker.submit(() -> serve(e, req, frames, log));
+                    }
                 }
-                case Frames.CANCEL -> cancelId = f.id();
+                case Frames.CANCEL -> CANCELLED.add(f.id());
                 case Frames.CALL -> {
                     Messages.Call call = f.json(Messages.Call.class);
                     LlamaEngine e = engine;
-                    worker.submit(() -> answer(e, call, frames, log));
+                    if (worker == null) {
+                        answer(null, call, frames, log);
+                    } else {
+                        worker.submit(() -> answer(e, call, frames, log));
+                    }
                 }
                 case Frames.SHUTDOWN -> {
                     return;
@@ -136,7 +143,8 @@ public final class RunnerMain {
             if (engine == null) {
                 throw new Phi2Exception("no model loaded");
             }
-            Messages.Done done = engine.generate(req, piece -> frames.sendText(req.id(), piece), () -> cancelId == req.id());
+            Messages.Done done = engine.generate(req, piece -> frames.sendText(req.id(), piece), () -> CANCELLED.contains(req.id()));
+            CANCELLED.remove(req.id());
             frames.sendJson(Frames.DONE, done);
         } catch (InvalidOptionException e) {
             send(frames, log, new Messages.Error(req.id(), "option", e.option(), e.problem()));
@@ -151,6 +159,9 @@ public final class RunnerMain {
     private static void answer(LlamaEngine engine, Messages.Call call, Frames frames, PrintStream log) {
         Messages.Reply reply;
         try {
+            if (engine == null) {
+                throw new IllegalStateException("no model loaded");
+            }
             reply = switch (call.kind()) {
                 case "tokenize" -> new Messages.Reply(call.id(), engine.tokenize(call.text()), null, null, null);
                 case "detokenize" -> new Messages.Reply(call.id(), null, engine.detokenize(call.tokens()), null, null);

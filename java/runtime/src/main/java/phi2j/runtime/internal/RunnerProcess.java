@@ -57,7 +57,7 @@ public final class RunnerProcess implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicInteger callIds = new java.util.concurrent.atomic.AtomicInteger();
     private Frames frames;
     private java.nio.channels.SocketChannel channel;
-    private volatile Listener listener;
+    private final java.util.concurrent.ConcurrentHashMap<Integer, Listener> listeners = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile boolean closing;
     private volatile Phi2Exception gone;
 
@@ -207,8 +207,13 @@ public final class RunnerProcess implements AutoCloseable {
         return process.pid();
     }
 
-    public void setListener(Listener l) {
-        listener = l;
+    /** Routes the frames of generation {@code id} to {@code l} until {@link #unregister}. */
+    public void register(int id, Listener l) {
+        listeners.put(id, l);
+    }
+
+    public void unregister(int id) {
+        listeners.remove(id);
     }
 
     /** Sends LOAD and waits for the answer; a runner that dies or exceeds {@code timeout} becomes an exception. */
@@ -319,15 +324,17 @@ public final class RunnerProcess implements AutoCloseable {
                         }
                     }
                     case Frames.TEXT -> {
-                        Listener l = listener;
+                        int id = f.id();
+                        Listener l = listeners.get(id);
                         if (l != null) {
-                            l.onText(f.id(), f.text());
+                            l.onText(id, f.text());
                         }
                     }
                     case Frames.DONE -> {
-                        Listener l = listener;
+                        Messages.Done d = f.json(Messages.Done.class);
+                        Listener l = listeners.get(d.id());
                         if (l != null) {
-                            l.onDone(f.json(Messages.Done.class));
+                            l.onDone(d);
                         }
                     }
                     case Frames.ERROR -> {
@@ -335,7 +342,7 @@ public final class RunnerProcess implements AutoCloseable {
                         if (err.id() < 0) {
                             loaded.completeExceptionally(loadError(err));
                         } else {
-                            Listener l = listener;
+                            Listener l = listeners.get(err.id());
                             if (l != null) {
                                 l.onError(err);
                             }
@@ -354,10 +361,7 @@ public final class RunnerProcess implements AutoCloseable {
         gone = why;
         loaded.completeExceptionally(why);
         calls.values().forEach(c -> c.completeExceptionally(why));
-        Listener l = listener;
-        if (l != null) {
-            l.onGone(why);
-        }
+        listeners.values().forEach(l -> l.onGone(why));
     }
 
     private Phi2Exception loadError(Messages.Error err) {

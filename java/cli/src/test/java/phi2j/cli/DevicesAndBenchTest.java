@@ -1,0 +1,131 @@
+package phi2j.cli;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import phi2j.runtime.Devices;
+import phi2j.testkit.TestModels;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static phi2j.cli.CliTest.run;
+
+class DevicesAndBenchTest {
+    @Test
+    void devicesListsTheCpuAndSaysThereIsNoGpu() {
+        CliTest.Run r = run("devices");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().matches("(?s).*llama\\.cpp devices:\\s+0\\s+CPU.*"), r.out());
+        assertTrue(r.out().contains("CPU features: CPU : "), r.out());
+        if (Devices.gpus().isEmpty()) {
+            assertTrue(r.out().contains("GPUs: none found"), r.out());
+        }
+        CliTest.Run j = run("devices", "--json");
+        JsonObject o = JsonParser.parseString(j.out()).getAsJsonObject();
+        assertEquals("CPU", o.getAsJsonArray("devices").get(0).getAsJsonObject().get("type").getAsString());
+        assertTrue(o.get("library").getAsString().endsWith("libjllama.so"));
+    }
+
+    @Test
+    void gfxTargetsAreNamedAsLlvmNamesThem(@TempDir Path topo) throws IOException {
+        assertEquals("gfx90a", Devices.gfxName(90010));
+        assertEquals("gfx942", Devices.gfxName(90402));
+        assertEquals("gfx1100", Devices.gfxName(110000));
+        Files.createDirectories(topo.resolve("0"));
+        Files.writeString(topo.resolve("0/properties"), "cpu_cores_count 64\ngfx_target_version 0\n");
+        Files.createDirectories(topo.resolve("1"));
+        Files.writeString(topo.resolve("1/properties"), "simd_count 440\ngfx_target_version 90010\n");
+        Files.createDirectories(topo.resolve("2"));
+        Files.writeString(topo.resolve("2/properties"), "gfx_target_version 90010\n");
+        assertEquals(List.of("gfx90a", "gfx90a"), Devices.kfdTargets(topo), "an MI250 shows as two GCDs");
+        assertEquals("scripts/build-native.sh hip-gfx90a && phi2 ... --lib native/build/hip-gfx90a",
+                Devices.buildAdvice(List.of(new Devices.Gpu("AMD", 0, "AMD Instinct MI250X", "gfx90a", 64L << 30))).orElseThrow());
+    }
+
+    @Test
+    void splitsForDevicesThatAreNotThereAreClearErrors() {
+        CliTest.Run r = run("generate", "-m", TestModels.tiny().toString(), "-p", "x", "-ts", "1,1,1");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("tensorSplit: lists 3 devices, but the llama.cpp library sees 0 GPU(s)"), r.err());
+        r = run("generate", "-m", TestModels.tiny().toString(), "-p", "x", "-mg", "2");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("mainGpu: is 2"), r.err());
+    }
+
+    @Test
+    void benchPrintsALlamaBenchTableAndValidCsvJsonAndPng(@TempDir Path dir) throws IOException {
+        String m = TestModels.tiny().toString();
+        CliTest.Run md = run("bench", "-m", m, "-p", "32", "-n", "8", "-r", "2", "--plot", dir.resolve("c.png").toString());
+        assertEquals(0, md.exit(), md.err());
+        List<String> lines = md.out().lines().toList();
+        assertEquals("| model | size | params | backend | ngl | threads | test | t/s |", lines.get(0).replaceAll(" +", " "));
+        assertTrue(lines.get(2).contains("pp32") && lines.get(3).contains("tg8"), md.out());
+        assertTrue(lines.get(3).matches(".*\\| +\\d+\\.\\d\\d ± \\d+\\.\\d\\d \\|"), lines.get(3));
+        byte[] png = Files.readAllBytes(dir.resolve("c.png"));
+        assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, java.util.Arrays.copyOf(png, 8));
+        assertNotNull(javax.imageio.ImageIO.read(dir.resolve("c.png").toFile()), "a PNG an image reader decodes");
+
+        CliTest.Run csv = run("bench", "-m", m, "-p", "16", "-n", "4", "-r", "2", "-o", "csv");
+        List<String> rows = csv.out().lines().toList();
+        assertEquals(3, rows.size());
+        String[] head = rows.get(0).split(",");
+        for (String row : rows.subList(1, 3)) {
+            String[] c = row.split(",");
+            assertEquals(head.length, c.length);
+            assertTrue(Double.parseDouble(c[13]) > 0);
+        }
+
+        CliTest.Run json = run("bench", "-m", m, "-p", "16", "-n", "4", "-r", "2", "-o", "json");
+        JsonArray a = JsonParser.parseString(json.out()).getAsJsonArray();
+        assertEquals(2, a.size());
+        JsonObject tg = a.get(1).getAsJsonObject();
+        assertEquals("tg4", tg.get("test").getAsString());
+        assertEquals(2, tg.getAsJsonArray("samples_ts").size());
+        assertTrue(tg.get("build_commit").getAsString().startsWith("b4916"), tg.toString());
+        assertTrue(tg.get("cpu_info").getAsString().contains("AVX") || tg.get("cpu_info").getAsString().contains("NEON"));
+        Files.writeString(dir.resolve("r.json"), json.out());
+
+        CliTest.Run jsonl = run("bench", "-m", m, "-p", "0", "-n", "4", "-r", "1", "-o", "jsonl");
+        assertEquals(1, jsonl.out().lines().count());
+        JsonParser.parseString(jsonl.out().strip()).getAsJsonObject();
+
+        CliTest.Run par = run("bench", "-m", m, "-p", "0", "-n", "6", "-r", "2", "--parallel", "3");
+        assertEquals(0, par.exit(), par.err());
+        assertTrue(par.out().contains("t/s per sequence") && par.out().contains("tg6 x3"), par.out());
+        assertEquals(2, run("bench", "-m", m, "--parallel", "0").exit());
+
+        CliTest.Run rep = run("bench-report", dir.resolve("r.json").toString(), "--device", "mi300x");
+        assertEquals(0, rep.exit(), rep.err());
+        assertTrue(rep.out().contains("bandwidth bound t/s") && rep.out().contains("5.30 TB/s"), rep.out());
+        assertEquals(2, run("bench-report", dir.resolve("r.json").toString(), "--device", "tpu").exit());
+        assertEquals(2, run("bench", "-m", m, "-r", "0").exit());
+        assertEquals(2, run("bench", "-m", m, "-o", "xml").exit());
+    }
+
+    @Test
+    void benchGpuScriptHandlesItsArguments() throws Exception {
+        NativeBuildScriptTest.Run r = run2("--dry-run", "--lib", "/opt/gpu-build", "--device", "mi300x", "--gpus", "8", "--out", "/tmp/x");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("--runners 8") && r.out().contains("-ngl -1 -p 512 -n 128"), r.out());
+        assertTrue(r.out().contains("bench-report /tmp/x/single.json --device mi300x"), r.out());
+        assertEquals(2, run2("--dry-run").exit(), "--lib is required");
+        assertEquals(2, run2("--dry-run", "--lib", "/x", "--device", "tpu").exit());
+        assertEquals(2, run2("--dry-run", "--lib", "/x", "--gpus", "0").exit());
+    }
+
+    static NativeBuildScriptTest.Run run2(String... args) throws Exception {
+        java.util.List<String> cmd = new java.util.ArrayList<>(List.of("bash", NativeBuildScriptTest.ROOT.resolve("scripts/bench-gpu.sh").toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        String err = new String(p.getErrorStream().readAllBytes());
+        p.waitFor();
+        return new NativeBuildScriptTest.Run(p.exitValue(), out, err);
+    }
+}
