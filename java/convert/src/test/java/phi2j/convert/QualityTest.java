@@ -1,0 +1,185 @@
+package phi2j.convert;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import phi2j.format.GgufFile;
+import phi2j.format.GgufReader;
+import phi2j.format.GgufTensorInfo;
+import phi2j.runtime.ModelOptions;
+import phi2j.runtime.Phi2Model;
+import phi2j.testkit.TestModels;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The quality table: for each quantization type, top-1 agreement and mean KL divergence of llama.cpp's
+ * next-token distributions against the F32 model, over prefixes of a fixed text of 512 tokens (every 8th by default,
+ * to keep the test suite short; {@code -Dphi2.quality.stride=1} takes all 512). The model
+ * is the K-quant test model (256 wide, 8 blocks: no fallbacks). llama.cpp's last hidden state comes from its
+ * embeddings; the output norm's scale is recovered as in the numerics check, and the output head (dequantized
+ * from each file by ggml) is applied here.
+ */
+class QualityTest {
+    static final int POSITIONS = 512;
+    static final int STRIDE = Integer.getInteger("phi2.quality.stride", 8);
+    static final List<FileType> TYPES = List.of(FileType.F16, FileType.BF16, FileType.Q8_0, FileType.Q6_K, FileType.Q5_K_M,
+            FileType.Q5_K_S, FileType.Q5_1, FileType.Q5_0, FileType.Q4_K_M, FileType.Q4_K_S, FileType.Q4_1, FileType.Q4_0,
+            FileType.Q3_K_L, FileType.Q3_K_M, FileType.Q3_K_S, FileType.Q2_K);
+
+    @TempDir
+    Path dir;
+
+    /** The fixed text: the walkthrough's tasks, repeated, cut to POSITIONS characters (one token each here). */
+    static String text() {
+        String base = "def three_sum(nums): return all unique triplets that sum to zero. Summarize the paper Attention Is All You Need. "
+                + "Why did Beethoven get rid of all of his chickens? All they ever said was Bach, Bach, Bach! A Shakespearean dialog "
+                + "between two physicists on light. import advancedmath; print(advancedmath.sqrt(16)). LoRA freezes the weights. ";
+        StringBuilder sb = new StringBuilder();
+        while (sb.length() < POSITIONS + 1) {
+            sb.append(base);
+        }
+        return sb.substring(0, POSITIONS + 1);
+    }
+
+    record Head(float[] gamma, float[] beta, float[] w, float[] b, int n, int vocab) {
+        double[] probs(float[] u) {
+            // the scale of the final LayerNorm's output, from (y - beta) / gamma having unit variance
+            double ma = 0;
+            double mb = 0;
+            for (int i = 0; i < n; i++) {
+                ma += u[i] / gamma[i];
+                mb += beta[i] / gamma[i];
+            }
+            ma /= n;
+            mb /= n;
+            double vaa = 0;
+            double vab = 0;
+            double vbb = 0;
+            for (int i = 0; i < n; i++) {
+                double a = u[i] / gamma[i] - ma;
+                double c = beta[i] / gamma[i] - mb;
+                vaa += a * a;
+                vab += a * c;
+                vbb += c * c;
+            }
+            vaa /= n;
+            vab /= n;
+            vbb /= n;
+            double s = (vab + Math.sqrt(vab * vab - vaa * (vbb - 1))) / vaa;
+            double[] logits = new double[vocab];
+            double max = Double.NEGATIVE_INFINITY;
+            for (int v = 0; v < vocab; v++) {
+                double acc = b[v];
+                for (int i = 0; i < n; i++) {
+                    acc += w[v * n + i] * s * u[i];
+                }
+                logits[v] = acc;
+                max = Math.max(max, acc);
+            }
+            double sum = 0;
+            for (int v = 0; v < vocab; v++) {
+                logits[v] = Math.exp(logits[v] - max);
+                sum += logits[v];
+            }
+            for (int v = 0; v < vocab; v++) {
+                logits[v] /= sum;
+            }
+            return logits;
+        }
+    }
+
+    static float[] tensor(Path gguf, String name) throws IOException {
+        GgufFile f = GgufReader.read(gguf);
+        GgufTensorInfo t = f.tensor(name).orElseThrow();
+        ByteBuffer raw = ByteBuffer.allocateDirect((int) t.byteSize());
+        try (FileChannel ch = FileChannel.open(gguf, StandardOpenOption.READ)) {
+            while (raw.hasRemaining()) {
+                ch.read(raw, f.dataOffset() + t.offset() + raw.position());
+            }
+        }
+        Memory out = new Memory(t.elements() * 4);
+        Ggml.get(null).toFloat(t.type(), Native.getDirectBufferPointer(raw), out, t.elements());
+        float[] v = new float[(int) t.elements()];
+        out.getByteBuffer(0, t.elements() * 4).order(ByteOrder.nativeOrder()).asFloatBuffer().get(v);
+        return v;
+    }
+
+    static double[][] distributions(Path gguf, String text) throws IOException {
+        float[] gamma = tensor(gguf, "output_norm.weight");
+        Head head = new Head(gamma, tensor(gguf, "output_norm.bias"), tensor(gguf, "output.weight"), tensor(gguf, "output.bias"),
+                gamma.length, tensor(gguf, "output.bias").length);
+        double[][] out = new double[POSITIONS / STRIDE][];
+        try (Phi2Model m = Phi2Model.open(gguf, ModelOptions.defaults().withContextSize(1024).withEmbeddings(true))) {
+            for (int i = 0; i < out.length; i++) {
+                out[i] = head.probs(m.embedding(text.substring(0, (i + 1) * STRIDE)));
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void quantizationQualityIsOrderedAsExpected() throws IOException {
+        Path src = TestModels.quantTest();
+        String text = text();
+        double[][] ref = distributions(src, text);
+        Map<FileType, double[]> table = new EnumMap<>(FileType.class);
+        for (FileType t : TYPES) {
+            Path q = Quantizer.quantize(src, dir.resolve(t + ".gguf"), new Quantizer.Options(t, 2, false, false, null), (a, b, c) -> { }).output();
+            double[][] p = distributions(q, text);
+            double kl = 0;
+            int agree = 0;
+            for (int i = 0; i < ref.length; i++) {
+                for (int v = 0; v < ref[i].length; v++) {
+                    if (ref[i][v] > 0) {
+                        kl += ref[i][v] * Math.log(ref[i][v] / Math.max(p[i][v], 1e-300));
+                    }
+                }
+                agree += argmax(ref[i]) == argmax(p[i]) ? 1 : 0;
+            }
+            table.put(t, new double[] {kl / ref.length, 100.0 * agree / ref.length});
+        }
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "quality against F32 at %d positions of a %d-token text (K-quant test model):%n",
+                POSITIONS / STRIDE, POSITIONS));
+        sb.append(String.format(Locale.ROOT, "| %-7s | %-13s | %-13s |%n| ------- | ------------- | ------------- |%n", "type", "mean KL", "top-1 agree"));
+        table.forEach((t, v) -> sb.append(String.format(Locale.ROOT, "| %-7s | %13.3e | %12.1f%% |%n", t, v[0], v[1])));
+        System.err.print(sb);
+
+        double q8 = table.get(FileType.Q8_0)[0];
+        double q2 = table.get(FileType.Q2_K)[0];
+        for (FileType t : TYPES) {
+            if (t.isQuantized() && t != FileType.Q8_0) {
+                assertTrue(q8 < table.get(t)[0], "Q8_0 is the best quantized type, but " + t + " beat it");
+            }
+            if (t != FileType.Q2_K) {
+                assertTrue(table.get(t)[0] < q2, "Q2_K is the worst, but " + t + " was worse");
+            }
+        }
+        assertTrue(table.get(FileType.Q6_K)[0] < table.get(FileType.Q4_K_M)[0]);
+        assertTrue(table.get(FileType.Q4_K_M)[0] < table.get(FileType.Q3_K_M)[0]);
+        assertTrue(table.get(FileType.F16)[0] < q8);
+        assertTrue(table.get(FileType.Q8_0)[1] >= 95, "Q8_0 top-1 agreement " + table.get(FileType.Q8_0)[1]);
+    }
+
+    static int argmax(double[] p) {
+        int b = 0;
+        for (int i = 1; i < p.length; i++) {
+            if (p[i] > p[b]) {
+                b = i;
+            }
+        }
+        return b;
+    }
+}
