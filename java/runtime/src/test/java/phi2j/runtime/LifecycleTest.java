@@ -21,6 +21,12 @@ class LifecycleTest {
     private static final String PROMPT = "Alice: Tell me a long story.\nBob:";
 
     private static long rssKb() throws IOException {
+        System.gc(); // what the process holds, not what the collector has not yet reclaimed
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
             if (line.startsWith("VmRSS:")) {
                 return Long.parseLong(line.replaceAll("[^0-9]", ""));
