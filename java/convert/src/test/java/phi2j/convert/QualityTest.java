@@ -1,22 +1,14 @@
 package phi2j.convert;
 
-import com.sun.jna.Memory;
-import com.sun.jna.Native;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import phi2j.format.GgufFile;
-import phi2j.format.GgufReader;
-import phi2j.format.GgufTensorInfo;
 import phi2j.runtime.ModelOptions;
 import phi2j.runtime.Phi2Model;
+import phi2j.testkit.PhiReference;
 import phi2j.testkit.TestModels;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
@@ -56,29 +48,7 @@ class QualityTest {
 
     record Head(float[] gamma, float[] beta, float[] w, float[] b, int n, int vocab) {
         double[] probs(float[] u) {
-            // the scale of the final LayerNorm's output, from (y - beta) / gamma having unit variance
-            double ma = 0;
-            double mb = 0;
-            for (int i = 0; i < n; i++) {
-                ma += u[i] / gamma[i];
-                mb += beta[i] / gamma[i];
-            }
-            ma /= n;
-            mb /= n;
-            double vaa = 0;
-            double vab = 0;
-            double vbb = 0;
-            for (int i = 0; i < n; i++) {
-                double a = u[i] / gamma[i] - ma;
-                double c = beta[i] / gamma[i] - mb;
-                vaa += a * a;
-                vab += a * c;
-                vbb += c * c;
-            }
-            vaa /= n;
-            vab /= n;
-            vbb /= n;
-            double s = (vab + Math.sqrt(vab * vab - vaa * (vbb - 1))) / vaa;
+            double s = PhiReference.layerNormScale(u, gamma, beta);
             double[] logits = new double[vocab];
             double max = Double.NEGATIVE_INFINITY;
             for (int v = 0; v < vocab; v++) {
@@ -102,19 +72,7 @@ class QualityTest {
     }
 
     static float[] tensor(Path gguf, String name) throws IOException {
-        GgufFile f = GgufReader.read(gguf);
-        GgufTensorInfo t = f.tensor(name).orElseThrow();
-        ByteBuffer raw = ByteBuffer.allocateDirect((int) t.byteSize());
-        try (FileChannel ch = FileChannel.open(gguf, StandardOpenOption.READ)) {
-            while (raw.hasRemaining()) {
-                ch.read(raw, f.dataOffset() + t.offset() + raw.position());
-            }
-        }
-        Memory out = new Memory(t.elements() * 4);
-        Ggml.get(null).toFloat(t.type(), Native.getDirectBufferPointer(raw), out, t.elements());
-        float[] v = new float[(int) t.elements()];
-        out.getByteBuffer(0, t.elements() * 4).order(ByteOrder.nativeOrder()).asFloatBuffer().get(v);
-        return v;
+        return QuantizeTest.floats(gguf, name);
     }
 
     static double[][] distributions(Path gguf, String text) throws IOException {

@@ -257,14 +257,26 @@ public final class PhiReference {
      * (y - beta) / gamma having unit variance, then {@code lm_head} is applied here.
      */
     public double[] logitsFromNormalizedHidden(float[] u) {
-        float[] g = w.get("model.final_layernorm.weight");
-        float[] b = w.get("model.final_layernorm.bias");
+        double s = layerNormScale(u, w.get("model.final_layernorm.weight"), w.get("model.final_layernorm.bias"));
+        double[] y = new double[u.length];
+        for (int i = 0; i < u.length; i++) {
+            y[i] = s * u[i];
+        }
+        return linear(y, "lm_head", vocab);
+    }
+
+    /**
+     * The length {@code s} such that {@code s * u} is a LayerNorm output with weight {@code gamma} and bias
+     * {@code beta}: then {@code (s*u - beta) / gamma} has unit variance, a quadratic in {@code s} whose positive
+     * root is taken. (The eps term shifts the variance by about eps / var, negligible here.)
+     */
+    public static double layerNormScale(float[] u, float[] gamma, float[] beta) {
         int n = u.length;
         double ma = 0;
         double mb = 0;
         for (int i = 0; i < n; i++) {
-            ma += u[i] / g[i];
-            mb += b[i] / g[i];
+            ma += u[i] / gamma[i];
+            mb += beta[i] / gamma[i];
         }
         ma /= n;
         mb /= n;
@@ -272,8 +284,8 @@ public final class PhiReference {
         double vab = 0;
         double vbb = 0;
         for (int i = 0; i < n; i++) {
-            double a = u[i] / g[i] - ma;
-            double c = b[i] / g[i] - mb;
+            double a = u[i] / gamma[i] - ma;
+            double c = beta[i] / gamma[i] - mb;
             vaa += a * a;
             vab += a * c;
             vbb += c * c;
@@ -281,11 +293,6 @@ public final class PhiReference {
         vaa /= n;
         vab /= n;
         vbb /= n;
-        double s = (vab + Math.sqrt(vab * vab - vaa * (vbb - 1))) / vaa;
-        double[] y = new double[n];
-        for (int i = 0; i < n; i++) {
-            y[i] = s * u[i];
-        }
-        return linear(y, "lm_head", vocab);
+        return (vab + Math.sqrt(vab * vab - vaa * (vbb - 1))) / vaa;
     }
 }
