@@ -71,8 +71,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--demo", description = "Time the walkthrough's six prompts (greedy, max_length 500) beside its MI210 seconds instead.")
     boolean demo;
 
-    @Option(names = "--lib", paramLabel = "DIR", description = "Folder with a custom libjllama build.")
-    Path library;
+    @Mixin
+    LibraryMixin lib;
 
     @Override
     public Integer call() {
@@ -108,8 +108,9 @@ public final class BenchCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
+        Path library = lib.resolve();
         if (demo) {
-            return demo(out, err);
+            return demo(out, err, library);
         }
         List<Integer> pp = nPrompt.stream().filter(v -> v > 0).toList();
         List<Integer> tg = nGen.stream().filter(v -> v > 0).toList();
@@ -140,7 +141,7 @@ public final class BenchCommand implements Callable<Integer> {
             }
         }
         BenchReport.Build b = build[0] == null ? new BenchReport.Build("unknown", "de.kherud:llama 4.2.0", "none", "unknown", List.of()) : build[0];
-        b = new BenchReport.Build(b.llamaCpp(), b.binding(), b.library(), b.cpuFeatures(), gpuNames());
+        b = new BenchReport.Build(b.llamaCpp(), b.binding(), b.library(), b.cpuFeatures(), gpuNames(library));
         switch (output) {
             case "csv" -> out.print(BenchReport.csv(results));
             case "json" -> out.print(BenchReport.json(results, b));
@@ -159,7 +160,7 @@ public final class BenchCommand implements Callable<Integer> {
         return Main.OK;
     }
 
-    private List<String> gpuNames() {
+    private static List<String> gpuNames(Path library) {
         try {
             return phi2j.runtime.Devices.list(library).stream().filter(d -> !d.type().equals("CPU"))
                     .map(d -> d.name() + " (" + d.description() + ")").toList();
@@ -168,7 +169,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
-    private Integer demo(PrintWriter out, PrintWriter err) {
+    private Integer demo(PrintWriter out, PrintWriter err, Path library) {
         List<String[]> rows = new ArrayList<>();
         for (Path m : models) {
             ModelOptions o = ModelOptions.defaults().withThreads(threads.get(0)).withGpuLayers(gpuLayers.get(0)).withNativeLibrary(library);

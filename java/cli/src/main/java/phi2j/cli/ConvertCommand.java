@@ -38,8 +38,8 @@ public final class ConvertCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace OUT if it exists.")
     boolean force;
 
-    @Option(names = "--lib", paramLabel = "DIR", description = "Folder with a custom libjllama build.")
-    Path library;
+    @Mixin
+    LibraryMixin lib;
 
     @Override
     public Integer call() {
@@ -50,7 +50,7 @@ public final class ConvertCommand implements Callable<Integer> {
         }
         Converter.Report r;
         try (Progress p = new Progress("convert " + ft, 1, "M weights", 1_000_000)) {
-            r = Converter.convert(dir, out, new Converter.Options(ft, threads, force, library), (done, total, tensor) -> {
+            r = Converter.convert(dir, out, new Converter.Options(ft, threads, force, lib.resolve()), (done, total, tensor) -> {
                 p.max(total);
                 p.update(done, tensor);
             });

@@ -27,7 +27,7 @@ public final class DevicesCommand implements Callable<Integer> {
     LoggingMixin logging;
 
     @Mixin
-    ModelMixin model;
+    LibraryMixin lib;
 
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
@@ -35,7 +35,7 @@ public final class DevicesCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         logging.apply();
-        Path custom = model.resolveLibrary();
+        Path custom = lib.resolve();
         Path lib = NativeLibrary.resolve(custom).resolve(NativeLibrary.fileName());
         List<Devices.Device> devs = Devices.list(custom);
         String features = Devices.systemInfo(custom);

@@ -11,11 +11,6 @@ import java.util.List;
 
 /** Options for opening a model, shared by the commands that run one. */
 public final class ModelMixin {
-    /** Environment variable naming a folder with a custom libjllama build; the --lib option wins over it. */
-    public static final String LIB_ENV = "PHI2_NATIVE_LIB";
-    /** System property with the same meaning, the weakest of the three. */
-    public static final String LIB_PROPERTY = "phi2.native.lib";
-
     @Option(names = {"-m", "--model"}, paramLabel = "FILE", description = "GGUF model file (default: the catalog's default model in the models folder).")
     Path model;
 
@@ -37,9 +32,8 @@ public final class ModelMixin {
     @Option(names = {"-mg", "--main-gpu"}, paramLabel = "N", description = "GPU for the whole model (split mode none) or for scratch buffers (default: 0).")
     int mainGpu;
 
-    @Option(names = "--lib", paramLabel = "DIR", description = "Folder with a custom libjllama build (for example the HIP build); "
-            + "else $" + LIB_ENV + ", else -D" + LIB_PROPERTY + ", else the library bundled in the jar.")
-    Path library;
+    @picocli.CommandLine.Mixin
+    LibraryMixin library;
 
     public ModelOptions options() {
         ModelOptions o = ModelOptions.defaults().withContextSize(contextSize).withThreads(threads).withGpuLayers(gpuLayers)
@@ -48,26 +42,8 @@ public final class ModelMixin {
         return o;
     }
 
-    /** Option, then environment, then system property: the first that is set wins. */
     Path resolveLibrary() {
-        Path chosen = library;
-        String source = "--lib";
-        if (chosen == null && System.getenv(LIB_ENV) != null && !System.getenv(LIB_ENV).isBlank()) {
-            chosen = Path.of(System.getenv(LIB_ENV));
-            source = "$" + LIB_ENV;
-        }
-        if (chosen == null && System.getProperty(LIB_PROPERTY) != null) {
-            chosen = Path.of(System.getProperty(LIB_PROPERTY));
-            source = "-D" + LIB_PROPERTY;
-        }
-        if (chosen != null) {
-            Path lib = chosen.resolve(System.mapLibraryName("jllama"));
-            if (!java.nio.file.Files.isRegularFile(lib)) {
-                throw new InvalidOptionException(source, "no " + lib.getFileName() + " in " + chosen.toAbsolutePath()
-                        + " (build one with scripts/build-native.sh, or unset it to use the bundled CPU library)");
-            }
-        }
-        return chosen;
+        return library.resolve();
     }
 
     @Option(names = "--no-download", description = "Do not download the default model when it is missing (also: PHI2_NO_DOWNLOAD=1).")

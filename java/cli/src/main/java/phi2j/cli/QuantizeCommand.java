@@ -51,8 +51,8 @@ public final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Replace OUT if it exists.")
     boolean force;
 
-    @Option(names = "--lib", paramLabel = "DIR", description = "Folder with a custom libjllama build.")
-    Path library;
+    @Mixin
+    LibraryMixin lib;
 
     @Override
     public Integer call() {
@@ -63,7 +63,7 @@ public final class QuantizeCommand implements Callable<Integer> {
             printPlan(o, Quantizer.plan(in, ft), ft);
             return Main.OK;
         }
-        Quantizer.Options opts = new Quantizer.Options(ft, threads, allowRequantize, force, library);
+        Quantizer.Options opts = new Quantizer.Options(ft, threads, allowRequantize, force, lib.resolve());
         Quantizer.Report r;
         long total = phi2j.format.GgufReader.read(in).parameterCount();
         try (Progress p = new Progress("quantize " + ft, total, "M weights", 1_000_000)) {

@@ -92,20 +92,34 @@ public final class NativeLibrary {
         return "de/kherud/llama/" + osDir + "/" + archDir + "/" + fileName();
     }
 
-    /** The verified cached copy of the bundled library, created on first use. */
-    public static synchronized Path bundled() {
-        String resource = resourcePath();
-        byte[] bytes;
-        try (InputStream in = NativeLibrary.class.getClassLoader().getResourceAsStream(resource)) {
-            if (in == null) {
-                throw new NativeLibraryException("de.kherud:llama bundles no library for " + System.getProperty("os.name") + "/"
-                        + System.getProperty("os.arch") + " (looked for " + resource + "); build one with scripts/build-native.sh and pass it with --lib");
+    /** The bundled library's bytes and sha256, read from the jar once per JVM: the jar does not change under us. */
+    private record Bundled(byte[] bytes, String sha) {
+    }
+
+    private static Bundled bundledBytes;
+
+    private static Bundled bundledBytes() {
+        if (bundledBytes == null) {
+            String resource = resourcePath();
+            try (InputStream in = NativeLibrary.class.getClassLoader().getResourceAsStream(resource)) {
+                if (in == null) {
+                    throw new NativeLibraryException("de.kherud:llama bundles no library for " + System.getProperty("os.name") + "/"
+                            + System.getProperty("os.arch") + " (looked for " + resource + "); build one with scripts/build-native.sh and pass it with --lib");
+                }
+                byte[] bytes = in.readAllBytes();
+                bundledBytes = new Bundled(bytes, sha256(bytes));
+            } catch (IOException e) {
+                throw new NativeLibraryException("cannot read the bundled library " + resource + ": " + e.getMessage());
             }
-            bytes = in.readAllBytes();
-        } catch (IOException e) {
-            throw new NativeLibraryException("cannot read the bundled library " + resource + ": " + e.getMessage());
         }
-        String sha = sha256(bytes);
+        return bundledBytes;
+    }
+
+    /** The verified cached copy of the bundled library, created on first use and checked by hash on every call. */
+    public static synchronized Path bundled() {
+        Bundled b = bundledBytes();
+        byte[] bytes = b.bytes();
+        String sha = b.sha();
         Path root = cacheRoot();
         Path dir = root.resolve("native").resolve(sha);
         Path lib = dir.resolve(fileName());

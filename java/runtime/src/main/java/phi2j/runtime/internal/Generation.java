@@ -215,11 +215,6 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
         }
     }
 
-    /** True once {@link #cancel()} was called, even if the generation had ended by itself first. */
-    public boolean cancelRequested() {
-        return userCancelled;
-    }
-
     @Override
     public GenerationResult result() {
         while (hasNext()) {

@@ -14,7 +14,7 @@ public final class Messages {
                        int mainGpu, Long seed, boolean embeddings, int batchSize, int parallel) {
     }
 
-    public record Loaded(long nativeLoadMillis, String library) {
+    public record Loaded(long nativeLoadMillis) {
     }
 
     public record Generate(int id, String prompt, Integer maxLength, Integer maxNewTokens, float temperature, int topK,

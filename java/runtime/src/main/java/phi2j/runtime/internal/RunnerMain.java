@@ -93,8 +93,7 @@ public final class RunnerMain {
                             t.setDaemon(true);
                             return t;
                         });
-                        String lib = System.getProperty("de.kherud.llama.lib.path", "bundled");
-                        frames.sendJson(Frames.LOADED, new Messages.Loaded((System.nanoTime() - t0) / 1_000_000, lib));
+                        frames.sendJson(Frames.LOADED, new Messages.Loaded((System.nanoTime() - t0) / 1_000_000));
                     } catch (RuntimeException | UnsatisfiedLinkError e) {
                         String kind = e instanceof UnsatisfiedLinkError ? "library" : "model";
                         frames.sendJson(Frames.ERROR, new Messages.Error(-1, kind, null, String.valueOf(e.getMessage())));

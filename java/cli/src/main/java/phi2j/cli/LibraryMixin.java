@@ -1,0 +1,45 @@
+package phi2j.cli;
+
+import phi2j.InvalidOptionException;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The one setting that picks a custom libjllama build (the GPU one): {@code --lib DIR}, else
+ * {@code $PHI2_NATIVE_LIB}, else {@code -Dphi2.native.lib}, else the library bundled in the jar. Every command
+ * that loads llama.cpp takes it from here, so the precedence is the same everywhere.
+ */
+public final class LibraryMixin {
+    /** Environment variable naming a folder with a custom libjllama build; the --lib option wins over it. */
+    public static final String LIB_ENV = "PHI2_NATIVE_LIB";
+    /** System property with the same meaning, the weakest of the three. */
+    public static final String LIB_PROPERTY = "phi2.native.lib";
+
+    @Option(names = "--lib", paramLabel = "DIR", description = "Folder with a custom libjllama build (for example the HIP build); "
+            + "else $" + LIB_ENV + ", else -D" + LIB_PROPERTY + ", else the library bundled in the jar.")
+    Path library;
+
+    /** The chosen folder, or null for the bundled library; a folder without the library is an error naming the setting. */
+    public Path resolve() {
+        Path chosen = library;
+        String source = "--lib";
+        if (chosen == null && System.getenv(LIB_ENV) != null && !System.getenv(LIB_ENV).isBlank()) {
+            chosen = Path.of(System.getenv(LIB_ENV));
+            source = "$" + LIB_ENV;
+        }
+        if (chosen == null && System.getProperty(LIB_PROPERTY) != null) {
+            chosen = Path.of(System.getProperty(LIB_PROPERTY));
+            source = "-D" + LIB_PROPERTY;
+        }
+        if (chosen != null) {
+            Path lib = chosen.resolve(System.mapLibraryName("jllama"));
+            if (!Files.isRegularFile(lib)) {
+                throw new InvalidOptionException(source, "no " + lib.getFileName() + " in " + chosen.toAbsolutePath()
+                        + " (build one with scripts/build-native.sh, or unset it to use the bundled CPU library)");
+            }
+        }
+        return chosen;
+    }
+}
