@@ -104,6 +104,11 @@ class DevicesAndBenchTest {
         assertEquals(0, rep.exit(), rep.err());
         assertTrue(rep.out().contains("bandwidth bound t/s") && rep.out().contains("5.30 TB/s"), rep.out());
         assertEquals(2, run("bench-report", dir.resolve("r.json").toString(), "--device", "tpu").exit());
+        Path notJson = Files.writeString(dir.resolve("x.json"), "not json");
+        CliTest.Run bad = run("bench-report", notJson.toString());
+        assertEquals(2, bad.exit());
+        assertTrue(bad.err().contains("is not phi2 bench JSON output"), bad.err());
+        assertEquals(2, run("devices", "--lib", dir.toString()).exit(), "a --lib folder without the library");
         assertEquals(2, run("bench", "-m", m, "-r", "0").exit());
         assertEquals(2, run("bench", "-m", m, "-o", "xml").exit());
     }

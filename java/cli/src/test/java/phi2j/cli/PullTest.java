@@ -323,6 +323,9 @@ class PullTest {
             assertEquals(0, g.exit(), g.err());
             assertEquals(0, CliTest.run("rm", "tiny", "--models-dir", models.toString()).exit());
             assertFalse(Files.exists(models.resolve("tiny.gguf")));
+            CliTest.Run again = CliTest.run("rm", "tiny", "--models-dir", models.toString());
+            assertEquals(2, again.exit());
+            assertTrue(again.err().contains("tiny is not present"), again.err());
             // missing again: generate pulls it by itself unless told not to
             g = CliTest.run("generate", "--models-dir", models.toString(), "-p", "Hi", "-n", "3", "-c", "64", "--no-download");
             assertEquals(2, g.exit());

@@ -43,6 +43,9 @@ class QuantizeCommandTest {
         r = run("quantize", TestModels.tiny().toString(), dir.resolve("no/such/dir/o.gguf").toString(), "Q8_0");
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("does not exist"), r.err());
+        r = run("quantize", TestModels.tiny().toString(), dir.resolve("o.gguf").toString(), "Q8_0", "--lib", dir.toString());
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("--lib: no libjllama"), r.err());
         Path text = Files.writeString(dir.resolve("t.gguf"), "text");
         r = run("quantize", text.toString(), dir.resolve("o.gguf").toString(), "Q8_0");
         assertEquals(2, r.exit());
