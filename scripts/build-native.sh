@@ -1,23 +1,35 @@
 #!/usr/bin/env bash
-# Builds libjllama (the JNI library de.kherud:llama 4.2.0 loads) for a GPU or CPU backend and installs it into
-# native/build/<preset>/ with a manifest. Checks prerequisites first and says exactly what is missing; prints
-# every command it runs (--dry-run prints them and stops).
+# Builds phi2j's native engine (native/: a JNI library over llama.cpp's C API) together with llama.cpp from the
+# pinned source (cmake/versions.cmake) for one backend, and installs it into native/build/<preset>/ with a
+# manifest.json. Checks prerequisites first and says exactly what is missing; prints every command it runs.
 #
 # Usage: scripts/build-native.sh PRESET [options]
 #   PRESET               cpu | hip | hip-gfx90a (MI210/MI250) | hip-gfx942 (MI300) | cuda | vulkan
+#   --llama-src DIR      a llama.cpp git checkout at the pinned tree (default: the cached copy, else fetched)
+#   --src-cache DIR      where a fetched source is kept (default: $PHI2_CACHE_DIR/src, else ~/.cache/phi2j/src)
+#   --with-tools         also build llama.cpp's llama-bench and llama-batched-bench from the same tree
 #   --gpu-targets LIST   HIP gfx targets (gfx90a,gfx942) or CUDA architectures (80,90) instead of the preset's
-#   --rocm-path DIR      ROCm installation (default: $ROCM_PATH or /opt/rocm)
-#   --jllama-src DIR     local java-llama.cpp v4.2.0 checkout (default: clone the pinned tag)
-#   --llama-src DIR      local llama.cpp b4916 checkout (default: java-llama.cpp fetches it)
-#   --json-src DIR       local nlohmann/json v3.11.3 checkout (default: fetched)
+#   --rocm-path DIR      ROCm installation (default: $ROCM_PATH, else /opt/rocm)
 #   --jobs N             parallel build jobs (default: all cores)
 #   --out DIR            install folder (default: native/build/PRESET)
-#   --dry-run            print the checks and commands without running anything
-# Then: phi2 devices --lib native/build/PRESET   and   phi2 generate --lib native/build/PRESET -ngl -1 ...
+#   --fetch-only         get and check the source, print its folder, build nothing
+#   --dry-run            print the checks, the source route and the commands without running anything
+# The source, by the first route that works (each ends at the same files, checked by git tree hash):
+#   1. --llama-src DIR   2. the cache   3. the npm package node-llama-cpp (a git bundle; both sha256 checked)
+#   4. git clone of the upstream tag.
+# Then: phi2 devices --lib native/build/PRESET   and   phi2 generate --engine native ...
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "build-native: $*" >&2; exit 2; }
+say() { echo "build-native: $*" >&2; }
+
+# The pins, read from their one place.
+pin() { sed -n "s/^set($1 *\"\([^\"]*\)\".*/\1/p" "$ROOT/cmake/versions.cmake"; }
+LLAMA_VERSION="$(pin PHI2J_LLAMA_CPP_VERSION)"; LLAMA_TAG="$(pin PHI2J_LLAMA_CPP_TAG)"; LLAMA_GIT="$(pin PHI2J_LLAMA_CPP_GIT)"
+LLAMA_TREE="$(pin PHI2J_LLAMA_CPP_TREE)"; NPM_PACKAGE="$(pin PHI2J_NPM_PACKAGE)"; NPM_SHA="$(pin PHI2J_NPM_SHA256)"
+NPM_BUNDLE="$(pin PHI2J_NPM_BUNDLE)"; NPM_BUNDLE_SHA="$(pin PHI2J_NPM_BUNDLE_SHA256)"
+[ -n "$LLAMA_TREE" ] && [ -n "$NPM_SHA" ] || die "cannot read the pins from $ROOT/cmake/versions.cmake"
 
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 case "$1" in -h|--help) usage; exit 0 ;; esac
@@ -27,16 +39,19 @@ case "$PRESET" in
   *) die "unknown preset '$PRESET' (choose cpu, hip, hip-gfx90a, hip-gfx942, cuda, vulkan)" ;;
 esac
 
-TARGETS=""; ROCM="${ROCM_PATH:-/opt/rocm}"; JSRC=""; LSRC=""; JSONSRC=""; JOBS="$(nproc 2>/dev/null || echo 2)"; DRY=0; OUT=""
+TARGETS=""; ROCM="${ROCM_PATH:-/opt/rocm}"; LSRC=""; JOBS="$(nproc 2>/dev/null || echo 2)"; DRY=0; OUT=""; TOOLS=0; FETCH_ONLY=0
+CACHE="${PHI2_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/phi2j}/src"
+[ -n "${PHI2_CACHE_DIR:-}" ] && CACHE="$PHI2_CACHE_DIR/src"
 while [ $# -gt 0 ]; do
   case "$1" in
     --gpu-targets) [ $# -ge 2 ] || die "--gpu-targets needs a list"; TARGETS="$2"; shift 2 ;;
     --rocm-path) [ $# -ge 2 ] || die "--rocm-path needs a folder"; ROCM="$2"; shift 2 ;;
-    --jllama-src) [ $# -ge 2 ] || die "--jllama-src needs a folder"; JSRC="$2"; shift 2 ;;
     --llama-src) [ $# -ge 2 ] || die "--llama-src needs a folder"; LSRC="$2"; shift 2 ;;
-    --json-src) [ $# -ge 2 ] || die "--json-src needs a folder"; JSONSRC="$2"; shift 2 ;;
+    --src-cache) [ $# -ge 2 ] || die "--src-cache needs a folder"; CACHE="$2"; shift 2 ;;
     --jobs) [ $# -ge 2 ] || die "--jobs needs a number"; JOBS="$2"; shift 2 ;;
     --out) [ $# -ge 2 ] || die "--out needs a folder"; OUT="$2"; shift 2 ;;
+    --with-tools) TOOLS=1; shift ;;
+    --fetch-only) FETCH_ONLY=1; shift ;;
     --dry-run) DRY=1; shift ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
@@ -47,9 +62,7 @@ case "$PRESET" in
   cuda) [ -z "$TARGETS" ] || [[ "$TARGETS" =~ ^[0-9]+[a-z]?(,[0-9]+[a-z]?)*$ ]] || die "--gpu-targets for CUDA are architectures such as 80,90, not '$TARGETS'" ;;
   *) [ -z "$TARGETS" ] || die "--gpu-targets does not apply to the $PRESET preset" ;;
 esac
-for d in "$JSRC" "$LSRC" "$JSONSRC"; do
-  [ -z "$d" ] || [ -d "$d" ] || die "source folder '$d' does not exist"
-done
+[ -z "$LSRC" ] || [ -d "$LSRC" ] || die "--llama-src folder '$LSRC' does not exist"
 
 # --- prerequisites: every missing piece is named, then a real run stops ---
 MISSING=()
@@ -62,10 +75,10 @@ else
   need "cmake (3.21 or newer): apt-get install cmake"
 fi
 command -v c++ >/dev/null 2>&1 || command -v g++ >/dev/null 2>&1 || command -v clang++ >/dev/null 2>&1 || need "a C++17 compiler (g++ or clang++)"
+command -v git >/dev/null 2>&1 || need "git (to check the source's tree hash): apt-get install git"
 JH="${JAVA_HOME:-}"
 if [ -z "$JH" ] && command -v javac >/dev/null 2>&1; then JH="$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")"; fi
 [ -n "$JH" ] && [ -f "$JH/include/jni.h" ] || need "a JDK with include/jni.h (set JAVA_HOME)"
-[ -n "$JSRC" ] || command -v git >/dev/null 2>&1 || need "git (or pass --jllama-src with a local java-llama.cpp checkout)"
 case "$PRESET" in
   hip*)
     [ -x "$ROCM/bin/hipcc" ] || [ -x "$ROCM/llvm/bin/clang++" ] || need "ROCm's HIP compiler: no hipcc in $ROCM/bin (install ROCm 6.x, or pass --rocm-path DIR / set ROCM_PATH)"
@@ -77,10 +90,67 @@ case "$PRESET" in
     pkg-config --exists vulkan 2>/dev/null || need "the Vulkan headers and loader (libvulkan-dev)" ;;
 esac
 
+# --- the source ---
+tree_of() { git -C "$1" rev-parse 'HEAD^{tree}' 2>/dev/null; }
+CACHED="$CACHE/llama.cpp-$LLAMA_VERSION-${LLAMA_TREE:0:12}"
+SOURCE_FAILURES=()
+check_tree() { # DIR LABEL: the folder holds exactly the pinned files
+  local t; t="$(tree_of "$1")"
+  if [ "$t" != "$LLAMA_TREE" ]; then SOURCE_FAILURES+=("$2: tree ${t:-none} is not the pinned $LLAMA_TREE"); return 1; fi
+  if [ -n "$(git -C "$1" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+    SOURCE_FAILURES+=("$2: has local modifications (git status)"); return 1
+  fi
+}
+from_npm() { # into $CACHED, through a private temporary folder
+  command -v npm >/dev/null 2>&1 || { SOURCE_FAILURES+=("npm: not installed (apt-get install npm)"); return 1; }
+  local tmp; tmp="$(mktemp -d)" || return 1
+  say "fetching $NPM_PACKAGE from the npm registry"
+  if ! (cd "$tmp" && npm pack --silent "$NPM_PACKAGE" >/dev/null 2>"$tmp/npm.err"); then
+    SOURCE_FAILURES+=("npm pack $NPM_PACKAGE failed: $(tail -1 "$tmp/npm.err")"); rm -rf "$tmp"; return 1
+  fi
+  local tgz; tgz="$(ls "$tmp"/*.tgz 2>/dev/null | head -1)"
+  if [ "$(sha256sum "$tgz" | cut -d' ' -f1)" != "$NPM_SHA" ]; then
+    SOURCE_FAILURES+=("npm: $(basename "$tgz") does not have the pinned sha256 $NPM_SHA"); rm -rf "$tmp"; return 1
+  fi
+  tar -xzf "$tgz" -C "$tmp" "$NPM_BUNDLE" || { SOURCE_FAILURES+=("npm: no $NPM_BUNDLE in the package"); rm -rf "$tmp"; return 1; }
+  if [ "$(sha256sum "$tmp/$NPM_BUNDLE" | cut -d' ' -f1)" != "$NPM_BUNDLE_SHA" ]; then
+    SOURCE_FAILURES+=("npm: the bundle does not have the pinned sha256 $NPM_BUNDLE_SHA"); rm -rf "$tmp"; return 1
+  fi
+  git clone -q "$tmp/$NPM_BUNDLE" "$tmp/llama.cpp" 2>/dev/null || { SOURCE_FAILURES+=("npm: git clone of the bundle failed"); rm -rf "$tmp"; return 1; }
+  check_tree "$tmp/llama.cpp" "npm bundle" || { rm -rf "$tmp"; return 1; }
+  mkdir -p "$CACHE" && rm -rf "$CACHED" && mv "$tmp/llama.cpp" "$CACHED"; local rc=$?
+  rm -rf "$tmp"; return $rc
+}
+from_git() {
+  local tmp; tmp="$(mktemp -d)" || return 1
+  say "cloning $LLAMA_GIT at $LLAMA_TAG"
+  if ! GIT_TERMINAL_PROMPT=0 timeout 300 git clone -q --depth 1 --branch "$LLAMA_TAG" "$LLAMA_GIT" "$tmp/llama.cpp" 2>"$tmp/git.err"; then
+    SOURCE_FAILURES+=("git clone $LLAMA_GIT $LLAMA_TAG failed: $(tail -1 "$tmp/git.err")"); rm -rf "$tmp"; return 1
+  fi
+  check_tree "$tmp/llama.cpp" "git tag $LLAMA_TAG" || { rm -rf "$tmp"; return 1; }
+  mkdir -p "$CACHE" && rm -rf "$CACHED" && mv "$tmp/llama.cpp" "$CACHED"; local rc=$?
+  rm -rf "$tmp"; return $rc
+}
+SRC=""
+if [ -n "$LSRC" ]; then
+  ROUTE="--llama-src $LSRC"
+  if [ $DRY -eq 0 ]; then
+    check_tree "$LSRC" "--llama-src $LSRC" && SRC="$(cd "$LSRC" && pwd)"
+  fi
+elif [ -d "$CACHED" ]; then
+  ROUTE="cache $CACHED"
+  [ $DRY -eq 1 ] || { check_tree "$CACHED" "cache $CACHED" && SRC="$CACHED"; }
+else
+  ROUTE="fetch into $CACHED (npm $NPM_PACKAGE, else git $LLAMA_TAG)"
+fi
 [ -n "$OUT" ] || OUT="$ROOT/native/build/$PRESET"
 mkdir -p "$(dirname "$OUT")" 2>/dev/null || true
 OUT="$(cd "$(dirname "$OUT")" 2>/dev/null && pwd)/$(basename "$OUT")"
-ARGS=(-S "$ROOT/native" -B "$OUT/cmake" -C "$ROOT/cmake/presets/$PRESET.cmake" -DCMAKE_BUILD_TYPE=Release "-DPHI2J_INSTALL_DIR=$OUT")
+
+ARGS=(-S "$ROOT/native" -B "$OUT/cmake" -C "$ROOT/cmake/presets/$PRESET.cmake" -DCMAKE_BUILD_TYPE=Release
+      "-DPHI2J_INSTALL_DIR=$OUT" "-DPHI2J_PRESET=$PRESET" "-DPHI2J_LLAMA_SOURCE_DIR=${SRC:-$CACHED}")
+command -v ninja >/dev/null 2>&1 && ARGS=(-G Ninja "${ARGS[@]}")
+[ $TOOLS -eq 1 ] && ARGS+=(-DPHI2J_BUILD_TOOLS=ON)
 if [ -n "$TARGETS" ]; then
   case "$PRESET" in
     hip*) ARGS+=("-DAMDGPU_TARGETS=${TARGETS//,/;}" "-DGPU_TARGETS=${TARGETS//,/;}") ;;
@@ -88,27 +158,48 @@ if [ -n "$TARGETS" ]; then
   esac
 fi
 case "$PRESET" in
-  hip*) ARGS+=("-DROCM_PATH=$ROCM" "-DCMAKE_C_COMPILER=$ROCM/llvm/bin/clang" "-DCMAKE_CXX_COMPILER=$ROCM/llvm/bin/clang++") ;;
+  hip*) ARGS+=("-DROCM_PATH=$ROCM" "-DCMAKE_C_COMPILER=$ROCM/llvm/bin/clang" "-DCMAKE_CXX_COMPILER=$ROCM/llvm/bin/clang++"
+               "-DCMAKE_HIP_COMPILER=$ROCM/llvm/bin/clang++") ;;
 esac
-[ -z "$JSRC" ] || ARGS+=("-DPHI2J_JLLAMA_SOURCE_DIR=$(cd "$JSRC" && pwd)")
-[ -z "$LSRC" ] || ARGS+=("-DPHI2J_LLAMA_CPP_SOURCE_DIR=$(cd "$LSRC" && pwd)")
-[ -z "$JSONSRC" ] || ARGS+=("-DPHI2J_JSON_SOURCE_DIR=$(cd "$JSONSRC" && pwd)")
+BUILD_TARGETS=(phi2j_install)
+[ $TOOLS -eq 1 ] && BUILD_TARGETS+=(phi2j_tools)
 
 quote() { local out=""; for a in "$@"; do if [[ "$a" =~ [[:space:]\;\$] ]]; then out+=" '$a'"; else out+=" $a"; fi; done; echo "${out# }"; }
 CONFIGURE="$(quote cmake "${ARGS[@]}")"
-BUILD="$(quote cmake --build "$OUT/cmake" --parallel "$JOBS")"
+BUILD="$(quote cmake --build "$OUT/cmake" --target "${BUILD_TARGETS[@]}" --parallel "$JOBS")"
 
 if [ ${#MISSING[@]} -gt 0 ]; then
-  echo "build-native: missing for the $PRESET preset:" >&2
+  say "missing for the $PRESET preset:"
   for m in "${MISSING[@]}"; do echo "  - $m" >&2; done
   if [ $DRY -eq 0 ]; then exit 1; fi
-  echo "build-native: (dry run: the commands below would fail until these are installed)" >&2
+  say "(dry run: the commands below would fail until these are installed)"
 fi
+if [ $DRY -eq 1 ]; then
+  say "llama.cpp $LLAMA_VERSION (tree $LLAMA_TREE) from: $ROUTE"
+  echo "$CONFIGURE"
+  echo "$BUILD"
+  exit 0
+fi
+if [ -z "$SRC" ] && [ -z "$LSRC" ]; then
+  # nothing cached, or a cached copy that fails its check: fetch anew (either route replaces the cache)
+  from_npm || from_git && SRC="$CACHED"
+fi
+if [ -z "$SRC" ]; then
+  say "no route gave llama.cpp $LLAMA_VERSION at tree $LLAMA_TREE:"
+  for f in "${SOURCE_FAILURES[@]}"; do echo "  - $f" >&2; done
+  echo "  Pass a checkout of $LLAMA_TAG with --llama-src DIR (git clone --branch $LLAMA_TAG $LLAMA_GIT)." >&2
+  exit 1
+fi
+say "llama.cpp $LLAMA_VERSION source: $SRC (tree $LLAMA_TREE)"
+if [ $FETCH_ONLY -eq 1 ]; then echo "$SRC"; exit 0; fi
+CONFIGURE="$(quote cmake "${ARGS[@]/#-DPHI2J_LLAMA_SOURCE_DIR=*/-DPHI2J_LLAMA_SOURCE_DIR=$SRC}")"
 echo "$CONFIGURE"
 echo "$BUILD"
-[ $DRY -eq 1 ] && exit 0
 [ -n "$JH" ] && export JAVA_HOME="$JH"
-eval "$CONFIGURE" || { echo "build-native: configuring failed (see above)" >&2; exit 1; }
-eval "$BUILD" || { echo "build-native: building failed (see above)" >&2; exit 1; }
-echo "build-native: installed $(ls "$OUT"/*jllama* 2>/dev/null | head -1) with $OUT/manifest.json" >&2
-echo "build-native: check it with: $ROOT/phi2 devices --lib $OUT" >&2
+case "$PRESET" in hip*) export HIPCXX="$ROCM/llvm/bin/clang" HIP_PATH="$ROCM" ;; esac
+START=$(date +%s)
+eval "$CONFIGURE" || { say "configuring failed (see above)"; exit 1; }
+eval "$BUILD" || { say "building failed (see above)"; exit 1; }
+say "installed $OUT/$(sed -n 's/.*"library": "\(.*\)".*/\1/p' "$OUT/manifest.json") with $OUT/manifest.json in $(( $(date +%s) - START )) s"
+[ $TOOLS -eq 1 ] && say "llama.cpp's benchmarks from the same build: $OUT/cmake/bin/llama-bench, $OUT/cmake/bin/llama-batched-bench"
+say "check it with: $ROOT/phi2 devices --lib $OUT"

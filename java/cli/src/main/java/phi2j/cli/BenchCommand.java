@@ -118,7 +118,7 @@ public final class BenchCommand implements Callable<Integer> {
         int ctx = maxDepth + Math.max(pp.stream().mapToInt(Integer::intValue).max().orElse(0), tg.stream().mapToInt(Integer::intValue).max().orElse(0)) + 16;
         BenchRunner runner = new BenchRunner(repetitions, err, c -> {
             ModelOptions o = ModelOptions.defaults().withContextSize(Math.max(ctx, 64) * c.parallel()).withThreads(c.threads())
-                    .withGpuLayers(c.gpuLayers()).withBatchSize(c.batchSize()).withNativeLibrary(library).withParallel(c.parallel());
+                    .withGpuLayers(c.gpuLayers()).withBatchSize(c.batchSize()).withNativeLibrary(library).withEngine(lib.engine()).withParallel(c.parallel());
             o.validate();
             return o;
         });
@@ -172,7 +172,7 @@ public final class BenchCommand implements Callable<Integer> {
     private Integer demo(PrintWriter out, PrintWriter err, Path library) {
         List<String[]> rows = new ArrayList<>();
         for (Path m : models) {
-            ModelOptions o = ModelOptions.defaults().withThreads(threads.get(0)).withGpuLayers(gpuLayers.get(0)).withNativeLibrary(library);
+            ModelOptions o = ModelOptions.defaults().withThreads(threads.get(0)).withGpuLayers(gpuLayers.get(0)).withNativeLibrary(library).withEngine(lib.engine());
             try (Phi2Model model = Phi2Model.open(m, o)) {
                 for (int i = 0; i < DemoPrompts.TASKS.size(); i++) {
                     DemoPrompts.Task task = DemoPrompts.TASKS.get(i);

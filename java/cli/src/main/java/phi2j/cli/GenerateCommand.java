@@ -55,6 +55,10 @@ public final class GenerateCommand implements Callable<Integer> {
                 : new String(System.in.readAllBytes(), StandardCharsets.UTF_8);
         var genOptions = sampling.options();
         var modelOptions = model.options();
+        if (genOptions.logprobs() > 0 && phi2j.runtime.NativeEngineBuild.choose(modelOptions) == phi2j.runtime.EngineKind.BINDING) {
+            throw new InvalidOptionException("--logprobs", "needs the native engine (build it with scripts/build-native.sh cpu, "
+                    + "then --engine native); the de.kherud:llama binding cannot report probabilities");
+        }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
 
@@ -95,7 +99,7 @@ public final class GenerateCommand implements Callable<Integer> {
             err.println("Generated in " + Format.seconds(t.total()) + " seconds (" + r.generatedTokens() + " tokens, "
                     + Format.rate(t.tokensPerSecond()) + " tokens/s, prompt " + r.promptTokens() + " tokens at "
                     + Format.rate(t.promptTokensPerSecond()) + " tokens/s, first token after " + Format.seconds(t.timeToFirstToken())
-                    + " s, stop: " + Format.stop(r.stopReason()) + ")");
+                    + " s, stop: " + Format.stop(r.stopReason()) + ", engine: " + m.info().engine().label() + " " + m.info().llamaCpp() + ")");
             err.flush();
             return r.stopReason() == phi2j.runtime.StopReason.CANCELLED ? Main.INTERRUPTED : Main.OK;
         }
@@ -117,6 +121,28 @@ public final class GenerateCommand implements Callable<Integer> {
         t.addProperty("tokensPerSecond", tm.tokensPerSecond());
         t.addProperty("promptTokensPerSecond", tm.promptTokensPerSecond());
         o.add("timings", t);
+        if (!r.logprobs().isEmpty()) {
+            com.google.gson.JsonArray lps = new com.google.gson.JsonArray();
+            for (phi2j.runtime.TokenLogprob lp : r.logprobs()) {
+                JsonObject e = new JsonObject();
+                e.addProperty("token", lp.token());
+                e.addProperty("text", lp.text());
+                e.addProperty("logprob", lp.logprob());
+                com.google.gson.JsonArray top = new com.google.gson.JsonArray();
+                for (phi2j.runtime.TokenLogprob.Alternative a : lp.top()) {
+                    JsonObject ae = new JsonObject();
+                    ae.addProperty("token", a.token());
+                    ae.addProperty("text", a.text());
+                    ae.addProperty("logprob", a.logprob());
+                    top.add(ae);
+                }
+                e.add("top", top);
+                lps.add(e);
+            }
+            o.add("logprobs", lps);
+        }
+        o.addProperty("engine", m.info().engine().label());
+        o.addProperty("llamaCpp", m.info().llamaCpp());
         JsonObject mo = new JsonObject();
         mo.addProperty("path", m.info().path().toString());
         mo.addProperty("name", m.info().name());

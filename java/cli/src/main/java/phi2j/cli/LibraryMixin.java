@@ -1,5 +1,10 @@
 package phi2j.cli;
 
+import phi2j.runtime.EngineKind;
+import phi2j.runtime.ModelOptions;
+import phi2j.runtime.NativeEngineBuild;
+import java.util.Locale;
+
 import phi2j.InvalidOptionException;
 import picocli.CommandLine.Option;
 
@@ -21,7 +26,29 @@ public final class LibraryMixin {
             + "else $" + LIB_ENV + ", else -D" + LIB_PROPERTY + ", else the library bundled in the jar.")
     Path library;
 
-    /** The chosen folder, or null for the bundled library; a folder without the library is an error naming the setting. */
+    @Option(names = "--engine", paramLabel = "ENGINE", description = "Which llama.cpp runs the model: auto (the native engine "
+            + "when one is built, else the binding; $PHI2_ENGINE can set it), native (phi2j's JNI engine, scripts/build-native.sh) "
+            + "or binding (de.kherud:llama, bundled).")
+    String engine = "auto";
+
+    /** The --engine choice. */
+    public EngineKind engine() {
+        try {
+            return EngineKind.valueOf(engine.strip().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new InvalidOptionException("--engine", "must be auto, native or binding, not '" + engine + "'");
+        }
+    }
+
+    /** {@code o} with the chosen library folder and engine. */
+    public ModelOptions apply(ModelOptions o) {
+        return o.withNativeLibrary(resolve()).withEngine(engine());
+    }
+
+    /**
+     * The chosen folder, or null for the default; a folder holding neither a libjllama build nor a native engine
+     * build (manifest.json) is an error naming the setting.
+     */
     public Path resolve() {
         Path chosen = library;
         String source = "--lib";
@@ -35,9 +62,10 @@ public final class LibraryMixin {
         }
         if (chosen != null) {
             Path lib = chosen.resolve(System.mapLibraryName("jllama"));
-            if (!Files.isRegularFile(lib)) {
-                throw new InvalidOptionException(source, "no " + lib.getFileName() + " in " + chosen.toAbsolutePath()
-                        + " (build one with scripts/build-native.sh, or unset it to use the bundled CPU library)");
+            if (!Files.isRegularFile(lib) && !Files.isRegularFile(chosen.resolve(NativeEngineBuild.MANIFEST))) {
+                throw new InvalidOptionException(source, "no native engine build (" + NativeEngineBuild.MANIFEST + ") and no "
+                        + lib.getFileName() + " in " + chosen.toAbsolutePath()
+                        + " (build one with scripts/build-native.sh cpu, or unset it for the default)");
             }
         }
         return chosen;

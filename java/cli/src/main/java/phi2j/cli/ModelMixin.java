@@ -36,14 +36,10 @@ public final class ModelMixin {
     LibraryMixin library;
 
     public ModelOptions options() {
-        ModelOptions o = ModelOptions.defaults().withContextSize(contextSize).withThreads(threads).withGpuLayers(gpuLayers)
-                .withSplit(splitMode, tensorSplit, mainGpu).withNativeLibrary(resolveLibrary());
+        ModelOptions o = library.apply(ModelOptions.defaults().withContextSize(contextSize).withThreads(threads).withGpuLayers(gpuLayers)
+                .withSplit(splitMode, tensorSplit, mainGpu));
         o.validate();
         return o;
-    }
-
-    Path resolveLibrary() {
-        return library.resolve();
     }
 
     @Option(names = "--no-download", description = "Do not download the default model when it is missing (also: PHI2_NO_DOWNLOAD=1).")

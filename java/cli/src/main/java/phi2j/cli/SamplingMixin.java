@@ -38,9 +38,12 @@ public final class SamplingMixin {
     @Option(names = "--ignore-eos", description = "Generate to the length limit even past <|endoftext|>.")
     boolean ignoreEos;
 
+    @Option(names = "--logprobs", paramLabel = "N", description = "Each generated token's log-probability and the N most likely alternatives (0-20; with --json; native engine).")
+    int logprobs;
+
     public GenerationOptions options() {
         GenerationOptions o = new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repeatPenalty, seed,
-                stops.stream().map(SamplingMixin::unescape).toList(), ignoreEos, false);
+                stops.stream().map(SamplingMixin::unescape).toList(), ignoreEos, false, logprobs);
         o.validate();
         return o;
     }

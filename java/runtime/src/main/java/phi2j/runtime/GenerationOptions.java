@@ -17,12 +17,16 @@ import java.util.List;
  * @param ignoreEndOfText  generate to the length limit even past the end-of-text token (benchmarks)
  * @param cachePrompt      reuse the runner's KV cache for the prefix this prompt shares with the previous one:
  *                         faster for growing conversations, but greedy ties may then fall differently
+ * @param logprobs         0 (off), or N: each generated token comes with its log-probability and the N most likely
+ *                         alternatives, from the model's own distribution (native engine only)
  */
 public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float temperature, int topK, float topP,
                                 float minP, float repetitionPenalty, Long seed, List<String> stopStrings,
-                                boolean ignoreEndOfText, boolean cachePrompt) {
+                                boolean ignoreEndOfText, boolean cachePrompt, int logprobs) {
 
     public static final int DEFAULT_MAX_LENGTH = 500;
+    /** The most alternatives per token that {@code logprobs} may ask for (OpenAI's top_logprobs allows 20). */
+    public static final int MAX_LOGPROBS = 20;
 
     public GenerationOptions {
         stopStrings = List.copyOf(stopStrings);
@@ -30,7 +34,7 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
 
     /** Greedy decoding up to maxLength 500. */
     public static GenerationOptions greedy() {
-        return new GenerationOptions(null, null, 0f, 40, 0.95f, 0.05f, 1.0f, null, List.of(), false, false);
+        return new GenerationOptions(null, null, 0f, 40, 0.95f, 0.05f, 1.0f, null, List.of(), false, false, 0);
     }
 
     /** Sampling with llama.cpp's defaults (top-k 40, top-p 0.95, min-p 0.05) at this temperature. */
@@ -39,47 +43,52 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
     }
 
     public GenerationOptions withMaxLength(int n) {
-        return new GenerationOptions(n, null, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt);
+        return new GenerationOptions(n, null, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
     }
 
     public GenerationOptions withMaxNewTokens(int n) {
-        return new GenerationOptions(null, n, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt);
+        return new GenerationOptions(null, n, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
     }
 
     public GenerationOptions withTemperature(float t) {
-        return new GenerationOptions(maxLength, maxNewTokens, t, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt);
+        return new GenerationOptions(maxLength, maxNewTokens, t, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
     }
 
     public GenerationOptions withTopK(int k) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, k, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, k, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
     }
 
     public GenerationOptions withTopP(float p) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, p, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, p, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
     }
 
     public GenerationOptions withMinP(float p) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, p, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, p, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
     }
 
     public GenerationOptions withRepetitionPenalty(float r) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, r, seed, stopStrings, ignoreEndOfText, cachePrompt);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, r, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
     }
 
     public GenerationOptions withSeed(Long s) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, s, stopStrings, ignoreEndOfText, cachePrompt);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, s, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
     }
 
     public GenerationOptions withStopStrings(List<String> stops) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stops, ignoreEndOfText, cachePrompt);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stops, ignoreEndOfText, cachePrompt, logprobs);
     }
 
     public GenerationOptions withIgnoreEndOfText(boolean on) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, on, cachePrompt);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, on, cachePrompt, logprobs);
     }
 
     public GenerationOptions withCachePrompt(boolean on) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, on);
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, on, logprobs);
+    }
+
+    /** Each generated token with its log-probability and the {@code n} most likely alternatives; 0 turns it off. */
+    public GenerationOptions withLogprobs(int n) {
+        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, n);
     }
 
     public boolean isGreedy() {
@@ -114,6 +123,9 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
         }
         if (seed != null && (seed < 0 || seed > Integer.MAX_VALUE)) {
             throw new InvalidOptionException("seed", "must be 0 to 2147483647, not " + seed);
+        }
+        if (logprobs < 0 || logprobs > MAX_LOGPROBS) {
+            throw new InvalidOptionException("logprobs", "must be 0 (off) to " + MAX_LOGPROBS + " alternatives, not " + logprobs);
         }
         for (String s : stopStrings) {
             if (s == null || s.isEmpty()) {

@@ -25,62 +25,73 @@ import java.util.List;
  *                      ROCR_VISIBLE_DEVICES and CUDA_VISIBLE_DEVICES for the runner only; null to inherit
  * @param parallel      sequences llama.cpp decodes together (its slots); the context is shared among them, and
  *                      up to this many generations run at once. With more than one, token counts and timings of a
- *                      generation come from the stream and the caller's clock rather than llama.cpp's log
+ *                      generation come from the stream and the caller's clock rather than llama.cpp's log (binding engine)
+ * @param engine        which llama.cpp runs the model: {@link EngineKind#AUTO} (phi2j's native engine when one is
+ *                      built, else the de.kherud binding), {@link EngineKind#NATIVE} or {@link EngineKind#BINDING}
+ * @param flashAttention llama.cpp's flash attention: AUTO (its choice per backend), ON or OFF (native engine)
  */
 public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMode splitMode, List<Float> tensorSplit,
                            int mainGpu, Long seed, Duration loadTimeout, Path nativeLibrary, boolean embeddings,
-                           int batchSize, String visibleDevices, int parallel) {
+                           int batchSize, String visibleDevices, int parallel, EngineKind engine, FlashAttention flashAttention) {
 
     public ModelOptions {
         tensorSplit = List.copyOf(tensorSplit);
     }
 
     public static ModelOptions defaults() {
-        return new ModelOptions(0, 0, 0, SplitMode.LAYER, List.of(), 0, null, Duration.ofMinutes(5), null, false, 0, null, 1);
+        return new ModelOptions(0, 0, 0, SplitMode.LAYER, List.of(), 0, null, Duration.ofMinutes(5), null, false, 0, null, 1, EngineKind.AUTO, FlashAttention.AUTO);
     }
 
     public ModelOptions withContextSize(int n) {
-        return new ModelOptions(n, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel);
+        return new ModelOptions(n, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
     }
 
     public ModelOptions withThreads(int n) {
-        return new ModelOptions(contextSize, n, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel);
+        return new ModelOptions(contextSize, n, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
     }
 
     public ModelOptions withGpuLayers(int n) {
-        return new ModelOptions(contextSize, threads, n, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel);
+        return new ModelOptions(contextSize, threads, n, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
     }
 
     public ModelOptions withSplit(SplitMode mode, List<Float> split, int main) {
-        return new ModelOptions(contextSize, threads, gpuLayers, mode, split, main, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel);
+        return new ModelOptions(contextSize, threads, gpuLayers, mode, split, main, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
     }
 
     public ModelOptions withSeed(Long s) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, s, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, s, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
     }
 
     public ModelOptions withLoadTimeout(Duration d) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, d, nativeLibrary, embeddings, batchSize, visibleDevices, parallel);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, d, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
     }
 
     public ModelOptions withNativeLibrary(Path dir) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, dir, embeddings, batchSize, visibleDevices, parallel);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, dir, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
     }
 
     public ModelOptions withEmbeddings(boolean on) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, on, batchSize, visibleDevices, parallel);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, on, batchSize, visibleDevices, parallel, engine, flashAttention);
     }
 
     public ModelOptions withBatchSize(int n) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, n, visibleDevices, parallel);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, n, visibleDevices, parallel, engine, flashAttention);
     }
 
     public ModelOptions withVisibleDevices(String devices) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, devices, parallel);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, devices, parallel, engine, flashAttention);
     }
 
     public ModelOptions withParallel(int n) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, n);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, n, engine, flashAttention);
+    }
+
+    public ModelOptions withEngine(EngineKind kind) {
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, kind, flashAttention);
+    }
+
+    public ModelOptions withFlashAttention(FlashAttention fa) {
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, fa);
     }
 
     /** Checks ranges that do not depend on the model; throws {@link InvalidOptionException} naming the option. */
@@ -119,6 +130,12 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
         }
         if (parallel < 1 || parallel > 256) {
             throw new InvalidOptionException("parallel", "must be 1 to 256 sequences, not " + parallel);
+        }
+        if (engine == null) {
+            throw new InvalidOptionException("engine", "must be one of auto, native, binding");
+        }
+        if (flashAttention == null) {
+            throw new InvalidOptionException("flashAttention", "must be one of auto, on, off");
         }
         if (loadTimeout == null || loadTimeout.isNegative() || loadTimeout.isZero()) {
             throw new InvalidOptionException("loadTimeout", "must be positive");

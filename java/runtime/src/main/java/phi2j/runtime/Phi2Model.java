@@ -62,26 +62,50 @@ public final class Phi2Model implements AutoCloseable {
         int context = options.contextSize() == 0 ? (int) hp.contextLength() : options.contextSize();
         int threads = options.threads() == 0 ? Runtime.getRuntime().availableProcessors() : options.threads();
 
-        Path libraryDir = NativeLibrary.resolve(options.nativeLibrary());
-        checkDevices(options);
-        String libraryLabel = (options.nativeLibrary() != null ? "custom " : "bundled CPU build, ")
-                + libraryDir.resolve(NativeLibrary.fileName());
+        EngineKind engine = NativeEngineBuild.choose(options);
+        Path libraryDir = null;
+        String engineLibrary = null;
+        String libraryLabel;
+        String rebuild;
+        if (engine == EngineKind.NATIVE) {
+            NativeEngineBuild build = NativeEngineBuild.forOptions(options);
+            engineLibrary = build.library().toString();
+            libraryLabel = "phi2j native engine (" + build.preset() + "), " + build.library();
+            rebuild = " (library " + build.library() + "; rebuild it with " + NativeEngineBuild.buildCommand(build.preset()) + ")";
+        } else {
+            if (options.nativeLibrary() != null && NativeEngineBuild.isEngineBuild(options.nativeLibrary())) {
+                throw new NativeLibraryException(options.nativeLibrary().toAbsolutePath() + " is a native engine build, which the "
+                        + "binding engine cannot load: use the native engine (--engine native or auto)");
+            }
+            libraryDir = NativeLibrary.resolve(options.nativeLibrary());
+            checkDevices(options);
+            libraryLabel = (options.nativeLibrary() != null ? "custom " : "bundled CPU build, ")
+                    + libraryDir.resolve(NativeLibrary.fileName());
+            rebuild = " (library " + libraryDir.resolve(NativeLibrary.fileName()) + ")";
+        }
         java.util.Map<String, String> env = new java.util.HashMap<>();
         if (options.visibleDevices() != null) {
             for (String v : List.of("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES")) {
                 env.put(v, options.visibleDevices());
             }
         }
-        RunnerProcess runner = RunnerProcess.start(libraryDir, env);
+        RunnerProcess runner = RunnerProcess.start(engine == EngineKind.NATIVE ? null : libraryDir, env);
+        runner.libraryHint(rebuild);
         try {
             Messages.Loaded loaded = runner.load(new Messages.Load(gguf.toAbsolutePath().toString(), context, threads,
                     options.gpuLayers(), options.splitMode().name(), options.tensorSplit(), options.mainGpu(), options.seed(),
-                    options.embeddings(), options.batchSize(), options.parallel()),
+                    options.embeddings(), options.batchSize(), options.parallel(), engine.label(), engineLibrary,
+                    options.flashAttention().llamaValue()),
                     options.loadTimeout());
             Duration loadTime = Duration.ofNanos(System.nanoTime() - t0);
             ModelInfo info = new ModelInfo(gguf.toAbsolutePath(), file.getString("general.name").orElse(gguf.getFileName().toString()),
                     file.fileSize(), file.parameterCount(), context, (int) hp.contextLength(), vocab.size(), vocab.eosText(),
-                    loadTime, Duration.ofMillis(loaded.nativeLoadMillis()), libraryLabel);
+                    loadTime, Duration.ofMillis(loaded.nativeLoadMillis()), libraryLabel, engine,
+                    engine == EngineKind.NATIVE ? loaded.llamaCpp() : "b" + runner.log().build(),
+                    loaded.contextPerSequence());
+            if (engine == EngineKind.NATIVE) {
+                runner.log().systemInfo(loaded.systemInfo());
+            }
             return new Phi2Model(runner, info, vocab, options);
         } catch (RuntimeException e) {
             runner.close();
@@ -151,12 +175,15 @@ public final class Phi2Model implements AutoCloseable {
         try {
             ensureOpen();
             Long seed = options.seed() != null ? options.seed() : this.options.seed();
-            Messages.Generate req = new Messages.Generate(ids.incrementAndGet(), prompt, options.maxLength(),
-                    options.maxNewTokens(), options.temperature(), options.topK(), options.topP(), options.minP(),
-                    options.repetitionPenalty(), seed, options.stopStrings(), options.ignoreEndOfText(), options.cachePrompt(),
-                    info.contextSize() / this.options.parallel());
-            Generation g = new Generation(req, runner, vocabulary.eosText(), !options.stopStrings().isEmpty(), this.options.parallel() == 1,
-                    turn::release);
+            boolean binding = info.engine() == EngineKind.BINDING;
+            if (binding && options.logprobs() > 0) {
+                throw new InvalidOptionException("logprobs", "needs the native engine (scripts/build-native.sh cpu); the "
+                        + "de.kherud:llama binding cannot report probabilities");
+            }
+            Messages.Generate req = new Messages.Generate(ids.incrementAndGet(), prompt, options.withSeed(seed),
+                    info.contextPerSequence());
+            Generation g = new Generation(req, runner, vocabulary.eosText(), !options.stopStrings().isEmpty(),
+                    binding && this.options.parallel() == 1, info.engine().label() + " " + info.llamaCpp(), turn::release);
             g.start();
             return g;
         } catch (RuntimeException e) {
@@ -208,9 +235,9 @@ public final class Phi2Model implements AutoCloseable {
         return !closed && runner.isAlive();
     }
 
-    /** llama.cpp's build line as its log printed it, for example "4916 (c6af2161)", or "unknown". */
+    /** The llama.cpp that runs this model: "0.5.0 (de3ff81)" for the native engine, "b4916" for the binding. */
     public String nativeBuild() {
-        return runner.log().build();
+        return info.engine() == EngineKind.NATIVE ? info.llamaCpp() : "b" + runner.log().build();
     }
 
     /** The CPU features llama.cpp reported (its system_info line), or "unknown". */

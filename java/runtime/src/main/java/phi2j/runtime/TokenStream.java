@@ -21,6 +21,12 @@ public interface TokenStream extends Iterator<String>, AutoCloseable {
     @Override
     void close();
 
+    /**
+     * The tokens received so far with their log-probabilities, when the generation asked for them
+     * ({@link GenerationOptions#withLogprobs(int)}); a copy, safe to call from any thread.
+     */
+    java.util.List<TokenLogprob> logprobs();
+
     /** This stream as an {@link Iterable}, for for-each loops. */
     default Iterable<String> pieces() {
         return () -> this;

@@ -26,7 +26,7 @@ class GenerationOptionsTest {
         assertEquals("maxNewTokens", rejected(g.withMaxNewTokens(0)));
         assertEquals("maxLength", rejected(g.withMaxLength(1)));
         assertEquals("stopStrings", rejected(g.withStopStrings(List.of(""))));
-        assertEquals("maxLength", rejected(new GenerationOptions(10, 10, 0, 40, 1, 0, 1, null, List.of(), false, false)));
+        assertEquals("maxLength", rejected(new GenerationOptions(10, 10, 0, 40, 1, 0, 1, null, List.of(), false, false, 0)));
         g.validate();
         GenerationOptions.sampling(0.8f, 3).validate();
     }

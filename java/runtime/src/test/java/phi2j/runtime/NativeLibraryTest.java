@@ -54,7 +54,7 @@ class NativeLibraryTest {
                 } catch (InterruptedException e) {
                     throw new IllegalStateException(e);
                 }
-                try (Phi2Model m = Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withContextSize(256).withThreads(1))) {
+                try (Phi2Model m = Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withEngine(EngineKind.BINDING).withContextSize(256).withThreads(1))) {
                     assertTrue(m.info().nativeLibrary().contains(lib.toString()), m.info().nativeLibrary());
                     return m.generate("Hello", GenerationOptions.greedy().withMaxNewTokens(4)).generatedTokens();
                 }
@@ -97,7 +97,7 @@ class NativeLibraryTest {
     @Test
     void aCustomLibraryFolderWithoutTheLibraryIsAClearError(@TempDir Path custom) {
         NativeLibraryException e = assertThrows(NativeLibraryException.class,
-                () -> Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withNativeLibrary(custom)));
+                () -> Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withEngine(EngineKind.BINDING).withNativeLibrary(custom)));
         assertTrue(e.getMessage().contains("no libjllama.so in " + custom), e.getMessage());
     }
 
@@ -105,7 +105,7 @@ class NativeLibraryTest {
     void aCustomLibraryThatDoesNotLoadIsReportedNotSilentlyReplaced(@TempDir Path custom) throws IOException {
         Files.writeString(custom.resolve(NativeLibrary.fileName()), "not a shared object");
         NativeLibraryException e = assertThrows(NativeLibraryException.class,
-                () -> Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withNativeLibrary(custom)));
+                () -> Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withEngine(EngineKind.BINDING).withNativeLibrary(custom)));
         assertTrue(e.getMessage().contains("could not be loaded"), e.getMessage());
     }
 }

@@ -3,6 +3,7 @@ package phi2j.cli.bench;
 import phi2j.Phi2Exception;
 import phi2j.format.GgufFile;
 import phi2j.format.GgufReader;
+import phi2j.runtime.EngineKind;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.GenerationResult;
 import phi2j.runtime.ModelOptions;
@@ -53,6 +54,20 @@ public final class BenchRunner {
         return sb.toString();
     }
 
+    /** The backend column names the engine and its llama.cpp too: "CPU native 0.5.0 (de3ff81)", "CPU binding b4916". */
+    static String backend(Phi2Model m) {
+        String lib = m.info().nativeLibrary();
+        String device;
+        if (m.info().engine() == EngineKind.NATIVE) {
+            java.util.regex.Matcher preset = java.util.regex.Pattern.compile("\\((cpu|cuda|hip[^)]*|vulkan)\\)").matcher(lib);
+            String p = preset.find() ? preset.group(1) : "cpu";
+            device = p.startsWith("hip") ? "ROCm" : p.equals("cuda") ? "CUDA" : p.equals("vulkan") ? "Vulkan" : "CPU";
+        } else {
+            device = lib.startsWith("bundled CPU") ? "CPU" : "custom";
+        }
+        return device + " " + m.info().engine().label() + " " + m.nativeBuild();
+    }
+
     public List<BenchResult> run(Config c, List<Integer> pp, List<Integer> tg, BenchReport.Build[] build) {
         List<Phi2Model> models = new ArrayList<>();
         try {
@@ -65,11 +80,11 @@ public final class BenchRunner {
             }
             Phi2Model first = models.get(0);
             if (build[0] == null) {
-                build[0] = new BenchReport.Build("b" + first.nativeBuild(), "de.kherud:llama 4.2.0", first.info().nativeLibrary(),
-                        first.cpuFeatures(), List.of());
+                build[0] = new BenchReport.Build(first.nativeBuild(), first.info().engine() == EngineKind.NATIVE
+                        ? "phi2j native engine" : "de.kherud:llama 4.2.0", first.info().nativeLibrary(), first.cpuFeatures(), List.of());
             }
             GgufFile f = GgufReader.read(c.model());
-            String backend = first.info().nativeLibrary().startsWith("bundled CPU") ? "CPU" : "custom";
+            String backend = backend(first);
             String name = f.getString("general.name").orElse(c.model().getFileName().toString());
             String depthPrompt = promptOf(first, c.depth());
             List<BenchResult> out = new ArrayList<>();
@@ -134,6 +149,8 @@ public final class BenchRunner {
 
     private List<Double> series(List<Phi2Model> models, String depthPrompt, int nPrompt, int nGen, Config c) {
         List<Double> samples = new ArrayList<>();
+        // one discarded run of the test itself first, as llama-bench warms up each test: caches, the runner's JIT
+        measure(models, depthPrompt, nPrompt, nGen, c.depth());
         String test = (nPrompt > 0 ? "pp" + nPrompt : "tg" + nGen) + (c.depth() > 0 ? " @ d" + c.depth() : "");
         for (int r = 0; r < repetitions; r++) {
             progress.printf("bench: %s %s ngl %d t %d: repetition %d/%d%n", c.model().getFileName(), test, c.gpuLayers(), c.threads(), r + 1, repetitions);
@@ -168,7 +185,10 @@ public final class BenchRunner {
             return r.timings().promptTokensPerSecond();
         }
         String prompt = depth > 0 ? depthPrompt : "The";
-        GenerationResult r = m.generate(prompt, GenerationOptions.greedy().withMaxNewTokens(nGen).withIgnoreEndOfText(true));
+        // llama-bench's tgN times N decodes. The native engine times the decodes after the first new token (which
+        // the prompt's logits give), so it generates one more; the binding's log counts every token over that time.
+        int n = m.info().engine() == EngineKind.NATIVE ? nGen + 1 : nGen;
+        GenerationResult r = m.generate(prompt, GenerationOptions.greedy().withMaxNewTokens(n).withIgnoreEndOfText(true));
         return r.timings().tokensPerSecond();
     }
 }

@@ -17,6 +17,8 @@ import java.nio.charset.StandardCharsets;
  * <pre>
  * frame   = int32 length (of what follows) | uint8 type | payload
  * payload = TEXT: int32 generation id | UTF-8 text
+ *           TOKEN: int32 generation id | int32 token | f32 logprob | int32 n | n x (int32 id | f32 logprob |
+ *                  int32 length | UTF-8) | int32 length | UTF-8 text (little-endian, as the native engine wrote it)
  *           CANCEL: int32 generation id
  *           SHUTDOWN: empty
  *           every other type: one JSON object (a record of {@link Messages})
@@ -38,6 +40,8 @@ public final class Frames {
     public static final byte DONE = 13;
     public static final byte ERROR = 14;
     public static final byte REPLY = 15;
+    /** A native-engine token: int32 generation id | the engine's TOKEN event from the token id on (engine.h). */
+    public static final byte TOKEN = 16;
 
     static final int MAX_FRAME = 64 << 20;
     static final Gson GSON = new Gson();
@@ -58,6 +62,7 @@ public final class Frames {
     }
 
     private final DataInputStream in;
+    private byte[] scratch = new byte[256];
     private final DataOutputStream out;
 
     public Frames(SocketChannel channel) {
@@ -77,6 +82,41 @@ public final class Frames {
         return new Frame(type, payload);
     }
 
+    /** Something that writes frames. */
+    public interface Io {
+        void run() throws IOException;
+    }
+
+    /** Writes a frame without pushing it: the engines batch a decode step's frames and {@link #flush()} once. */
+    public synchronized void writeJson(byte type, Object message) throws IOException {
+        write(type, GSON.toJson(message).getBytes(StandardCharsets.UTF_8), -1);
+    }
+
+    public synchronized void writeText(int id, String text) throws IOException {
+        write(TEXT, text.getBytes(StandardCharsets.UTF_8), id);
+    }
+
+    /** A TOKEN frame whose body is {@code event}'s remaining bytes, copied as they are. */
+    public synchronized void writeToken(int id, ByteBuffer event) throws IOException {
+        int n = event.remaining();
+        out.writeInt(1 + 4 + n);
+        out.writeByte(TOKEN);
+        out.writeInt(id);
+        if (event.hasArray()) {
+            out.write(event.array(), event.arrayOffset() + event.position(), n);
+        } else {
+            if (scratch.length < n) {
+                scratch = new byte[Math.max(n, 2 * scratch.length)];
+            }
+            event.duplicate().get(scratch, 0, n);
+            out.write(scratch, 0, n);
+        }
+    }
+
+    public synchronized void flush() throws IOException {
+        out.flush();
+    }
+
     public synchronized void sendJson(byte type, Object message) throws IOException {
         send(type, GSON.toJson(message).getBytes(StandardCharsets.UTF_8), -1);
     }
@@ -90,6 +130,11 @@ public final class Frames {
     }
 
     private void send(byte type, byte[] body, int id) throws IOException {
+        write(type, body, id);
+        out.flush();
+    }
+
+    private void write(byte type, byte[] body, int id) throws IOException {
         boolean withId = id >= 0;
         out.writeInt(1 + (withId ? 4 : 0) + body.length);
         out.writeByte(type);
@@ -97,7 +142,6 @@ public final class Frames {
             out.writeInt(id);
         }
         out.write(body);
-        out.flush();
     }
 
     /**

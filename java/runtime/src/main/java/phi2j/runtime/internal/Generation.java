@@ -5,9 +5,15 @@ import phi2j.Phi2Exception;
 import phi2j.runtime.GenerationResult;
 import phi2j.runtime.StopReason;
 import phi2j.runtime.Timings;
+import phi2j.runtime.TokenLogprob;
 import phi2j.runtime.TokenStream;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -40,9 +46,12 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
     private final boolean hasStopStrings;
     private final boolean exactCounts;
     private final Runnable onFinish;
+    private final String engineLabel;
+    private final List<TokenLogprob> logprobs = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
     private final StringBuilder text = new StringBuilder();
     private final AtomicBoolean finished = new AtomicBoolean();
+    private final java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(1);
     private final AtomicBoolean cancelSent = new AtomicBoolean();
     private volatile boolean userCancelled;
     private long startNanos;
@@ -54,8 +63,9 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
      *                    in flight, since the blocks carry llama.cpp's task ids, which the binding does not expose
      */
     public Generation(Messages.Generate request, RunnerProcess runner, String endOfTextMarker, boolean hasStopStrings,
-                      boolean exactCounts, Runnable onFinish) {
+                      boolean exactCounts, String engineLabel, Runnable onFinish) {
         this.request = request;
+        this.engineLabel = engineLabel;
         this.exactCounts = exactCounts;
         this.runner = runner;
         this.endOfText = new MarkerFilter(endOfTextMarker);
@@ -95,9 +105,53 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
         }
     }
 
+    /** A native-engine token (Frames.TOKEN): its id, log-probability, alternatives and the text it released. */
+    @Override
+    public void onToken(int id, ByteBuffer event) {
+        if (id != request.id()) {
+            return;
+        }
+        ByteBuffer b = event.order(ByteOrder.LITTLE_ENDIAN);
+        int token = b.getInt();
+        float logprob = b.getFloat();
+        String tokenText = utf8(b);
+        int nTop = b.getInt();
+        if (request.options().logprobs() > 0) {
+            List<TokenLogprob.Alternative> top = new ArrayList<>(nTop);
+            for (int i = 0; i < nTop; i++) {
+                int t = b.getInt();
+                float lp = b.getFloat();
+                top.add(new TokenLogprob.Alternative(t, utf8(b), lp));
+            }
+            logprobs.add(new TokenLogprob(token, tokenText, logprob, top));
+        } else {
+            for (int i = 0; i < nTop; i++) {
+                b.position(b.position() + 8);
+                utf8(b);
+            }
+        }
+        String released = utf8(b);
+        if (!released.isEmpty()) {
+            onText(id, released);
+        } else if (firstPieceNanos == 0) {
+            firstPieceNanos = System.nanoTime();
+        }
+    }
+
+    private static String utf8(ByteBuffer b) {
+        int n = b.getInt();
+        String s = new String(b.array(), b.arrayOffset() + b.position(), n, StandardCharsets.UTF_8);
+        b.position(b.position() + n);
+        return s;
+    }
+
     @Override
     public void onDone(Messages.Done done) {
         if (done.id() != request.id()) {
+            return;
+        }
+        if (done.exact()) {
+            onExactDone(done);
             return;
         }
         long endNanos = System.nanoTime();
@@ -138,8 +192,25 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
         Duration decode = timing != null ? millis(timing.evalMillis()) : total.minus(ttft);
         // llama.cpp's processed count: with cachePrompt only the new part of the prompt is evaluated
         int evaluated = timing != null ? timing.promptTokens() : done.promptTokens();
-        Timings timings = new Timings(ttft, total, promptEval, decode, evaluated, generated);
-        finish(new End(new GenerationResult(text.toString(), done.promptTokens(), generated, reason, timings)));
+        Timings timings = new Timings(ttft, total, promptEval, decode, evaluated, generated, generated);
+        finish(new End(new GenerationResult(text.toString(), done.promptTokens(), generated, reason, timings, logprobs, engineLabel)));
+    }
+
+    /** The native engine's end: its own counts, clocks and stop reason; nothing to read from a log. */
+    private void onExactDone(Messages.Done done) {
+        long endNanos = System.nanoTime();
+        String rest = endOfText.flush();
+        if (!rest.isEmpty()) {
+            text.append(rest);
+            events.add(new Piece(rest));
+        }
+        StopReason reason = endOfText.found() ? StopReason.END_OF_TEXT : StopReason.values()[done.stopReason()];
+        long first = firstPieceNanos == 0 ? endNanos : firstPieceNanos;
+        int generated = done.generatedTokens();
+        Timings timings = new Timings(Duration.ofNanos(first - startNanos), Duration.ofNanos(endNanos - startNanos),
+                Duration.ofNanos(done.promptNanos()), Duration.ofNanos(done.decodeNanos()), done.promptEvaluated(), generated,
+                Math.max(0, generated - 1));
+        finish(new End(new GenerationResult(text.toString(), done.promptTokens(), generated, reason, timings, logprobs, engineLabel)));
     }
 
     private static Duration millis(double ms) {
@@ -165,6 +236,7 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
     private void finish(Event terminal) {
         if (finished.compareAndSet(false, true)) {
             events.add(terminal);
+            ended.countDown();
             runner.unregister(request.id());
             onFinish.run();
         }
@@ -216,7 +288,22 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
     }
 
     @Override
+    public List<TokenLogprob> logprobs() {
+        return List.copyOf(logprobs);
+    }
+
+    @Override
     public GenerationResult result() {
+        // Wait for the end itself rather than for each piece: a caller that wants only the result then sleeps
+        // through the generation instead of waking for every token (which, on a small machine, takes a core
+        // from llama.cpp's threads).
+        try {
+            ended.await();
+        } catch (InterruptedException e) {
+            cancel();
+            Thread.currentThread().interrupt();
+            throw new Phi2Exception("interrupted while generating; the generation was cancelled");
+        }
         while (hasNext()) {
             next();
         }

@@ -1,6 +1,9 @@
 package phi2j.runtime.internal;
 
+import phi2j.runtime.GenerationOptions;
+
 import java.util.List;
+import java.util.function.Function;
 
 /** The JSON bodies of runner protocol frames. */
 public final class Messages {
@@ -10,20 +13,39 @@ public final class Messages {
     public record Hello(String token, long pid) {
     }
 
+    /**
+     * @param engine        "native" or "binding"
+     * @param engineLibrary the native engine's library file (native), or null
+     * @param flashAttention llama_flash_attn_type: -1 auto, 0 off, 1 on
+     */
     public record Load(String path, int contextSize, int threads, int gpuLayers, String splitMode, List<Float> tensorSplit,
-                       int mainGpu, Long seed, boolean embeddings, int batchSize, int parallel) {
+                       int mainGpu, Long seed, boolean embeddings, int batchSize, int parallel, String engine,
+                       String engineLibrary, int flashAttention) {
     }
 
-    public record Loaded(long nativeLoadMillis) {
+    /** The model is ready: which llama.cpp loaded it, and in how long. */
+    public record Loaded(long nativeLoadMillis, String engine, String llamaCpp, String systemInfo, int contextPerSequence) {
     }
 
-    public record Generate(int id, String prompt, Integer maxLength, Integer maxNewTokens, float temperature, int topK,
-                           float topP, float minP, float repetitionPenalty, Long seed, List<String> stopStrings,
-                           boolean ignoreEndOfText, boolean cachePrompt, int contextSize) {
+    /** One generation; its options cross the socket as the API's own record. */
+    public record Generate(int id, String prompt, GenerationOptions options, int contextSize) {
     }
 
-    /** The end of a generation as the runner saw it; token counts are settled by the caller from llama.cpp's log. */
-    public record Done(int id, int promptTokens, int newTokenBudget, boolean cancelled, int chunks) {
+    /**
+     * The end of a generation as the runner saw it. With {@code exact} (the native engine) the counts, times and stop
+     * reason are the engine's own; otherwise (the binding) the caller settles them from llama.cpp's log.
+     *
+     * @param stopReason       a {@link phi2j.runtime.StopReason} ordinal (exact only)
+     * @param promptEvaluated  prompt tokens llama.cpp evaluated (fewer than promptTokens with a cached prefix)
+     * @param promptNanos      from the request to the first new token
+     * @param decodeNanos      from the first new token to the last: generatedTokens - 1 decodes
+     */
+    public record Done(int id, int promptTokens, int newTokenBudget, boolean cancelled, int chunks, boolean exact,
+                       int stopReason, int generatedTokens, int promptEvaluated, long promptNanos, long decodeNanos) {
+
+        static Done fromLog(int id, int promptTokens, int newTokenBudget, boolean cancelled, int chunks) {
+            return new Done(id, promptTokens, newTokenBudget, cancelled, chunks, false, -1, -1, -1, 0, 0);
+        }
     }
 
     /** A small synchronous request: kind "tokenize" (text), "detokenize" (tokens) or "embed" (text). */
@@ -31,6 +53,21 @@ public final class Messages {
     }
 
     public record Reply(int id, int[] tokens, String text, float[] floats, String error) {
+
+        /** Answers {@code call} with the engine's functions; a failure becomes the reply's error. */
+        static Reply answer(Call call, Function<String, int[]> tokenize, Function<int[], String> detokenize,
+                            Function<String, float[]> embed) {
+            try {
+                return switch (call.kind()) {
+                    case "tokenize" -> new Reply(call.id(), tokenize.apply(call.text()), null, null, null);
+                    case "detokenize" -> new Reply(call.id(), null, detokenize.apply(call.tokens()), null, null);
+                    case "embed" -> new Reply(call.id(), null, null, embed.apply(call.text()), null);
+                    default -> new Reply(call.id(), null, null, null, "unknown call " + call.kind());
+                };
+            } catch (RuntimeException e) {
+                return new Reply(call.id(), null, null, null, String.valueOf(e.getMessage()));
+            }
+        }
     }
 
     /** kind: "option" (bad value; {@code option} names it), "model" (bad model file), "native" (llama.cpp failed). */

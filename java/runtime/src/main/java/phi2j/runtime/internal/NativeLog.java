@@ -73,6 +73,12 @@ public final class NativeLog {
         return build;
     }
 
+    /** Sets the system_info line when the engine reports it directly rather than in the log. */
+    public void systemInfo(String line) {
+        Matcher si = SYSTEM.matcher("system_info: " + line);
+        systemInfo = si.find() ? si.group(1).strip() : line;
+    }
+
     /** llama.cpp's system_info line after the thread counts: the backends and CPU features. */
     public String systemInfo() {
         return systemInfo;

@@ -1,8 +1,5 @@
 package phi2j.runtime.internal;
 
-import phi2j.Phi2Exception;
-import phi2j.InvalidOptionException;
-
 import java.io.BufferedReader;
 import java.io.EOFException;
 import java.io.IOException;
@@ -13,18 +10,14 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 
 /**
  * The runner process: holds one model and serves the caller over the socket named in {@code args[0]}.
  * It ends when told to, when the socket closes, or when its standard input closes, which is how it notices
  * that the caller's JVM has died, even by SIGKILL. It always ends with {@code halt}: the binding's native
- * thread would keep an orderly JVM exit waiting forever.
+ * thread would keep an orderly JVM exit waiting forever. The {@link Engine} named by the LOAD frame does the work.
  */
 public final class RunnerMain {
-    private static final java.util.Set<Integer> CANCELLED = java.util.concurrent.ConcurrentHashMap.newKeySet();
-
     private RunnerMain() {
     }
 
@@ -71,8 +64,8 @@ public final class RunnerMain {
         Frames frames = new Frames(ch);
         frames.sendJson(Frames.HELLO, new Messages.Hello(token, ProcessHandle.current().pid()));
 
-        ExecutorService worker = null;
-        LlamaEngine engine = null;
+        Engine engine = null;
+        Engine.Sink sink = new FrameSink(frames, log);
         while (true) {
             Frames.Frame f;
             try {
@@ -85,37 +78,38 @@ public final class RunnerMain {
                     Messages.Load req = f.json(Messages.Load.class);
                     long t0 = System.nanoTime();
                     try {
-                        loadLibraryOrFail();
-                        engine = LlamaEngine.load(req);
-                        // one worker per llama.cpp slot: that many generations can be in flight at once
-                        worker = Executors.newFixedThreadPool(Math.max(1, req.parallel()), r -> {
-                            Thread t = new Thread(r, "phi2-runner-generate");
-                            t.setDaemon(true);
-                            return t;
-                        });
-                        frames.sendJson(Frames.LOADED, new Messages.Loaded((System.nanoTime() - t0) / 1_000_000));
-                    } catch (RuntimeException | UnsatisfiedLinkError e) {
-                        String kind = e instanceof UnsatisfiedLinkError ? "library" : "model";
-                        frames.sendJson(Frames.ERROR, new Messages.Error(-1, kind, null, String.valueOf(e.getMessage())));
+                        engine = "native".equals(req.engine())
+                                ? NativeEngine.load(Path.of(req.engineLibrary()), req)
+                                : BindingEngine.load(req);
+                        int perSequence = engine instanceof NativeEngine ne ? ne.contextPerSequence() : req.contextSize() / Math.max(1, req.parallel());
+                        frames.sendJson(Frames.LOADED, new Messages.Loaded((System.nanoTime() - t0) / 1_000_000, engine.kind(),
+                                engine.llamaCpp(), engine.systemInfo(), perSequence));
+                    } catch (UnsatisfiedLinkError e) {
+                        frames.sendJson(Frames.ERROR, new Messages.Error(-1, "library", null, String.valueOf(e.getMessage())));
+                    } catch (RuntimeException e) {
+                        frames.sendJson(Frames.ERROR, new Messages.Error(-1, "model", null, String.valueOf(e.getMessage())));
                     }
                 }
                 case Frames.GENERATE -> {
                     Messages.Generate req = f.json(Messages.Generate.class);
-                    LlamaEngine e = engine;
-                    if (worker == null) {
-                        send(frames, log, new Messages.Error(req.id(), "native", null, "no model loaded"));
+                    if (engine == null) {
+                        sink.error(new Messages.Error(req.id(), "native", null, "no model loaded"));
+                        sink.flush();
                     } else {
-                        worker.submit(() -> serve(e, req, frames, log));
+                        engine.submit(req, sink);
                     }
                 }
-                case Frames.CANCEL -> CANCELLED.add(f.id());
+                case Frames.CANCEL -> {
+                    if (engine != null) {
+                        engine.cancel(f.id());
+                    }
+                }
                 case Frames.CALL -> {
                     Messages.Call call = f.json(Messages.Call.class);
-                    LlamaEngine e = engine;
-                    if (worker == null) {
-                        answer(null, call, frames, log);
+                    if (engine == null) {
+                        send(frames, log, Frames.REPLY, new Messages.Reply(call.id(), null, null, null, "no model loaded"));
                     } else {
-                        worker.submit(() -> answer(e, call, frames, log));
+                        engine.call(call, r -> send(frames, log, Frames.REPLY, r));
                     }
                 }
                 case Frames.SHUTDOWN -> {
@@ -126,61 +120,46 @@ public final class RunnerMain {
         }
     }
 
-    /**
-     * Loads the library named by {@code de.kherud.llama.lib.path} ourselves: the binding, when that fails,
-     * quietly falls back to its bundled CPU copy, and a user who built for the GPU must hear that it failed.
-     */
-    private static void loadLibraryOrFail() {
-        String dir = System.getProperty("de.kherud.llama.lib.path");
-        if (dir != null) {
-            System.load(Path.of(dir, System.mapLibraryName("jllama")).toAbsolutePath().toString());
+    /** Writes an engine's answers as frames; losing the caller ends the runner. */
+    private record FrameSink(Frames frames, PrintStream log) implements Engine.Sink {
+        @Override
+        public void text(int id, String text) {
+            io(() -> frames.writeText(id, text));
         }
-    }
 
-    private static void serve(LlamaEngine engine, Messages.Generate req, Frames frames, PrintStream log) {
-        try {
-            if (engine == null) {
-                throw new Phi2Exception("no model loaded");
+        @Override
+        public void token(int id, java.nio.ByteBuffer event) {
+            io(() -> frames.writeToken(id, event));
+        }
+
+        @Override
+        public void done(Messages.Done done) {
+            io(() -> frames.writeJson(Frames.DONE, done));
+        }
+
+        @Override
+        public void error(Messages.Error error) {
+            io(() -> frames.writeJson(Frames.ERROR, error));
+        }
+
+        @Override
+        public void flush() {
+            io(frames::flush);
+        }
+
+        private void io(Frames.Io io) {
+            try {
+                io.run();
+            } catch (IOException e) {
+                log.println("runner: lost the caller: " + e);
+                Runtime.getRuntime().halt(0);
             }
-            Messages.Done done = engine.generate(req, piece -> frames.sendText(req.id(), piece), () -> CANCELLED.contains(req.id()));
-            CANCELLED.remove(req.id());
-            frames.sendJson(Frames.DONE, done);
-        } catch (InvalidOptionException e) {
-            send(frames, log, new Messages.Error(req.id(), "option", e.option(), e.problem()));
-        } catch (IOException e) {
-            log.println("runner: lost the caller: " + e);
-            Runtime.getRuntime().halt(0);
-        } catch (RuntimeException e) {
-            send(frames, log, new Messages.Error(req.id(), "native", null, String.valueOf(e.getMessage())));
         }
     }
 
-    private static void answer(LlamaEngine engine, Messages.Call call, Frames frames, PrintStream log) {
-        Messages.Reply reply;
+    private static void send(Frames frames, PrintStream log, byte type, Object message) {
         try {
-            if (engine == null) {
-                throw new IllegalStateException("no model loaded");
-            }
-            reply = switch (call.kind()) {
-                case "tokenize" -> new Messages.Reply(call.id(), engine.tokenize(call.text()), null, null, null);
-                case "detokenize" -> new Messages.Reply(call.id(), null, engine.detokenize(call.tokens()), null, null);
-                case "embed" -> new Messages.Reply(call.id(), null, null, engine.embed(call.text()), null);
-                default -> new Messages.Reply(call.id(), null, null, null, "unknown call " + call.kind());
-            };
-        } catch (RuntimeException e) {
-            reply = new Messages.Reply(call.id(), null, null, null, String.valueOf(e.getMessage()));
-        }
-        try {
-            frames.sendJson(Frames.REPLY, reply);
-        } catch (IOException e) {
-            log.println("runner: lost the caller: " + e);
-            Runtime.getRuntime().halt(0);
-        }
-    }
-
-    private static void send(Frames frames, PrintStream log, Messages.Error err) {
-        try {
-            frames.sendJson(Frames.ERROR, err);
+            frames.sendJson(type, message);
         } catch (IOException e) {
             log.println("runner: lost the caller: " + e);
             Runtime.getRuntime().halt(0);

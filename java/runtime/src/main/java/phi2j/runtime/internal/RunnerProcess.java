@@ -40,6 +40,9 @@ public final class RunnerProcess implements AutoCloseable {
     public interface Listener {
         void onText(int id, String text);
 
+        /** A native-engine token frame's body after the generation id (see {@link Frames#TOKEN}). */
+        void onToken(int id, java.nio.ByteBuffer event);
+
         void onDone(Messages.Done done);
 
         void onError(Messages.Error error);
@@ -60,6 +63,12 @@ public final class RunnerProcess implements AutoCloseable {
     private final java.util.concurrent.ConcurrentHashMap<Integer, Listener> listeners = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile boolean closing;
     private volatile Phi2Exception gone;
+    private volatile String libraryHint = "";
+
+    /** Added to a "library could not be loaded" error: which build it was and the command that rebuilds it. */
+    public void libraryHint(String hint) {
+        this.libraryHint = hint;
+    }
 
     private RunnerProcess(Process process, Path dir) {
         this.process = process;
@@ -67,7 +76,10 @@ public final class RunnerProcess implements AutoCloseable {
         this.stdin = process.getOutputStream();
     }
 
-    /** Starts a runner JVM and waits for it to connect; {@code nativeLibrary} is a custom libjllama folder or null. */
+    /**
+     * Starts a runner JVM and waits for it to connect; {@code nativeLibrary} is a custom libjllama folder for the
+     * binding engine, or null (the native engine's library is named in the LOAD message instead).
+     */
     public static RunnerProcess start(Path nativeLibrary, java.util.Map<String, String> environment) {
         Path dir = privateDirectory();
         Path socket = dir.resolve("runner.sock");
@@ -83,6 +95,7 @@ public final class RunnerProcess implements AutoCloseable {
             cmd.add("-Xmx256m");
             cmd.add("-XX:+UseSerialGC");
             cmd.add("-XX:TieredStopAtLevel=1");
+            if (System.getProperty("phi2.batchMicros") != null) cmd.add("-Dphi2.batchMicros=" + System.getProperty("phi2.batchMicros"));
             cmd.add("-Djava.io.tmpdir=" + dir);
             // The binding extracts its library into this folder; one private folder per runner means runners
             // never overwrite or delete each other's copy.
@@ -330,6 +343,14 @@ public final class RunnerProcess implements AutoCloseable {
                             l.onText(id, f.text());
                         }
                     }
+                    case Frames.TOKEN -> {
+                        java.nio.ByteBuffer body = java.nio.ByteBuffer.wrap(f.payload(), 4, f.payload().length - 4).slice();
+                        int id = f.id();
+                        Listener l = listeners.get(id);
+                        if (l != null) {
+                            l.onToken(id, body);
+                        }
+                    }
                     case Frames.DONE -> {
                         Messages.Done d = f.json(Messages.Done.class);
                         Listener l = listeners.get(d.id());
@@ -366,7 +387,8 @@ public final class RunnerProcess implements AutoCloseable {
 
     private Phi2Exception loadError(Messages.Error err) {
         if ("library".equals(err.kind())) {
-            return new phi2j.runtime.NativeLibraryException("the llama.cpp native library could not be loaded: " + err.message());
+            return new phi2j.runtime.NativeLibraryException("the llama.cpp native library could not be loaded: " + err.message()
+                    + libraryHint);
         }
         return new Phi2Exception("llama.cpp could not load the model: " + err.message()
                 + (log.tail().isEmpty() ? "" : "\n  " + String.join("\n  ", lastLines(8))));

@@ -1,0 +1,653 @@
+#include "engine.h"
+
+#include "ggml-backend.h"
+#include "ggml-cpu.h"
+#include "llama.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+
+namespace phi2j {
+
+namespace {
+
+int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// --- the event buffer's little-endian encoding (x86-64 and aarch64 are little-endian; memcpy keeps it exact) ---
+template <typename T> void put(std::vector<uint8_t> & out, T v) {
+    static_assert(std::is_trivially_copyable<T>::value, "plain values only");
+    const size_t at = out.size();
+    out.resize(at + sizeof(T));
+    std::memcpy(out.data() + at, &v, sizeof(T));
+}
+
+void put_bytes(std::vector<uint8_t> & out, const std::string & s) {
+    put<int32_t>(out, (int32_t) s.size());
+    out.insert(out.end(), s.begin(), s.end());
+}
+
+// Bytes at the end of s[0, n) that start a UTF-8 character not yet complete: held back until the next token.
+size_t incomplete_utf8_tail(const std::string & s, size_t n) {
+    for (size_t back = 1; back <= 4 && back <= n; back++) {
+        const unsigned char c = (unsigned char) s[n - back];
+        if ((c & 0xC0) == 0x80) {
+            continue; // a continuation byte: look further back for the lead byte
+        }
+        size_t need = 1;
+        if ((c & 0xE0) == 0xC0) need = 2;
+        else if ((c & 0xF0) == 0xE0) need = 3;
+        else if ((c & 0xF8) == 0xF0) need = 4;
+        return need > back ? back : 0;
+    }
+    return 0;
+}
+
+// --- the log ---
+std::mutex g_log_mutex;
+void (*g_log_sink)(int, const char *, void *) = nullptr;
+void * g_log_user = nullptr;
+
+void log_callback(ggml_log_level level, const char * text, void * /*user*/) {
+    std::lock_guard<std::mutex> lock(g_log_mutex);
+    if (g_log_sink) {
+        g_log_sink((int) level, text, g_log_user);
+    } else if (level != GGML_LOG_LEVEL_DEBUG) {
+        std::fputs(text, stderr);
+        std::fflush(stderr);
+    }
+}
+
+struct SamplerDeleter {
+    void operator()(llama_sampler * s) const { llama_sampler_free(s); }
+};
+using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
+
+} // namespace
+
+void set_log_sink(void (*sink)(int, const char *, void *), void * user) {
+    {
+        std::lock_guard<std::mutex> lock(g_log_mutex);
+        g_log_sink = sink;
+        g_log_user = user;
+    }
+    llama_log_set(log_callback, nullptr);
+}
+
+struct Slot {
+    enum class State { IDLE, PROMPT, GENERATING };
+    int32_t id = 0;
+    State state = State::IDLE;
+    SamplingParams params;
+    SamplerPtr sampler;
+    std::vector<int32_t> prompt;
+    std::vector<int32_t> cached;       // tokens in this sequence's KV cache, for cache_prompt
+    size_t prompt_pos = 0;             // next prompt token to evaluate
+    int32_t prompt_evaluated = 0;
+    int32_t n_past = 0;                // KV positions used
+    int32_t generated = 0;
+    int32_t last_token = -1;
+    int32_t batch_index = -1;          // this step's output row, or -1
+    std::string text;                  // everything generated (for stop strings)
+    size_t released = 0;               // bytes of `text` already handed out
+    size_t longest_stop = 0;
+    int64_t t_start = 0, t_prompt_done = 0, t_last = 0;
+};
+
+std::unique_ptr<Engine> Engine::load(const ModelParams & p, std::string & err) {
+    static std::once_flag backend_once;
+    std::call_once(backend_once, [] {
+        if (!g_log_sink) {
+            llama_log_set(log_callback, nullptr);
+        }
+        llama_backend_init();
+    });
+    if (p.n_parallel < 1 || p.n_parallel > (int32_t) llama_max_parallel_sequences()) {
+        err = "parallel must be 1 to " + std::to_string(llama_max_parallel_sequences()) + ", not " + std::to_string(p.n_parallel);
+        return nullptr;
+    }
+    if (p.tensor_split.size() > llama_max_devices()) {
+        err = "tensorSplit names " + std::to_string(p.tensor_split.size()) + " devices; this build supports " +
+              std::to_string(llama_max_devices());
+        return nullptr;
+    }
+    std::unique_ptr<Engine> e(new Engine());
+
+    llama_model_params mp = llama_model_default_params();
+    mp.n_gpu_layers = p.n_gpu_layers < 0 ? -1 : p.n_gpu_layers;
+    mp.split_mode = (llama_split_mode) p.split_mode;
+    mp.main_gpu = p.main_gpu;
+    std::vector<float> split(llama_max_devices(), 0.0f);
+    std::copy(p.tensor_split.begin(), p.tensor_split.end(), split.begin());
+    if (!p.tensor_split.empty()) {
+        mp.tensor_split = split.data();
+    }
+    e->model_ = llama_model_load_from_file(p.path.c_str(), mp);
+    if (!e->model_) {
+        err = "llama.cpp could not load " + p.path + " (see the log)";
+        return nullptr;
+    }
+    e->vocab_ = llama_model_get_vocab(e->model_);
+
+    const int32_t threads = p.n_threads > 0 ? p.n_threads : (int32_t) std::max(1u, std::thread::hardware_concurrency());
+    llama_context_params cp = llama_context_default_params();
+    cp.n_ctx = p.n_ctx > 0 ? (uint32_t) p.n_ctx : (uint32_t) llama_model_n_ctx_train(e->model_);
+    if (p.n_batch > 0) cp.n_batch = (uint32_t) p.n_batch;
+    if (p.n_ubatch > 0) cp.n_ubatch = (uint32_t) p.n_ubatch;
+    cp.n_ubatch = std::min(cp.n_ubatch, cp.n_batch);
+    cp.n_seq_max = (uint32_t) p.n_parallel;
+    cp.n_threads = threads;
+    cp.n_threads_batch = threads;
+    cp.flash_attn_type = (llama_flash_attn_type) p.flash_attn;
+    cp.no_perf = true;
+    if (p.embeddings) {
+        cp.embeddings = true;
+        cp.pooling_type = LLAMA_POOLING_TYPE_LAST;
+    }
+    e->ctx_ = llama_init_from_model(e->model_, cp);
+    if (!e->ctx_) {
+        err = "llama.cpp could not create a context of " + std::to_string(cp.n_ctx) + " tokens for " + p.path + " (see the log)";
+        return nullptr;
+    }
+    e->embeddings_ = p.embeddings;
+    if (p.embeddings) {
+        llama_set_embeddings(e->ctx_, false); // on only while embed() runs; generation needs logits alone
+    }
+
+    // A persistent CPU thread pool, as llama-bench attaches: without one ggml starts threads for every graph.
+    if (ggml_backend_dev_t cpu = ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU)) {
+        ggml_backend_reg_t reg = ggml_backend_dev_backend_reg(cpu);
+        auto * tp_new = (decltype(ggml_threadpool_new) *) ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_new");
+        auto * tp_free = (decltype(ggml_threadpool_free) *) ggml_backend_reg_get_proc_address(reg, "ggml_threadpool_free");
+        if (tp_new && tp_free) {
+            ggml_threadpool_params tpp = ggml_threadpool_params_default(threads);
+            e->threadpool_ = tp_new(&tpp);
+            if (!e->threadpool_) {
+                err = "could not start a CPU thread pool of " + std::to_string(threads) + " threads";
+                return nullptr;
+            }
+            e->threadpool_free_ = tp_free;
+            llama_attach_threadpool(e->ctx_, e->threadpool_, nullptr);
+        }
+    }
+
+    e->batch_.reset(new llama_batch(llama_batch_init((int32_t) llama_n_batch(e->ctx_), 0, 1)));
+    e->cancel_.reset(new std::atomic<bool>[(size_t) p.n_parallel]);
+    for (int32_t i = 0; i < p.n_parallel; i++) {
+        e->slots_.emplace_back(new Slot());
+        e->slots_.back()->id = i;
+        e->cancel_[i] = false;
+    }
+    return e;
+}
+
+Engine::~Engine() {
+    slots_.clear(); // samplers first
+    if (batch_) {
+        llama_batch_free(*batch_);
+    }
+    if (ctx_) {
+        llama_detach_threadpool(ctx_);
+        llama_free(ctx_);
+    }
+    if (threadpool_ && threadpool_free_) {
+        threadpool_free_(threadpool_);
+    }
+    if (model_) {
+        llama_model_free(model_);
+    }
+}
+
+int32_t Engine::n_ctx() const { return (int32_t) llama_n_ctx(ctx_); }
+int32_t Engine::n_ctx_seq() const { return (int32_t) llama_n_ctx_seq(ctx_); }
+int32_t Engine::n_parallel() const { return (int32_t) slots_.size(); }
+int32_t Engine::n_vocab() const { return llama_vocab_n_tokens(vocab_); }
+int32_t Engine::eos() const { return llama_vocab_eos(vocab_); }
+
+bool Engine::tokenize(const std::string & text, std::vector<int32_t> & out, std::string & err) const {
+    if (text.size() > (size_t) INT32_MAX / 2) {
+        err = "text of " + std::to_string(text.size()) + " bytes is too long to tokenize";
+        return false;
+    }
+    out.resize(text.size() + 2);
+    int32_t n = llama_tokenize(vocab_, text.data(), (int32_t) text.size(), out.data(), (int32_t) out.size(), true, true);
+    if (n < 0 && n != INT32_MIN) {
+        out.resize((size_t) -n);
+        n = llama_tokenize(vocab_, text.data(), (int32_t) text.size(), out.data(), (int32_t) out.size(), true, true);
+    }
+    if (n < 0) {
+        err = "llama_tokenize failed (" + std::to_string(n) + ")";
+        return false;
+    }
+    out.resize((size_t) n);
+    return true;
+}
+
+bool Engine::detokenize(const std::vector<int32_t> & tokens, std::string & out, std::string & err) const {
+    const int32_t nv = n_vocab();
+    for (int32_t t : tokens) {
+        if (t < 0 || t >= nv) {
+            err = "token id " + std::to_string(t) + " is outside the vocabulary of " + std::to_string(nv);
+            return false;
+        }
+    }
+    out.resize(tokens.size() * 8 + 16);
+    int32_t n = llama_detokenize(vocab_, tokens.data(), (int32_t) tokens.size(), out.data(), (int32_t) out.size(), false, true);
+    if (n < 0) {
+        out.resize((size_t) -n);
+        n = llama_detokenize(vocab_, tokens.data(), (int32_t) tokens.size(), out.data(), (int32_t) out.size(), false, true);
+    }
+    if (n < 0) {
+        err = "llama_detokenize failed (" + std::to_string(n) + ")";
+        return false;
+    }
+    out.resize((size_t) n);
+    return true;
+}
+
+std::string Engine::piece(int32_t token) const {
+    char buf[256];
+    int32_t n = llama_token_to_piece(vocab_, token, buf, sizeof buf, 0, true);
+    if (n >= 0) {
+        return std::string(buf, (size_t) n);
+    }
+    std::string big((size_t) -n, '\0');
+    n = llama_token_to_piece(vocab_, token, big.data(), (int32_t) big.size(), 0, true);
+    return n >= 0 ? big.substr(0, (size_t) n) : std::string();
+}
+
+bool Engine::embed(const std::string & text, std::vector<float> & out, std::string & err) {
+    if (!embeddings_) {
+        err = "the model was opened without embeddings";
+        return false;
+    }
+    Slot * free_slot = nullptr;
+    for (auto & s : slots_) {
+        if (s->state == Slot::State::IDLE) {
+            free_slot = s.get();
+            break;
+        }
+    }
+    if (!free_slot) {
+        err = "every slot is generating";
+        return false;
+    }
+    std::vector<int32_t> tokens;
+    if (!tokenize(text, tokens, err)) {
+        return false;
+    }
+    if (tokens.empty() || (int32_t) tokens.size() > n_ctx_seq()) {
+        err = "text is " + std::to_string(tokens.size()) + " tokens; embeddings take 1 to " + std::to_string(n_ctx_seq());
+        return false;
+    }
+    const llama_seq_id seq = free_slot->id;
+    llama_memory_t mem = llama_get_memory(ctx_);
+    llama_memory_seq_rm(mem, seq, -1, -1);
+    free_slot->cached.clear();
+    llama_set_embeddings(ctx_, true);
+    llama_batch & b = *batch_;
+    const int32_t n_batch = (int32_t) llama_n_batch(ctx_);
+    int32_t rc = 0;
+    for (size_t at = 0; at < tokens.size() && rc == 0; at += (size_t) n_batch) {
+        b.n_tokens = 0;
+        const size_t end = std::min(tokens.size(), at + (size_t) n_batch);
+        for (size_t i = at; i < end; i++) {
+            const int32_t k = b.n_tokens++;
+            b.token[k] = tokens[i];
+            b.pos[k] = (llama_pos) i;
+            b.n_seq_id[k] = 1;
+            b.seq_id[k][0] = seq;
+            b.logits[k] = true; // pooled embeddings read every position
+        }
+        rc = llama_decode(ctx_, b);
+    }
+    llama_set_embeddings(ctx_, false);
+    if (rc != 0) {
+        llama_memory_seq_rm(mem, seq, -1, -1);
+        err = "llama_decode failed (" + std::to_string(rc) + ")";
+        return false;
+    }
+    const float * e = llama_get_embeddings_seq(ctx_, seq);
+    const int32_t n = llama_model_n_embd(model_);
+    if (!e) {
+        llama_memory_seq_rm(mem, seq, -1, -1);
+        err = "llama.cpp returned no embedding";
+        return false;
+    }
+    double norm = 0;
+    for (int32_t i = 0; i < n; i++) norm += (double) e[i] * e[i];
+    norm = std::sqrt(norm);
+    out.resize((size_t) n);
+    for (int32_t i = 0; i < n; i++) out[(size_t) i] = norm > 0 ? (float) (e[i] / norm) : 0.0f;
+    llama_memory_seq_rm(mem, seq, -1, -1);
+    return true;
+}
+
+bool Engine::start(int32_t slot, const std::vector<int32_t> & prompt, const SamplingParams & p, std::string & err) {
+    if (slot < 0 || slot >= n_parallel()) {
+        err = "slot " + std::to_string(slot) + " does not exist (parallel " + std::to_string(n_parallel()) + ")";
+        return false;
+    }
+    Slot & s = *slots_[(size_t) slot];
+    if (s.state != Slot::State::IDLE) {
+        err = "slot " + std::to_string(slot) + " is busy";
+        return false;
+    }
+    const int32_t nv = n_vocab();
+    if (prompt.empty()) {
+        err = "the prompt has no tokens";
+        return false;
+    }
+    for (int32_t t : prompt) {
+        if (t < 0 || t >= nv) {
+            err = "prompt token " + std::to_string(t) + " is outside the vocabulary of " + std::to_string(nv);
+            return false;
+        }
+    }
+    if ((int64_t) prompt.size() + p.max_new_tokens > n_ctx_seq()) {
+        err = std::to_string(prompt.size()) + " prompt tokens + " + std::to_string(p.max_new_tokens) +
+              " new tokens exceed the context of " + std::to_string(n_ctx_seq()) + " per sequence";
+        return false;
+    }
+    if (p.max_new_tokens < 1 || p.n_probs < 0 || p.n_probs > nv) {
+        err = "max_new_tokens must be at least 1 and n_probs 0 to the vocabulary size";
+        return false;
+    }
+
+    // llama.cpp's sampler order (as its server's): penalties, top-k, top-p, min-p, temperature, then the draw.
+    SamplerPtr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
+    if (!chain) {
+        err = "could not create a sampler chain";
+        return false;
+    }
+    auto add = [&](llama_sampler * smpl) {
+        if (!smpl) return false;
+        llama_sampler_chain_add(chain.get(), smpl); // the chain owns it from here
+        return true;
+    };
+    bool ok = true;
+    if (p.repeat_penalty != 1.0f) {
+        ok = ok && add(llama_sampler_init_penalties(nv, p.repeat_last_n, p.repeat_penalty, 0.0f, 0.0f));
+    }
+    if (p.temperature <= 0.0f) {
+        ok = ok && add(llama_sampler_init_greedy());
+    } else {
+        if (p.top_k > 0) ok = ok && add(llama_sampler_init_top_k(p.top_k));
+        if (p.top_p < 1.0f) ok = ok && add(llama_sampler_init_top_p(p.top_p, 1));
+        if (p.min_p > 0.0f) ok = ok && add(llama_sampler_init_min_p(p.min_p, 1));
+        ok = ok && add(llama_sampler_init_temp(p.temperature));
+        ok = ok && add(llama_sampler_init_dist(p.seed));
+    }
+    if (!ok) {
+        err = "could not create the samplers";
+        return false;
+    }
+
+    // Reuse the KV prefix shared with this slot's previous prompt when asked; always evaluate at least the last
+    // prompt token, whose logits give the first new token.
+    size_t keep = 0;
+    if (p.cache_prompt) {
+        while (keep < s.cached.size() && keep < prompt.size() && s.cached[keep] == prompt[keep]) keep++;
+        if (keep == prompt.size()) keep--;
+    }
+    llama_memory_t mem = llama_get_memory(ctx_);
+    if (!llama_memory_seq_rm(mem, slot, (llama_pos) keep, -1)) {
+        keep = 0;
+        llama_memory_seq_rm(mem, slot, -1, -1);
+    }
+
+    s.params = p;
+    s.sampler = std::move(chain);
+    s.prompt = prompt;
+    s.cached.assign(prompt.begin(), prompt.begin() + (long) keep);
+    s.prompt_pos = keep;
+    s.prompt_evaluated = 0;
+    s.n_past = (int32_t) keep;
+    s.generated = 0;
+    s.last_token = -1;
+    s.batch_index = -1;
+    s.text.clear();
+    s.released = 0;
+    s.longest_stop = 0;
+    for (const auto & stop : p.stops) s.longest_stop = std::max(s.longest_stop, stop.size());
+    s.t_start = now_ns();
+    s.t_prompt_done = s.t_last = 0;
+    cancel_[slot] = false;
+    s.state = Slot::State::PROMPT;
+    return true;
+}
+
+void Engine::cancel(int32_t slot) {
+    if (slot >= 0 && slot < (int32_t) slots_.size()) {
+        cancel_[slot] = true;
+    }
+}
+
+bool Engine::idle(int32_t slot) const {
+    return slot >= 0 && slot < (int32_t) slots_.size() && slots_[(size_t) slot]->state == Slot::State::IDLE;
+}
+
+int32_t Engine::active() const {
+    int32_t n = 0;
+    for (const auto & s : slots_) n += s->state != Slot::State::IDLE;
+    return n;
+}
+
+void Engine::finish(Slot & s, Stop why, std::vector<uint8_t> & out, const std::string & error) {
+    const int64_t t = now_ns();
+    if (s.t_prompt_done == 0) s.t_prompt_done = t;
+    if (s.t_last == 0) s.t_last = s.t_prompt_done;
+    std::string tail;
+    if (why != Stop::STOP_STRING && why != Stop::END_OF_TEXT) {
+        tail = s.text.substr(s.released); // nothing is held back any more
+    }
+    s.released = s.text.size();
+    put<uint8_t>(out, EVENT_DONE);
+    put<int32_t>(out, s.id);
+    put<int32_t>(out, (int32_t) why);
+    put<int32_t>(out, (int32_t) s.prompt.size());
+    put<int32_t>(out, s.prompt_evaluated);
+    put<int32_t>(out, s.generated);
+    put<int64_t>(out, s.t_prompt_done - s.t_start);
+    put<int64_t>(out, s.t_last - s.t_prompt_done);
+    put_bytes(out, tail);
+    put_bytes(out, error);
+    if (why == Stop::ERROR) {
+        s.cached.clear();
+        llama_memory_seq_rm(llama_get_memory(ctx_), s.id, -1, -1);
+    }
+    s.sampler.reset();
+    s.state = Slot::State::IDLE;
+    boundary_ = true;
+    cancel_[s.id] = false;
+}
+
+void Engine::after_sample(Slot & s, int32_t token, int32_t batch_index, std::vector<uint8_t> & out) {
+    const SamplingParams & p = s.params;
+    s.generated++;
+    s.last_token = token;
+    s.t_last = now_ns();
+    if (s.generated == 1) {
+        s.t_prompt_done = s.t_last;
+        boundary_ = true;
+    }
+
+    // log-probabilities of the model's own distribution (before any sampler), for the chosen token and the top N
+    float logprob = 0.0f;
+    std::vector<std::pair<int32_t, float>> top;
+    if (p.n_probs > 0) {
+        const float * logits = llama_get_logits_ith(ctx_, batch_index);
+        const int32_t nv = n_vocab();
+        if (logits) {
+            float max = logits[0];
+            for (int32_t i = 1; i < nv; i++) max = std::max(max, logits[i]);
+            double sum = 0;
+            for (int32_t i = 0; i < nv; i++) sum += std::exp((double) (logits[i] - max));
+            const float lse = max + (float) std::log(sum);
+            logprob = logits[token] - lse;
+            std::vector<int32_t> ids((size_t) nv);
+            for (int32_t i = 0; i < nv; i++) ids[(size_t) i] = i;
+            const int32_t n = std::min(p.n_probs, nv);
+            std::partial_sort(ids.begin(), ids.begin() + n, ids.end(),
+                              [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
+            for (int32_t i = 0; i < n; i++) top.emplace_back(ids[(size_t) i], logits[ids[(size_t) i]] - lse);
+        }
+    }
+
+    const bool eog = !p.ignore_eog && llama_vocab_is_eog(vocab_, token);
+    const std::string token_text = piece(token);
+    if (!eog) {
+        s.text += token_text;
+    }
+
+    // Stop strings: search only where a new match can end (the new text and a stop string's length before it).
+    Stop stop = Stop::NONE;
+    size_t cut = s.text.size();
+    if (!eog && !p.stops.empty()) {
+        const size_t from = s.released >= s.longest_stop ? s.released - s.longest_stop : 0;
+        size_t best = std::string::npos;
+        int32_t which = -1;
+        for (size_t i = 0; i < p.stops.size(); i++) {
+            const size_t at = s.text.find(p.stops[i], from);
+            if (at != std::string::npos && at < best) {
+                best = at;
+                which = (int32_t) i;
+            }
+        }
+        if (which >= 0) {
+            stop = which == p.eog_stop ? Stop::END_OF_TEXT : Stop::STOP_STRING;
+            cut = std::max(best, s.released);
+        }
+    }
+    if (eog) stop = Stop::END_OF_TEXT;
+
+    // Release text, holding back a possible stop-string prefix and an unfinished UTF-8 character.
+    size_t release_to = cut;
+    if (stop == Stop::NONE) {
+        size_t hold = 0;
+        for (const auto & st : p.stops) {
+            for (size_t k = std::min(st.size() - 1, s.text.size()); k > hold; k--) {
+                if (s.text.compare(s.text.size() - k, k, st, 0, k) == 0) {
+                    hold = k;
+                    break;
+                }
+            }
+        }
+        release_to = s.text.size() - hold;
+        release_to -= incomplete_utf8_tail(s.text, release_to);
+        release_to = std::max(release_to, s.released);
+    }
+    const std::string released = s.text.substr(s.released, release_to - s.released);
+    s.released = release_to;
+    if (stop != Stop::NONE) {
+        s.text.resize(cut);
+    }
+
+    put<uint8_t>(out, EVENT_TOKEN);
+    put<int32_t>(out, s.id);
+    put<int32_t>(out, token);
+    put<float>(out, logprob);
+    put_bytes(out, token_text);
+    put<int32_t>(out, (int32_t) top.size());
+    for (const auto & t : top) {
+        put<int32_t>(out, t.first);
+        put<float>(out, t.second);
+        put_bytes(out, piece(t.first));
+    }
+    put_bytes(out, released);
+
+    if (stop == Stop::NONE && s.generated >= p.max_new_tokens) stop = Stop::LENGTH;
+    if (stop == Stop::NONE && s.n_past + 1 >= n_ctx_seq()) stop = Stop::LENGTH; // no room for this token's KV
+    if (stop != Stop::NONE) {
+        finish(s, stop, out);
+    } else {
+        s.state = Slot::State::GENERATING;
+    }
+}
+
+void Engine::wake() {
+    wake_ = true;
+}
+
+bool Engine::run(std::vector<uint8_t> & out, int64_t budget_ns) {
+    out.clear();
+    const int64_t t0 = now_ns();
+    bool any = false;
+    boundary_ = false;
+    while (active() > 0) {
+        any |= step(out);
+        // a wake() from before this call counts too: its work is queued on the caller's side
+        if (boundary_ || wake_.exchange(false) || now_ns() - t0 >= budget_ns) break;
+    }
+    return any;
+}
+
+bool Engine::step(std::vector<uint8_t> & out) {
+    // cancellations first: a cancelled slot takes no part in this decode
+    for (auto & sp : slots_) {
+        Slot & s = *sp;
+        if (s.state != Slot::State::IDLE && cancel_[s.id]) {
+            finish(s, Stop::CANCELLED, out);
+        }
+    }
+    llama_batch & b = *batch_;
+    b.n_tokens = 0;
+    const int32_t n_batch = (int32_t) llama_n_batch(ctx_);
+    auto add = [&](Slot & s, int32_t token, bool logits) {
+        const int32_t k = b.n_tokens++;
+        b.token[k] = token;
+        b.pos[k] = s.n_past++;
+        b.n_seq_id[k] = 1;
+        b.seq_id[k][0] = s.id;
+        b.logits[k] = logits;
+        s.cached.push_back(token);
+        if (logits) s.batch_index = k;
+    };
+    for (auto & sp : slots_) {
+        Slot & s = *sp;
+        s.batch_index = -1;
+        if (s.state == Slot::State::GENERATING) {
+            add(s, s.last_token, true);
+        }
+    }
+    for (auto & sp : slots_) {
+        Slot & s = *sp;
+        if (s.state != Slot::State::PROMPT) continue;
+        while (s.prompt_pos < s.prompt.size() && b.n_tokens < n_batch) {
+            const bool last = s.prompt_pos + 1 == s.prompt.size();
+            add(s, s.prompt[s.prompt_pos++], last);
+            s.prompt_evaluated++;
+        }
+    }
+    if (b.n_tokens == 0) {
+        return !out.empty();
+    }
+    const int32_t rc = llama_decode(ctx_, b);
+    if (rc != 0) {
+        const std::string why = rc == 1 ? "no room in the KV cache for this batch (llama_decode returned 1)"
+                                        : "llama_decode failed (" + std::to_string(rc) + ")";
+        for (auto & sp : slots_) {
+            Slot & s = *sp;
+            bool in_batch = false;
+            for (int32_t k = 0; k < b.n_tokens && !in_batch; k++) in_batch = b.seq_id[k][0] == s.id;
+            if (in_batch) finish(s, Stop::ERROR, out, why);
+        }
+        return true;
+    }
+    for (auto & sp : slots_) {
+        Slot & s = *sp;
+        if (s.state == Slot::State::IDLE || s.batch_index < 0) continue;
+        const int32_t token = llama_sampler_sample(s.sampler.get(), ctx_, s.batch_index);
+        after_sample(s, token, s.batch_index, out);
+    }
+    return true;
+}
+
+} // namespace phi2j
