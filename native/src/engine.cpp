@@ -118,6 +118,23 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, std::string & err) {
               std::to_string(llama_max_devices());
         return nullptr;
     }
+    // A split or main GPU naming devices this build does not see is the caller's mistake, said before loading.
+    // Errors about an option start with "option NAME: " so the Java side can name the field.
+    size_t gpus = 0;
+    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
+        const auto type = ggml_backend_dev_type(ggml_backend_dev_get(i));
+        gpus += type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU;
+    }
+    if (!p.tensor_split.empty() && p.tensor_split.size() > std::max<size_t>(1, gpus)) {
+        err = "option tensorSplit: lists " + std::to_string(p.tensor_split.size()) + " devices, but the llama.cpp library sees " +
+              std::to_string(gpus) + " GPU(s) (see phi2 devices)";
+        return nullptr;
+    }
+    if (p.main_gpu > 0 && (size_t) p.main_gpu >= gpus) {
+        err = "option mainGpu: is " + std::to_string(p.main_gpu) + ", but the llama.cpp library sees " + std::to_string(gpus) +
+              " GPU(s), numbered from 0 (see phi2 devices)";
+        return nullptr;
+    }
     std::unique_ptr<Engine> e(new Engine());
 
     llama_model_params mp = llama_model_default_params();

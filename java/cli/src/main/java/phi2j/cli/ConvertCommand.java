@@ -50,7 +50,7 @@ public final class ConvertCommand implements Callable<Integer> {
         }
         Converter.Report r;
         try (Progress p = new Progress("convert " + ft, 1, "M weights", 1_000_000)) {
-            r = Converter.convert(dir, out, new Converter.Options(ft, threads, force, lib.resolve()), (done, total, tensor) -> {
+            r = Converter.convert(dir, out, new Converter.Options(ft, threads, force, lib.resolveLibjllama()), (done, total, tensor) -> {
                 p.max(total);
                 p.update(done, tensor);
             });

@@ -35,7 +35,7 @@ public final class DevicesCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         logging.apply();
-        Path custom = lib.resolve();
+        Path custom = lib.resolveLibjllama();
         Path lib = NativeLibrary.resolve(custom).resolve(NativeLibrary.fileName());
         List<Devices.Device> devs = Devices.list(custom);
         String features = Devices.systemInfo(custom);

@@ -46,10 +46,22 @@ public final class LibraryMixin {
     }
 
     /**
-     * The chosen folder, or null for the default; a folder holding neither a libjllama build nor a native engine
-     * build (manifest.json) is an error naming the setting.
+     * The chosen folder for running a model, or null for the default: it must hold a libjllama build (binding engine)
+     * or a native engine build (manifest.json); anything else is an error naming the setting.
      */
     public Path resolve() {
+        return chosen(true);
+    }
+
+    /**
+     * The chosen folder for the commands that call ggml through the binding's library (quantize, convert, devices),
+     * or null for the bundled one: it must hold libjllama.
+     */
+    public Path resolveLibjllama() {
+        return chosen(false);
+    }
+
+    private Path chosen(boolean engineBuildAllowed) {
         Path chosen = library;
         String source = "--lib";
         if (chosen == null && System.getenv(LIB_ENV) != null && !System.getenv(LIB_ENV).isBlank()) {
@@ -62,10 +74,12 @@ public final class LibraryMixin {
         }
         if (chosen != null) {
             Path lib = chosen.resolve(System.mapLibraryName("jllama"));
-            if (!Files.isRegularFile(lib) && !Files.isRegularFile(chosen.resolve(NativeEngineBuild.MANIFEST))) {
-                throw new InvalidOptionException(source, "no native engine build (" + NativeEngineBuild.MANIFEST + ") and no "
-                        + lib.getFileName() + " in " + chosen.toAbsolutePath()
-                        + " (build one with scripts/build-native.sh cpu, or unset it for the default)");
+            boolean engineBuild = Files.isRegularFile(chosen.resolve(NativeEngineBuild.MANIFEST));
+            if (!Files.isRegularFile(lib) && !(engineBuildAllowed && engineBuild)) {
+                throw new InvalidOptionException(source, "no " + lib.getFileName()
+                        + (engineBuildAllowed ? " and no native engine build (" + NativeEngineBuild.MANIFEST + ")" : "") + " in "
+                        + chosen.toAbsolutePath() + (engineBuild ? " (a native engine build: this command uses the binding's library)"
+                        : " (build one with scripts/build-native.sh cpu, or unset it for the default)"));
             }
         }
         return chosen;

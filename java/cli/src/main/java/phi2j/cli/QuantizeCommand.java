@@ -63,7 +63,7 @@ public final class QuantizeCommand implements Callable<Integer> {
             printPlan(o, Quantizer.plan(in, ft), ft);
             return Main.OK;
         }
-        Quantizer.Options opts = new Quantizer.Options(ft, threads, allowRequantize, force, lib.resolve());
+        Quantizer.Options opts = new Quantizer.Options(ft, threads, allowRequantize, force, lib.resolveLibjllama());
         Quantizer.Report r;
         long total = phi2j.format.GgufReader.read(in).parameterCount();
         try (Progress p = new Progress("quantize " + ft, total, "M weights", 1_000_000)) {

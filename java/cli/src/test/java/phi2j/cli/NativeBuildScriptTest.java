@@ -1,14 +1,13 @@
 package phi2j.cli;
 
-import org.junit.jupiter.api.Assumptions;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledOnOs;
 import org.junit.jupiter.api.condition.OS;
 import org.junit.jupiter.api.io.TempDir;
-import phi2j.runtime.ModelOptions;
-import phi2j.runtime.NativeLibraryException;
-import phi2j.runtime.Phi2Model;
-import phi2j.testkit.TestModels;
+import phi2j.runtime.NativeEngineBuild;
+import phi2j.runtime.internal.NativeEngine;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -17,10 +16,15 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.*;
 
-/** scripts/build-native.sh: argument handling, prerequisite checks, dry-run command lines, and the superbuild's plumbing. */
+/**
+ * scripts/build-native.sh: argument handling, prerequisite checks, the source routes and their tree check, dry-run
+ * command lines, and the build that .ci/run made with it (its manifest names the pinned llama.cpp).
+ */
 @EnabledOnOs({OS.LINUX, OS.MAC})
 class NativeBuildScriptTest {
     static final Path ROOT = Path.of(System.getProperty("phi2.home", "../..")).toAbsolutePath().normalize();
@@ -43,6 +47,13 @@ class NativeBuildScriptTest {
         return new Run(p.exitValue(), out, err);
     }
 
+    /** A value pinned in cmake/versions.cmake. */
+    static String pin(String name) throws IOException {
+        Matcher m = Pattern.compile("set\\(" + name + " +\"([^\"]*)\"").matcher(Files.readString(ROOT.resolve("cmake/versions.cmake")));
+        assertTrue(m.find(), name + " is pinned");
+        return m.group(1);
+    }
+
     @Test
     void dryRunPrintsTheCommandsOfEveryPreset(@TempDir Path noRocm) throws Exception {
         for (String preset : List.of("cpu", "hip", "hip-gfx90a", "hip-gfx942", "cuda", "vulkan")) {
@@ -50,11 +61,12 @@ class NativeBuildScriptTest {
             assertEquals(0, r.exit(), preset + ": " + r.err());
             List<String> lines = r.out().lines().toList();
             assertEquals(2, lines.size(), r.out());
-            assertTrue(lines.get(0).startsWith("cmake -S " + ROOT.resolve("native") + " -B " + ROOT.resolve("native/build/" + preset + "/cmake")
+            assertTrue(lines.get(0).contains("-S " + ROOT.resolve("native") + " -B " + ROOT.resolve("native/build/" + preset + "/cmake")
                     + " -C " + ROOT.resolve("cmake/presets/" + preset + ".cmake") + " -DCMAKE_BUILD_TYPE=Release"), lines.get(0));
-            assertEquals("cmake --build " + ROOT.resolve("native/build/" + preset + "/cmake") + " --parallel 3", lines.get(1));
+            assertTrue(lines.get(0).contains("-DPHI2J_PRESET=" + preset), lines.get(0));
+            assertEquals("cmake --build " + ROOT.resolve("native/build/" + preset + "/cmake") + " --target phi2j_install --parallel 3", lines.get(1));
             assertEquals(preset.startsWith("hip"), lines.get(0).contains("-DROCM_PATH=" + noRocm), lines.get(0));
-            assertTrue(Files.isRegularFile(ROOT.resolve("cmake/presets/" + preset + ".cmake")));
+            assertTrue(r.err().contains("llama.cpp " + pin("PHI2J_LLAMA_CPP_VERSION") + " (tree " + pin("PHI2J_LLAMA_CPP_TREE") + ")"), r.err());
         }
         String gfx90a = Files.readString(ROOT.resolve("cmake/presets/hip-gfx90a.cmake"));
         assertTrue(gfx90a.contains("GGML_HIP ON") && gfx90a.contains("AMDGPU_TARGETS \"gfx90a\""), gfx90a);
@@ -64,13 +76,14 @@ class NativeBuildScriptTest {
     }
 
     @Test
-    void targetListsAndLocalSourcesReachTheCommandLine(@TempDir Path dir) throws Exception {
-        Run r = run(dir, "hip", "--gpu-targets", "gfx90a,gfx942", "--rocm-path", dir.toString(), "--jllama-src", dir.toString(), "--dry-run");
+    void targetListsToolsAndALocalSourceReachTheCommandLine(@TempDir Path dir) throws Exception {
+        Run r = run(dir, "hip", "--gpu-targets", "gfx90a,gfx942", "--rocm-path", dir.toString(), "--llama-src", dir.toString(), "--dry-run");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("'-DAMDGPU_TARGETS=gfx90a;gfx942'"), r.out());
-        assertTrue(r.out().contains("-DPHI2J_JLLAMA_SOURCE_DIR=" + dir), r.out());
-        r = run(dir, "cuda", "--gpu-targets", "80,90", "--dry-run");
-        assertTrue(r.out().contains("'-DCMAKE_CUDA_ARCHITECTURES=80;90'"), r.out());
+        assertTrue(r.err().contains("--llama-src " + dir), r.err());
+        r = run(dir, "cuda", "--gpu-targets", "80,90", "--with-tools", "--dry-run");
+        assertTrue(r.out().contains("'-DCMAKE_CUDA_ARCHITECTURES=80;90'") && r.out().contains("-DPHI2J_BUILD_TOOLS=ON"), r.out());
+        assertTrue(r.out().contains("--target phi2j_install phi2j_tools"), r.out());
     }
 
     @Test
@@ -81,7 +94,9 @@ class NativeBuildScriptTest {
         assertEquals(2, run(dir, "cpu", "--gpu-targets", "gfx90a").exit());
         assertTrue(run(dir, "hip", "--gpu-targets", "sm_80").err().contains("gfx names"));
         assertEquals(2, run(dir, "cpu", "--jobs", "zero").exit());
-        assertEquals(2, run(dir, "cpu", "--jllama-src", dir.resolve("nope").toString()).exit());
+        Run nope = run(dir, "cpu", "--llama-src", dir.resolve("nope").toString());
+        assertEquals(2, nope.exit());
+        assertTrue(nope.err().contains(dir.resolve("nope").toString()), nope.err());
         assertEquals(2, run(dir, "cpu", "--frobnicate").exit());
         assertEquals(2, run(null).exit());
     }
@@ -107,36 +122,47 @@ class NativeBuildScriptTest {
     }
 
     @Test
-    void theSuperbuildInstallsTheLibraryWithAManifestAndABadLibraryIsAClearError(@TempDir Path dir) throws Exception {
-        Assumptions.assumeTrue(onPath("cmake") && (onPath("cc") || onPath("gcc")), "needs cmake and a C compiler to build the stand-in library");
-        Path src = dir.resolve("fake-jllama");
-        Files.createDirectories(src);
-        for (String f : List.of("CMakeLists.txt", "fake.c")) {
-            try (var in = getClass().getResourceAsStream("/fake-jllama/" + f)) {
-                Files.copy(in, src.resolve(f));
-            }
-        }
-        Path out = dir.resolve("install");
-        Run r = run(null, "cpu", "--jllama-src", src.toString(), "--out", out.toString(), "--jobs", "2");
-        assertEquals(0, r.exit(), r.out() + r.err());
-        Path lib = out.resolve(System.mapLibraryName("jllama"));
-        assertTrue(Files.isRegularFile(lib), r.err());
-        String manifest = Files.readString(out.resolve("manifest.json"));
-        assertTrue(manifest.contains("\"backend\": \"cpu\"") && manifest.contains("\"javaLlamaCpp\": \"v4.2.0\"")
-                && manifest.contains("\"llamaCpp\": \"b4916\""), manifest);
-
-        // the stand-in has no JNI functions: opening a model with it must fail clearly, not fall back silently
-        NativeLibraryException e = assertThrows(NativeLibraryException.class,
-                () -> Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withNativeLibrary(out).withContextSize(128)));
-        assertTrue(e.getMessage().contains("llama.cpp native library"), e.getMessage());
+    void aSourceThatIsNotThePinnedTreeIsRefusedBeforeAnythingIsBuilt(@TempDir Path dir) throws Exception {
+        Path src = dir.resolve("llama.cpp");
+        Files.createDirectories(src.resolve("include"));
+        Files.writeString(src.resolve("include/llama.h"), "// not the pinned llama.cpp\n");
+        git(src, "init", "-q");
+        git(src, "add", "-A");
+        git(src, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "other");
+        Path out = dir.resolve("out");
+        Run r = run(null, "cpu", "--llama-src", src.toString(), "--out", out.toString());
+        assertEquals(1, r.exit(), r.err());
+        assertTrue(r.err().contains("is not the pinned " + pin("PHI2J_LLAMA_CPP_TREE")), r.err());
+        assertTrue(r.err().contains("--llama-src"), r.err());
+        assertFalse(Files.exists(out.resolve("cmake")), "nothing was configured");
     }
 
-    private static boolean onPath(String cmd) {
-        for (String d : System.getenv().getOrDefault("PATH", "").split(java.io.File.pathSeparator)) {
-            if (Files.isExecutable(Path.of(d, cmd))) {
-                return true;
-            }
+    @Test
+    void theBuildNamesThePinnedLlamaCppAndTheAbiIsOneFact() throws Exception {
+        assertEquals(NativeEngineBuild.LLAMA_CPP_VERSION, pin("PHI2J_LLAMA_CPP_VERSION"));
+        assertEquals(String.valueOf(NativeEngineBuild.ENGINE_ABI), pin("PHI2J_ENGINE_ABI"));
+        assertEquals(NativeEngine.ABI, NativeEngineBuild.ENGINE_ABI);
+        assertTrue(Files.readString(ROOT.resolve("native/src/jni.cpp")).contains("ENGINE_ABI = " + NativeEngineBuild.ENGINE_ABI + ";"));
+        Path manifest = ROOT.resolve("native/build/cpu/manifest.json");
+        if (!Files.isRegularFile(manifest)) {
+            assertNotEquals("true", System.getenv("CI"), "CI=true but .ci/run built no native engine at " + manifest);
+            org.junit.jupiter.api.Assumptions.abort("no native build at " + manifest + " (scripts/build-native.sh cpu)");
         }
-        return false;
+        JsonObject o = JsonParser.parseString(Files.readString(manifest)).getAsJsonObject();
+        assertEquals("phi2j-native", o.get("engine").getAsString());
+        assertEquals(pin("PHI2J_LLAMA_CPP_VERSION"), o.get("llamaCppVersion").getAsString());
+        assertEquals(pin("PHI2J_LLAMA_CPP_COMMIT"), o.get("llamaCppCommit").getAsString());
+        assertEquals(NativeEngineBuild.ENGINE_ABI, o.get("engineAbi").getAsInt());
+        assertEquals("cpu", o.get("backend").getAsString());
+        NativeEngineBuild b = NativeEngineBuild.read(manifest.getParent());
+        assertTrue(Files.isRegularFile(b.library()));
+    }
+
+    private static void git(Path dir, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of("git", "-C", dir.toString()));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertEquals(0, p.waitFor(), out);
     }
 }

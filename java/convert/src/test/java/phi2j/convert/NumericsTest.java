@@ -4,7 +4,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import phi2j.format.safetensors.HfCheckpoint;
+import phi2j.runtime.EngineKind;
 import phi2j.runtime.GenerationOptions;
+import phi2j.runtime.NativeEngineBuild;
+import phi2j.runtime.TokenLogprob;
 import phi2j.runtime.GenerationResult;
 import phi2j.runtime.ModelOptions;
 import phi2j.runtime.Phi2Model;
@@ -94,6 +97,55 @@ class NumericsTest {
                 worst, worstLog, prompts.length, llama[0].length, top, TOLERANCE, LOG_TOLERANCE);
         assertTrue(worst < TOLERANCE, "worst difference " + worst);
         assertTrue(worstLog < LOG_TOLERANCE, "worst log-probability difference " + worstLog);
+    }
+
+    /**
+     * The native engine's own log-probabilities (no hidden-state reconstruction) against the reference, per type:
+     * the top {@link GenerationOptions#MAX_LOGPROBS} tokens after each prompt must be the reference's most likely
+     * tokens, with probabilities within the type's bound. F16 is Phi-2's own dtype.
+     */
+    @Test
+    void nativeEngineLogprobsAgreeWithTheReferenceForF32F16AndQ8() {
+        Path build = NativeEngineBuild.defaultDir().orElse(Path.of("native/build/cpu"));
+        if (!NativeEngineBuild.isEngineBuild(build)) {
+            assertNotEquals("true", System.getenv("CI"), "CI=true but no native engine build at " + build);
+            org.junit.jupiter.api.Assumptions.abort("no native engine build at " + build + " (scripts/build-native.sh cpu)");
+        }
+        int[][] prompts = tokenized(gguf(FileType.F32));
+        double[][] refProbs = new double[prompts.length][];
+        for (int i = 0; i < prompts.length; i++) {
+            refProbs[i] = PhiReference.softmax(ref.prompt(prompts[i]));
+        }
+        // bounds on |p| and |log p| over the top tokens: F32 as the hidden-state check; F16 and Q8_0 by their precision
+        record Bound(FileType type, double dp, double dlogp) {
+        }
+        for (Bound b : List.of(new Bound(FileType.F32, TOLERANCE, LOG_TOLERANCE), new Bound(FileType.F16, 5e-3, 5e-2),
+                new Bound(FileType.Q8_0, 0.05, 0.5))) {
+            double worst = 0;
+            double worstLog = 0;
+            int agree = 0;
+            try (Phi2Model m = Phi2Model.open(gguf(b.type()), ModelOptions.defaults().withEngine(EngineKind.NATIVE)
+                    .withNativeLibrary(build).withContextSize(256).withThreads(2))) {
+                for (int i = 0; i < prompts.length; i++) {
+                    GenerationResult r = m.generate(PROMPTS.get(i), GenerationOptions.greedy().withMaxNewTokens(1)
+                            .withLogprobs(GenerationOptions.MAX_LOGPROBS).withIgnoreEndOfText(true));
+                    assertEquals(prompts[i].length, r.promptTokens());
+                    TokenLogprob first = r.logprobs().get(0);
+                    double[] p = refProbs[i];
+                    agree += first.top().get(0).token() == PhiReference.argmax(p) ? 1 : 0;
+                    for (TokenLogprob.Alternative a : first.top()) {
+                        worst = Math.max(worst, Math.abs(Math.exp(a.logprob()) - p[a.token()]));
+                        worstLog = Math.max(worstLog, Math.abs(a.logprob() - Math.log(p[a.token()])));
+                    }
+                }
+            }
+            System.err.printf(Locale.ROOT, "native engine %s: top-1 agreement %d/%d, over the top %d tokens worst |dp| = %.3g, "
+                    + "worst |d log p| = %.3g (bounds %.0e, %.0e)%n", b.type(), agree, prompts.length, GenerationOptions.MAX_LOGPROBS,
+                    worst, worstLog, b.dp(), b.dlogp());
+            assertTrue(agree >= (b.type() == FileType.Q8_0 ? prompts.length - 1 : prompts.length), b.type() + " top-1 agreement " + agree);
+            assertTrue(worst < b.dp(), b.type() + " worst |dp| " + worst);
+            assertTrue(worstLog < b.dlogp(), b.type() + " worst |d log p| " + worstLog);
+        }
     }
 
     @Test

@@ -24,6 +24,8 @@ public final class NativeEngine implements Engine {
     /** The JNI functions' version; equals PHI2J_ENGINE_ABI in cmake/versions.cmake. */
     public static final int ABI = 1;
 
+    /** The engine's errors about a caller's value: "option NAME: problem". */
+    private static final java.util.regex.Pattern OPTION_ERROR = java.util.regex.Pattern.compile("option (\\w+): (.*)", java.util.regex.Pattern.DOTALL);
     private static final byte EVENT_TOKEN = 1;
     private static final byte EVENT_DONE = 2;
 
@@ -117,8 +119,17 @@ public final class NativeEngine implements Engine {
             case "ROW" -> 2;
             default -> 1;
         };
-        long h = load(req.path().getBytes(StandardCharsets.UTF_8), req.contextSize(), req.threads(), req.gpuLayers(), splitMode,
-                split, req.mainGpu(), req.batchSize(), 0, Math.max(1, req.parallel()), req.flashAttention(), req.embeddings());
+        long h;
+        try {
+            h = load(req.path().getBytes(StandardCharsets.UTF_8), req.contextSize(), req.threads(), req.gpuLayers(), splitMode,
+                    split, req.mainGpu(), req.batchSize(), 0, Math.max(1, req.parallel()), req.flashAttention(), req.embeddings());
+        } catch (EngineException e) {
+            java.util.regex.Matcher m = OPTION_ERROR.matcher(e.getMessage());
+            if (m.matches()) {
+                throw new InvalidOptionException(m.group(1), m.group(2));
+            }
+            throw e;
+        }
         return new NativeEngine(h);
     }
 

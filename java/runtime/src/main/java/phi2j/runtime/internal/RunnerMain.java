@@ -84,6 +84,8 @@ public final class RunnerMain {
                         int perSequence = engine instanceof NativeEngine ne ? ne.contextPerSequence() : req.contextSize() / Math.max(1, req.parallel());
                         frames.sendJson(Frames.LOADED, new Messages.Loaded((System.nanoTime() - t0) / 1_000_000, engine.kind(),
                                 engine.llamaCpp(), engine.systemInfo(), perSequence));
+                    } catch (phi2j.InvalidOptionException e) {
+                        frames.sendJson(Frames.ERROR, new Messages.Error(-1, "option", e.option(), e.problem()));
                     } catch (UnsatisfiedLinkError e) {
                         frames.sendJson(Frames.ERROR, new Messages.Error(-1, "library", null, String.valueOf(e.getMessage())));
                     } catch (RuntimeException e) {

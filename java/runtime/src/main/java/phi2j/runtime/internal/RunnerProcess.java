@@ -386,6 +386,9 @@ public final class RunnerProcess implements AutoCloseable {
     }
 
     private Phi2Exception loadError(Messages.Error err) {
+        if ("option".equals(err.kind())) {
+            return new phi2j.InvalidOptionException(err.option(), err.message());
+        }
         if ("library".equals(err.kind())) {
             return new phi2j.runtime.NativeLibraryException("the llama.cpp native library could not be loaded: " + err.message()
                     + libraryHint);

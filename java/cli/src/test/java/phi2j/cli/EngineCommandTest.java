@@ -1,0 +1,78 @@
+package phi2j.cli;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import phi2j.runtime.NativeEngineBuild;
+import phi2j.testkit.TestModels;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** --engine on the command line: the native engine's exact counts and logprobs in --json, and its errors (exit 2). */
+class EngineCommandTest {
+    private static final String TINY = TestModels.tiny().toString();
+
+    static Path build() {
+        Path dir = NativeEngineBuild.defaultDir().orElse(Path.of("native/build/cpu"));
+        boolean present = NativeEngineBuild.isEngineBuild(dir);
+        if (!present && "true".equals(System.getenv("CI"))) {
+            fail("CI=true but there is no native engine build at " + dir + " (.ci/run builds it)");
+        }
+        org.junit.jupiter.api.Assumptions.assumeTrue(present, "no native engine build at " + dir + ": scripts/build-native.sh cpu");
+        return dir;
+    }
+
+    @Test
+    void maxLengthAndLogprobsInJsonWithoutAnyLogParsing() {
+        build();
+        CliTest.Run r = CliTest.run("generate", "-m", TINY, "-p", "Instruct: What is a GPU?\\nOutput:", "--max-length", "40",
+                "--engine", "native", "--logprobs", "3", "--json", "--ignore-eos", "-c", "256");
+        assertEquals(0, r.exit(), r.err());
+        JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+        int prompt = o.get("promptTokens").getAsInt();
+        int generated = o.get("generatedTokens").getAsInt();
+        assertEquals(40, prompt + generated);
+        assertEquals("native", o.get("engine").getAsString());
+        assertTrue(o.get("llamaCpp").getAsString().startsWith(NativeEngineBuild.LLAMA_CPP_VERSION), o.toString());
+        JsonArray lps = o.getAsJsonArray("logprobs");
+        assertEquals(generated, lps.size());
+        JsonObject first = lps.get(0).getAsJsonObject();
+        assertEquals(3, first.getAsJsonArray("top").size());
+        assertTrue(first.get("logprob").getAsDouble() <= 0);
+        assertTrue(r.err().contains("engine: native " + NativeEngineBuild.LLAMA_CPP_VERSION), r.err());
+    }
+
+    @Test
+    void logprobsWithTheBindingStopBeforeLoading() {
+        CliTest.Run r = CliTest.run("generate", "-m", TINY, "-p", "hi", "-n", "2", "--engine", "binding", "--logprobs", "2");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("--logprobs") && r.err().contains("native engine"), r.err());
+        assertFalse(r.err().contains("Loaded in"), "refused before the model loaded: " + r.err());
+    }
+
+    @Test
+    void aMissingOrMismatchedNativeBuildExitsTwoNamingThePath(@TempDir Path dir) throws IOException {
+        Path missing = dir.resolve("no-build");
+        CliTest.Run r = CliTest.run("generate", "-m", TINY, "-p", "hi", "-n", "2", "--engine", "native", "--lib", missing.toString());
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains(missing.toString()), r.err());
+
+        Path fake = dir.resolve("old-build");
+        Files.createDirectories(fake);
+        Files.writeString(fake.resolve("manifest.json"), "{\"engine\": \"phi2j-native\", \"engineAbi\": 1, \"preset\": \"cpu\", "
+                + "\"llamaCppVersion\": \"0.4.0\"}");
+        r = CliTest.run("generate", "-m", TINY, "-p", "hi", "-n", "2", "--engine", "native", "--lib", fake.toString());
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains(fake.toString()) && r.err().contains("0.4.0") && r.err().contains("scripts/build-native.sh cpu"), r.err());
+
+        r = CliTest.run("generate", "-m", TINY, "-p", "hi", "--engine", "turbo");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("--engine") && r.err().contains("turbo"), r.err());
+    }
+}

@@ -1,1 +1,0 @@
-int phi2j_fake_jllama(void) { return 42; }
