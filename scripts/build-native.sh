@@ -8,6 +8,7 @@
 #   --llama-src DIR      a llama.cpp git checkout at the pinned tree (default: the cached copy, else fetched)
 #   --src-cache DIR      where a fetched source is kept (default: $PHI2_CACHE_DIR/src, else ~/.cache/phi2j/src)
 #   --with-tools         also build llama.cpp's llama-bench and llama-batched-bench from the same tree
+#   --sanitize           build the engine and its C++ test with AddressSanitizer (llama.cpp itself as usual)
 #   --gpu-targets LIST   HIP gfx targets (gfx90a,gfx942) or CUDA architectures (80,90) instead of the preset's
 #   --rocm-path DIR      ROCm installation (default: $ROCM_PATH, else /opt/rocm)
 #   --jobs N             parallel build jobs (default: all cores)
@@ -17,10 +18,10 @@
 # The source, by the first route that works (each ends at the same files, checked by git tree hash):
 #   1. --llama-src DIR   2. the cache   3. the npm package node-llama-cpp (a git bundle; both sha256 checked)
 #   4. git clone of the upstream tag.
-# Then: phi2 devices --lib native/build/PRESET   and   phi2 generate --engine native ...
+# Then: phi2 generate --engine native ... (the cpu build is found by itself; others with --lib native/build/PRESET)
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "build-native: $*" >&2; exit 2; }
 say() { echo "build-native: $*" >&2; }
 
@@ -39,7 +40,7 @@ case "$PRESET" in
   *) die "unknown preset '$PRESET' (choose cpu, hip, hip-gfx90a, hip-gfx942, cuda, vulkan)" ;;
 esac
 
-TARGETS=""; ROCM="${ROCM_PATH:-/opt/rocm}"; LSRC=""; JOBS="$(nproc 2>/dev/null || echo 2)"; DRY=0; OUT=""; TOOLS=0; FETCH_ONLY=0
+TARGETS=""; ROCM="${ROCM_PATH:-/opt/rocm}"; LSRC=""; JOBS="$(nproc 2>/dev/null || echo 2)"; DRY=0; OUT=""; TOOLS=0; FETCH_ONLY=0; SANITIZE=0
 CACHE="${PHI2_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/phi2j}/src"
 [ -n "${PHI2_CACHE_DIR:-}" ] && CACHE="$PHI2_CACHE_DIR/src"
 while [ $# -gt 0 ]; do
@@ -51,6 +52,7 @@ while [ $# -gt 0 ]; do
     --jobs) [ $# -ge 2 ] || die "--jobs needs a number"; JOBS="$2"; shift 2 ;;
     --out) [ $# -ge 2 ] || die "--out needs a folder"; OUT="$2"; shift 2 ;;
     --with-tools) TOOLS=1; shift ;;
+    --sanitize) SANITIZE=1; shift ;;
     --fetch-only) FETCH_ONLY=1; shift ;;
     --dry-run) DRY=1; shift ;;
     *) die "unknown option '$1' (see --help)" ;;
@@ -151,6 +153,7 @@ ARGS=(-S "$ROOT/native" -B "$OUT/cmake" -C "$ROOT/cmake/presets/$PRESET.cmake" -
       "-DPHI2J_INSTALL_DIR=$OUT" "-DPHI2J_PRESET=$PRESET" "-DPHI2J_LLAMA_SOURCE_DIR=${SRC:-$CACHED}")
 command -v ninja >/dev/null 2>&1 && ARGS=(-G Ninja "${ARGS[@]}")
 [ $TOOLS -eq 1 ] && ARGS+=(-DPHI2J_BUILD_TOOLS=ON)
+[ $SANITIZE -eq 1 ] && ARGS+=(-DPHI2J_SANITIZE=ON)
 if [ -n "$TARGETS" ]; then
   case "$PRESET" in
     hip*) ARGS+=("-DAMDGPU_TARGETS=${TARGETS//,/;}" "-DGPU_TARGETS=${TARGETS//,/;}") ;;
@@ -202,4 +205,4 @@ eval "$CONFIGURE" || { say "configuring failed (see above)"; exit 1; }
 eval "$BUILD" || { say "building failed (see above)"; exit 1; }
 say "installed $OUT/$(sed -n 's/.*"library": "\(.*\)".*/\1/p' "$OUT/manifest.json") with $OUT/manifest.json in $(( $(date +%s) - START )) s"
 [ $TOOLS -eq 1 ] && say "llama.cpp's benchmarks from the same build: $OUT/cmake/bin/llama-bench, $OUT/cmake/bin/llama-batched-bench"
-say "check it with: $ROOT/phi2 devices --lib $OUT"
+say "check it with: $ROOT/phi2 devices --lib $OUT   and   $ROOT/phi2 generate --engine native --lib $OUT -m MODEL.gguf -p Hello -n 8"

@@ -463,7 +463,11 @@ void Engine::finish(Slot & s, Stop why, std::vector<uint8_t> & out, const std::s
     if (s.t_last == 0) s.t_last = s.t_prompt_done;
     std::string tail;
     if (why != Stop::STOP_STRING && why != Stop::END_OF_TEXT) {
-        tail = s.text.substr(s.released); // nothing is held back any more
+        // nothing is held back any more; but a cancelled text keeps to whole characters, so that it stays a prefix of
+        // what the full generation would have said (an unfinished UTF-8 character would decode to U+FFFD)
+        size_t end = s.text.size();
+        if (why == Stop::CANCELLED) end -= incomplete_utf8_tail(s.text, end);
+        tail = s.text.substr(s.released, end > s.released ? end - s.released : 0);
     }
     s.released = s.text.size();
     put<uint8_t>(out, EVENT_DONE);

@@ -1,6 +1,9 @@
 package phi2j.bench;
 
+import phi2j.runtime.EngineKind;
 import phi2j.runtime.GenerationOptions;
+import phi2j.runtime.NativeEngineBuild;
+import phi2j.runtime.internal.NativeInProcessBaseline;
 import phi2j.runtime.GenerationResult;
 import phi2j.runtime.ModelOptions;
 import phi2j.runtime.Phi2Model;
@@ -17,7 +20,10 @@ import java.util.Locale;
  * model in the same JVM, runs interleaved so that drifts in machine load hit both sides alike. Both sides
  * time the whole call (prompt processing included) by the same wall clock.
  *
- * <pre>java -cp 'java/bench/target/classes:java/bench/target/lib/*' phi2j.bench.RunnerOverhead [MODEL.gguf] [tokens] [rounds]</pre>
+ * <pre>java -cp 'java/bench/target/classes:java/bench/target/lib/*' phi2j.bench.RunnerOverhead [MODEL.gguf] [tokens] [rounds] [binding|native]</pre>
+ *
+ * With {@code native}, both sides are the native engine: the in-process side drives it directly (no runner, no socket,
+ * no stream), so the difference per token is what the runner process and the Java layers cost.
  */
 public final class RunnerOverhead {
     private RunnerOverhead() {
@@ -28,13 +34,18 @@ public final class RunnerOverhead {
         int tokens = args.length > 1 ? Integer.parseInt(args[1]) : 128;
         int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 5;
         int threads = Runtime.getRuntime().availableProcessors();
+        boolean nativeEngine = args.length > 3 && args[3].equals("native");
+        if (nativeEngine) {
+            nativeEngine(model, tokens, rounds, threads);
+            return;
+        }
         String prompt = "Instruct: Write a detailed analogy between mathematics and a lighthouse.\nOutput:";
         System.out.printf(Locale.ROOT, "model %s, %d new tokens, %d rounds, %d threads%n", model, tokens, rounds, threads);
 
         List<Double> runner = new ArrayList<>();
         List<Double> inProcess = new ArrayList<>();
         InProcessBaseline base = new InProcessBaseline(model, 1024, threads);
-        try (Phi2Model m = Phi2Model.open(model, ModelOptions.defaults().withContextSize(1024).withThreads(threads))) {
+        try (Phi2Model m = Phi2Model.open(model, ModelOptions.defaults().withEngine(EngineKind.BINDING).withContextSize(1024).withThreads(threads))) {
             GenerationOptions o = GenerationOptions.greedy().withMaxNewTokens(tokens);
             m.generate(prompt, o); // warm-up, both sides
             base.generate(prompt, tokens);
@@ -59,6 +70,41 @@ public final class RunnerOverhead {
         System.out.printf(Locale.ROOT, "in-process  %.2f ± %.2f tokens/s%n", im, sd(inProcess));
         System.out.printf(Locale.ROOT, "ratio runner / in-process = %.3f%n", rm / im);
         System.exit(0); // the in-process baseline's native thread would keep the JVM alive
+    }
+
+    /** The native engine through the runner against the same engine in this JVM; prints the overhead per token. */
+    private static void nativeEngine(Path model, int tokens, int rounds, int threads) {
+        String prompt = "The";
+        NativeEngineBuild build = NativeEngineBuild.read(NativeEngineBuild.defaultDir().orElseThrow());
+        List<Double> runner = new ArrayList<>();
+        List<Double> inProcess = new ArrayList<>();
+        System.out.printf(Locale.ROOT, "native engine %s, model %s, %d new tokens, %d rounds, %d threads%n", build.llamaCpp(), model, tokens,
+                rounds, threads);
+        try (NativeInProcessBaseline base = new NativeInProcessBaseline(model, build, 1024, threads);
+             Phi2Model m = Phi2Model.open(model, ModelOptions.defaults().withEngine(EngineKind.NATIVE).withNativeLibrary(build.dir())
+                     .withContextSize(1024).withThreads(threads))) {
+            GenerationOptions o = GenerationOptions.greedy().withMaxNewTokens(tokens).withIgnoreEndOfText(true);
+            for (int w = 0; w < 3; w++) { // warm-up, both sides: the JIT of both JVMs
+                m.generate(prompt, o);
+                base.generate(prompt, tokens);
+            }
+            for (int r = 0; r < rounds; r++) {
+                long t0 = System.nanoTime();
+                GenerationResult res = m.generate(prompt, o);
+                runner.add(res.generatedTokens() / ((System.nanoTime() - t0) / 1e9));
+                t0 = System.nanoTime();
+                int n = base.generate(prompt, tokens);
+                inProcess.add(n / ((System.nanoTime() - t0) / 1e9));
+                System.out.printf(Locale.ROOT, "round %d: runner %.2f t/s, in-process %.2f t/s%n", r + 1, runner.get(r), inProcess.get(r));
+            }
+        }
+        double rm = mean(runner);
+        double im = mean(inProcess);
+        System.out.printf(Locale.ROOT, "runner      %.2f ± %.2f tokens/s%n", rm, sd(runner));
+        System.out.printf(Locale.ROOT, "in-process  %.2f ± %.2f tokens/s%n", im, sd(inProcess));
+        System.out.printf(Locale.ROOT, "ratio runner / in-process = %.3f; overhead per token = %.1f µs (from the means)%n", rm / im,
+                (1 / rm - 1 / im) * 1e6);
+        System.exit(0);
     }
 
     static double mean(List<Double> xs) {

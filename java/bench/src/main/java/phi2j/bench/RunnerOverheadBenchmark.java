@@ -56,7 +56,7 @@ public class RunnerOverheadBenchmark {
 
         @Setup(Level.Trial)
         public void open(Config c) {
-            model = Phi2Model.open(c.path(), ModelOptions.defaults().withContextSize(1024));
+            model = Phi2Model.open(c.path(), ModelOptions.defaults().withEngine(phi2j.runtime.EngineKind.BINDING).withContextSize(1024));
             options = GenerationOptions.greedy().withMaxNewTokens(c.tokens);
         }
 

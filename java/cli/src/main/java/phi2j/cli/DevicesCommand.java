@@ -35,8 +35,8 @@ public final class DevicesCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         logging.apply();
-        Path custom = lib.resolveLibjllama();
-        Path lib = NativeLibrary.resolve(custom).resolve(NativeLibrary.fileName());
+        Path custom = lib.resolve();
+        Path lib = Devices.library(custom);
         List<Devices.Device> devs = Devices.list(custom);
         String features = Devices.systemInfo(custom);
         List<Devices.Gpu> gpus = Devices.gpus();

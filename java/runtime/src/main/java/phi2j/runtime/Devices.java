@@ -67,13 +67,32 @@ public final class Devices {
         int nvmlDeviceGetMemoryInfo(Pointer device, Pointer memory);
     }
 
+    /** ggml_backend_dev_type names, in each library's enum order: b4916 (the binding) and 0.25.1 (the native engine). */
     private static final String[] TYPES = {"CPU", "GPU", "ACCEL"};
+    private static final String[] TYPES_NATIVE = {"CPU", "GPU", "IGPU", "ACCEL", "META"};
 
     private Devices() {
     }
 
+    /**
+     * The library whose ggml to ask: a native engine build's libllama (which loads its ggml and backends), else the
+     * binding's libjllama (custom or bundled).
+     */
+    public static Path library(Path customDir) {
+        if (customDir != null && NativeEngineBuild.isEngineBuild(customDir)) {
+            Path dir = NativeEngineBuild.read(customDir).dir();
+            for (String name : List.of("libllama.so.0", "libllama.0.dylib", "llama.dll")) {
+                if (Files.isRegularFile(dir.resolve(name))) {
+                    return dir.resolve(name);
+                }
+            }
+            throw new NativeLibraryException("no libllama in the native engine build " + dir + ": rebuild it with scripts/build-native.sh");
+        }
+        return NativeLibrary.resolve(customDir).resolve(NativeLibrary.fileName());
+    }
+
     private static Ggml ggml(Path customDir) {
-        Path lib = NativeLibrary.resolve(customDir).resolve(NativeLibrary.fileName());
+        Path lib = library(customDir);
         try {
             return Native.load(lib.toString(), Ggml.class, Map.of(Library.OPTION_STRING_ENCODING, "UTF-8"));
         } catch (UnsatisfiedLinkError e) {
@@ -92,8 +111,9 @@ public final class Devices {
             LongByReference total = new LongByReference();
             g.ggml_backend_dev_memory(d, free, total);
             int t = g.ggml_backend_dev_type(d);
+            String[] types = customDir != null && NativeEngineBuild.isEngineBuild(customDir) ? TYPES_NATIVE : TYPES;
             out.add(new Device(i, g.ggml_backend_dev_name(d), g.ggml_backend_dev_description(d),
-                    t >= 0 && t < TYPES.length ? TYPES[t] : "type " + t, free.getValue(), total.getValue()));
+                    t >= 0 && t < types.length ? types[t] : "type " + t, free.getValue(), total.getValue()));
         }
         return out;
     }

@@ -1,0 +1,193 @@
+package phi2j.bench;
+
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code phi2 bench} on both engines against llama.cpp's own {@code llama-bench} and {@code llama-batched-bench} of
+ * the same native build, on the same files, interleaved round by round (the order rotates each round), so drifts in
+ * machine load hit every side alike. Ratios are paired per round, then averaged.
+ *
+ * <pre>
+ * scripts/build-native.sh cpu --with-tools
+ * java -cp 'java/bench/target/classes:java/bench/target/lib/*' phi2j.bench.EngineComparison \
+ *     --tiny TINY.gguf --shaped PHI2_SHAPED_Q4_K_M.gguf [--rounds 3] [--reps 3] [--parallel 4] [--root .]
+ * </pre>
+ */
+public final class EngineComparison {
+    /** One measurement: which tool, which test, tokens/s. */
+    record Sample(int round, String test, String tool, double tps) {
+    }
+
+    private final Path root;
+    private final Path tools;
+    private final int reps;
+    private final List<Sample> samples = new ArrayList<>();
+
+    private EngineComparison(Path root, int reps) {
+        this.root = root;
+        this.tools = root.resolve("native/build/cpu/cmake/bin");
+        this.reps = reps;
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> a = new LinkedHashMap<>(Map.of("--rounds", "3", "--reps", "3", "--parallel", "4", "--root", "."));
+        for (int i = 0; i + 1 < args.length; i += 2) {
+            a.put(args[i], args[i + 1]);
+        }
+        EngineComparison c = new EngineComparison(Path.of(a.get("--root")).toAbsolutePath().normalize(), Integer.parseInt(a.get("--reps")));
+        int rounds = Integer.parseInt(a.get("--rounds"));
+        int parallel = Integer.parseInt(a.get("--parallel"));
+        String tiny = a.get("--tiny");
+        String shaped = a.get("--shaped");
+        for (int r = 1; r <= rounds; r++) {
+            List<Runnable> steps = new ArrayList<>();
+            if (tiny != null) {
+                int round = r;
+                steps.add(() -> c.phi2(round, tiny, "native", 0, 256, 1));
+                steps.add(() -> c.llamaBench(round, tiny, 0, 256));
+                steps.add(() -> c.phi2(round, tiny, "binding", 0, 256, 1));
+            }
+            if (shaped != null) {
+                int round = r;
+                steps.add(() -> c.phi2(round, shaped, "native", 512, 32, 1));
+                steps.add(() -> c.llamaBench(round, shaped, 512, 32));
+                steps.add(() -> c.phi2(round, shaped, "binding", 512, 32, 1));
+                steps.add(() -> c.phi2(round, shaped, "native", 0, 128, parallel));
+                steps.add(() -> c.batchedBench(round, shaped, 128, parallel));
+            }
+            for (int i = 0; i < steps.size(); i++) {
+                steps.get((i + r - 1) % steps.size()).run(); // rotate the order every round
+            }
+        }
+        System.out.print(c.report());
+    }
+
+    private void phi2(int round, String model, String engine, int pp, int tg, int parallel) {
+        List<String> cmd = new ArrayList<>(List.of(root.resolve("phi2").toString(), "bench", "-m", model, "-p", String.valueOf(pp),
+                "-n", String.valueOf(tg), "-r", String.valueOf(reps), "-o", "json", "--engine", engine));
+        if (parallel > 1) {
+            cmd.addAll(List.of("--parallel", String.valueOf(parallel)));
+        }
+        for (JsonElement e : JsonParser.parseString(run(cmd)).getAsJsonArray()) {
+            JsonObject o = e.getAsJsonObject();
+            String test = name(model, o.get("n_prompt").getAsInt(), o.get("n_gen").getAsInt(), parallel);
+            add(new Sample(round, test, "phi2 " + engine, o.get("avg_ts").getAsDouble()));
+        }
+    }
+
+    private void llamaBench(int round, String model, int pp, int tg) {
+        List<String> cmd = List.of(tools.resolve("llama-bench").toString(), "-m", model, "-p", String.valueOf(pp), "-n", String.valueOf(tg),
+                "-r", String.valueOf(reps), "-o", "json");
+        for (JsonElement e : JsonParser.parseString(run(cmd)).getAsJsonArray()) {
+            JsonObject o = e.getAsJsonObject();
+            String test = name(model, o.get("n_prompt").getAsInt(), o.get("n_gen").getAsInt(), 1);
+            add(new Sample(round, test, "llama-bench", o.get("avg_ts").getAsDouble()));
+        }
+    }
+
+    /** llama-batched-bench's generation speed (S_TG) for {@code parallel} sequences of one prompt token each, as phi2 bench runs them. */
+    private void batchedBench(int round, String model, int tg, int parallel) {
+        double sum = 0;
+        for (int i = 0; i < reps; i++) {
+            String out = run(List.of(tools.resolve("llama-batched-bench").toString(), "-m", model, "-c", "2048", "-b", "2048", "-ub", "512",
+                    "-npp", "1", "-ntg", String.valueOf(tg), "-npl", String.valueOf(parallel), "--output-format", "jsonl"));
+            JsonObject last = null;
+            for (String line : out.lines().filter(l -> l.startsWith("{")).toList()) {
+                last = JsonParser.parseString(line).getAsJsonObject();
+            }
+            if (last == null) {
+                throw new IllegalStateException("llama-batched-bench printed no result:\n" + out);
+            }
+            sum += last.get("speed_tg").getAsDouble();
+        }
+        add(new Sample(round, name(model, 0, tg, parallel), "llama-batched-bench", sum / reps));
+    }
+
+    private static String name(String model, int pp, int tg, int parallel) {
+        String file = Path.of(model).getFileName().toString();
+        return file + " " + (pp > 0 ? "pp" + pp : "tg" + tg) + (parallel > 1 ? " x" + parallel : "");
+    }
+
+    private void add(Sample s) {
+        samples.add(s);
+        System.err.printf(Locale.ROOT, "round %d  %-45s %-22s %10.2f t/s%n", s.round(), s.test(), s.tool(), s.tps());
+    }
+
+    private static String run(List<String> cmd) {
+        try {
+            Path log = Files.createTempFile("phi2j-bench-", ".err");
+            Process p = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
+                throw new IllegalStateException(String.join(" ", cmd) + " failed:\n" + Files.readString(log));
+            }
+            Files.delete(log);
+            return out;
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Per test: each tool's mean ± sd over rounds, and each phi2 engine's ratio to llama.cpp's tool, paired by round. */
+    private String report() {
+        StringBuilder sb = new StringBuilder("| test | tool | t/s (mean ± sd over rounds) | ratio to llama.cpp's tool (paired) |\n| --- | --- | --: | --: |\n");
+        Map<String, Map<String, List<Sample>>> byTest = new LinkedHashMap<>();
+        for (Sample s : samples) {
+            byTest.computeIfAbsent(s.test(), k -> new LinkedHashMap<>()).computeIfAbsent(s.tool(), k -> new ArrayList<>()).add(s);
+        }
+        for (var test : byTest.entrySet()) {
+            List<Sample> ref = test.getValue().entrySet().stream().filter(e -> e.getKey().startsWith("llama-")).map(Map.Entry::getValue)
+                    .findFirst().orElse(List.of());
+            for (var tool : test.getValue().entrySet()) {
+                double[] v = tool.getValue().stream().mapToDouble(Sample::tps).toArray();
+                String ratio = "";
+                if (!tool.getKey().startsWith("llama-") && !ref.isEmpty()) {
+                    List<Double> ratios = new ArrayList<>();
+                    for (Sample s : tool.getValue()) {
+                        ref.stream().filter(x -> x.round() == s.round()).findFirst().ifPresent(x -> ratios.add(s.tps() / x.tps()));
+                    }
+                    double[] rv = ratios.stream().mapToDouble(Double::doubleValue).toArray();
+                    ratio = String.format(Locale.ROOT, "%.3f ± %.3f", mean(rv), sd(rv));
+                }
+                sb.append(String.format(Locale.ROOT, "| %s | %s | %.2f ± %.2f | %s |%n", test.getKey(), tool.getKey(), mean(v), sd(v), ratio));
+            }
+        }
+        return sb.toString();
+    }
+
+    private static double mean(double[] v) {
+        double s = 0;
+        for (double x : v) {
+            s += x;
+        }
+        return v.length == 0 ? Double.NaN : s / v.length;
+    }
+
+    private static double sd(double[] v) {
+        if (v.length < 2) {
+            return 0;
+        }
+        double m = mean(v);
+        double s = 0;
+        for (double x : v) {
+            s += (x - m) * (x - m);
+        }
+        return Math.sqrt(s / (v.length - 1));
+    }
+}
