@@ -83,12 +83,14 @@ class ConcurrencyTest {
     void closeRacingWithGenerationsEndsEveryCallCleanly() {
         assertTimeoutPreemptively(Duration.ofMinutes(2), () -> {
             for (int round = 0; round < 3; round++) {
-                Phi2Model m = Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withContextSize(512).withThreads(2));
+                // long generations (the native engine makes thousands of tiny-model tokens a second): six of them in
+                // turn outlast every sleep below, so close() always lands while some are running or waiting
+                Phi2Model m = Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withContextSize(2048).withThreads(2));
                 List<CompletableFuture<String>> calls = new ArrayList<>();
                 for (int t = 0; t < 6; t++) {
                     calls.add(CompletableFuture.supplyAsync(() -> {
                         try {
-                            GenerationResult r = m.generate("Once upon a time", GenerationOptions.greedy().withMaxNewTokens(300));
+                            GenerationResult r = m.generate("Once upon a time", GenerationOptions.greedy().withMaxNewTokens(1900).withIgnoreEndOfText(true));
                             return "result " + r.stopReason();
                         } catch (ModelClosedException e) {
                             return "model closed";
