@@ -23,6 +23,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        header = "Measure prompt and generation throughput as llama-bench does.",
         description = {"Measure throughput as llama.cpp's llama-bench does: prompt processing (ppN) and generation (tgN),",
                 "mean ± standard deviation of tokens/s over repetitions, for every combination of the listed values."})
 public final class BenchCommand implements Callable<Integer> {

@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 @Command(name = "bench-report", mixinStandardHelpOptions = true,
+        header = "Compare bench results with the memory-bandwidth bound.",
         description = {"Summarize 'phi2 bench -o json' results next to the memory-bandwidth bound for generation:",
                 "each generated token reads every weight once, so tg t/s cannot exceed bandwidth / model bytes."})
 public final class BenchReportCommand implements Callable<Integer> {

@@ -14,6 +14,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "convert", mixinStandardHelpOptions = true, sortOptions = false,
+        header = "Convert a Hugging Face Phi-2 checkpoint to GGUF, in Java.",
         description = {"Convert a Hugging Face Phi-2 checkpoint (PhiForCausalLM, safetensors) to GGUF, in Java.",
                 "The folder needs config.json, tokenizer.json and model.safetensors or model.safetensors.index.json with its shards."})
 public final class ConvertCommand implements Callable<Integer> {

@@ -17,8 +17,12 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
 
-@Command(name = "demo", mixinStandardHelpOptions = true, description = {"Run the walkthrough's six prompts (greedy, max_length 500) and time each answer.",
-        "Default model: the catalog's Phi-2 Q4_K_M in the models folder."}, sortOptions = false)
+@Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
+        header = "Run the walkthrough's six prompts and time each answer.",
+        description = {"Run the walkthrough's six prompts verbatim (greedy, max_length 500) and print what it printed: "
+                + "\"Loaded in N seconds\", then for each prompt \"Generated in N seconds\" and the prompt with its answer, "
+                + "cut at the first <|endoftext|>; then a table beside the walkthrough's MI210 seconds.",
+                "Default model: the catalog's Phi-2 Q4_K_M in the models folder."})
 public final class DemoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -35,21 +39,36 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--only", paramLabel = "N", description = "Run only task N (1-6).")
     Integer only;
 
+    @Option(names = "--answers-only", description = "Print each answer without its prompt.")
+    boolean answersOnly;
+
+    @Option(names = "--stream", description = "Print each answer as it is generated (then its \"Generated in\" line).")
+    boolean stream;
+
+    @Option(names = "--compare", description = "Say how close each answer is to the walkthrough's published one (share of its words in the same order).")
+    boolean compare;
+
     @Override
     public Integer call() {
         logging.apply();
-        if (only != null && (only < 1 || only > DemoPrompts.TASKS.size())) {
-            throw new phi2j.InvalidOptionException("--only", "must be 1 to " + DemoPrompts.TASKS.size() + ", not " + only);
+        int tasks = DemoPrompts.TASKS.size();
+        if (only != null && (only < 1 || only > tasks)) {
+            throw new phi2j.InvalidOptionException("--only", "must be 1 to " + tasks + ", not " + only);
+        }
+        if (maxLength < 2) {
+            throw new phi2j.InvalidOptionException("--max-length", "must be at least 2 (prompt plus one new token), not " + maxLength);
         }
         GenerationOptions options = GenerationOptions.greedy().withMaxLength(maxLength);
-        options.validate();
         var modelOptions = model.options();
         PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
 
         List<String[]> rows = new ArrayList<>();
         try (Phi2Model m = Phi2Model.open(model.modelPath(), modelOptions)) {
-            out.println("Model " + m.info().name() + " (" + m.info().path() + ")");
+            err.println("Model " + m.info().name() + " (" + m.info().path() + "), engine " + m.info().engine().label() + " " + m.info().llamaCpp());
+            err.flush();
             out.println("Loaded in " + Format.seconds(m.loadTime()) + " seconds");
+            out.flush();
             AtomicReference<TokenStream> current = new AtomicReference<>();
             Interrupts.onCtrlC(() -> {
                 TokenStream s = current.get();
@@ -58,32 +77,31 @@ public final class DemoCommand implements Callable<Integer> {
                 }
             });
             try {
-                for (int i = 0; i < DemoPrompts.TASKS.size(); i++) {
-                    if (only != null && only != i + 1) {
+                for (DemoPrompts.Task task : DemoPrompts.TASKS) {
+                    if (only != null && only != task.id()) {
                         continue;
                     }
-                    DemoPrompts.Task task = DemoPrompts.TASKS.get(i);
-                    out.println();
-                    out.println("=== [" + (i + 1) + "/" + DemoPrompts.TASKS.size() + "] " + task.title());
-                    out.println(task.prompt().stripTrailing());
-                    out.println("---");
-                    out.flush();
-                    GenerationResult r;
-                    try (TokenStream s = m.stream(task.prompt(), options)) {
-                        current.set(s);
-                        while (s.hasNext()) {
-                            out.print(s.next());
-                            out.flush();
-                        }
-                        r = s.result();
+                    GenerationResult r = run(m, task, options, current, out);
+                    String text = (answersOnly ? "" : task.prompt()) + r.text();
+                    if (stream) {
+                        out.println();
+                        out.println("Generated in " + Format.seconds(r.timings().total()) + " seconds");
+                    } else {
+                        out.println("Generated in " + Format.seconds(r.timings().total()) + " seconds");
+                        out.println(text);
                     }
-                    out.println();
-                    out.println("Generated in " + Format.seconds(r.timings().total()) + " seconds (" + r.generatedTokens()
-                            + " tokens, " + Format.rate(r.timings().tokensPerSecond()) + " tokens/s, stop: " + Format.stop(r.stopReason()) + ")");
-                    rows.add(new String[] {String.valueOf(i + 1), task.title(), String.valueOf(r.promptTokens()),
+                    if (compare) {
+                        double sim = DemoPrompts.similarity(task.prompt() + r.text(), task.answer());
+                        out.println(String.format(Locale.ROOT, "Compared with the walkthrough's answer: %.0f%% of its words in the same order",
+                                100 * sim));
+                    }
+                    out.flush();
+                    double seconds = r.timings().total().toNanos() / 1e9;
+                    rows.add(new String[] {String.valueOf(task.id()), task.title(), String.valueOf(r.promptTokens()),
                             String.valueOf(r.generatedTokens()), Format.seconds(r.timings().total()),
                             Format.rate(r.timings().tokensPerSecond()), Format.stop(r.stopReason()),
-                            String.format(Locale.ROOT, "%.2f", task.walkthroughSeconds())});
+                            String.format(Locale.ROOT, "%.2f", task.walkthroughSeconds()),
+                            String.format(Locale.ROOT, "%.1fx", task.walkthroughSeconds() / Math.max(seconds, 1e-9))});
                     if (r.stopReason() == phi2j.runtime.StopReason.CANCELLED) {
                         break;
                     }
@@ -92,10 +110,30 @@ public final class DemoCommand implements Callable<Integer> {
                 Interrupts.reset();
             }
             out.println();
-            out.println(table(List.of("#", "task", "prompt tok", "new tok", "seconds", "tok/s", "stop", "walkthrough MI210 s"), rows));
+            out.println(table(List.of("#", "task", "prompt tok", "new tok", "seconds", "tok/s", "stop", "walkthrough MI210 s", "speed-up"), rows));
             out.flush();
         }
-        return rows.size() == (only == null ? DemoPrompts.TASKS.size() : 1) ? Main.OK : Main.INTERRUPTED;
+        return rows.size() == (only == null ? tasks : 1) ? Main.OK : Main.INTERRUPTED;
+    }
+
+    /** One task's generation; with --stream its text is printed as it comes (the prompt first). */
+    private GenerationResult run(Phi2Model m, DemoPrompts.Task task, GenerationOptions options, AtomicReference<TokenStream> current,
+                                 PrintWriter out) {
+        try (TokenStream s = m.stream(task.prompt(), options)) {
+            current.set(s);
+            if (stream) {
+                if (!answersOnly) {
+                    out.print(task.prompt());
+                }
+                while (s.hasNext()) {
+                    out.print(s.next());
+                    out.flush();
+                }
+            }
+            return s.result();
+        } finally {
+            current.set(null);
+        }
     }
 
     /** A markdown table with padded columns. */

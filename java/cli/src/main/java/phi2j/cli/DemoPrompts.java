@@ -1,36 +1,79 @@
 package phi2j.cli;
 
-import phi2j.runtime.Prompts;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The walkthrough's six tasks, written in Phi-2's documented prompt formats, with the seconds each took
- * there (PyTorch, fp16, max_length 500, AMD Instinct MI210).
+ * The walkthrough's six prompts exactly as its Python strings (each starts and ends with a newline), the seconds each
+ * took there (PyTorch fp16, max_length 500, greedy, AMD Instinct MI210) and its published answers, from the resource
+ * {@code walkthrough.json} (a copy of {@code ../shared/data/walkthrough/walkthrough.json}, which a test compares).
  */
 final class DemoPrompts {
-    record Task(String title, String prompt, double walkthroughSeconds) {
+    /** One task: {@code prompt} verbatim; {@code answer} as the blog published it (re-wrapped, so content, not bytes). */
+    record Task(int id, String title, String prompt, double walkthroughSeconds, String answer) {
     }
 
-    static final List<Task> TASKS = List.of(
-            new Task("3Sum (code)", Prompts.code("three_sum(nums: list[int]) -> list[list[int]]",
-                    "Given an integer array nums, return all the triplets [nums[i], nums[j], nums[k]] such that\n"
-                            + "i != j, i != k, j != k and nums[i] + nums[j] + nums[k] == 0.\n"
-                            + "The solution set must not contain duplicate triplets."), 16.42),
-            new Task("Summarize \"Attention Is All You Need\"",
-                    Prompts.qa("Summarize the paper \"Attention Is All You Need\" in a few sentences."), 19.46),
-            new Task("Explain the Beethoven joke",
-                    Prompts.qa("Explain this joke: Why did Beethoven get rid of all of his chickens? "
-                            + "All they ever said was \"Bach, Bach, Bach!\""), 17.74),
-            new Task("Shakespearean dialog between physicists",
-                    Prompts.qa("Write a short dialog in the style of Shakespeare between two physicists "
-                            + "arguing whether light is a wave or a particle."), 18.94),
-            new Task("Square root with advancedmath (code)", "import advancedmath\n\n"
-                    + Prompts.code("square_root(x: float) -> float",
-                    "Return the square root of x, computed with the advancedmath package."), 18.45),
-            new Task("Summarize the LoRA paper",
-                    Prompts.qa("Summarize the paper \"LoRA: Low-Rank Adaptation of Large Language Models\"."), 18.52));
+    static final List<Task> TASKS;
+    /** "Loaded in 5.01 seconds" in the walkthrough. */
+    static final double WALKTHROUGH_LOAD_SECONDS;
+
+    static {
+        try (InputStream in = DemoPrompts.class.getResourceAsStream("walkthrough.json")) {
+            if (in == null) {
+                throw new IllegalStateException("walkthrough.json is missing from the phi2 jar");
+            }
+            JsonObject o = JsonParser.parseString(new String(in.readAllBytes(), StandardCharsets.UTF_8)).getAsJsonObject();
+            List<Task> tasks = new ArrayList<>();
+            for (JsonElement e : o.getAsJsonArray("tasks")) {
+                JsonObject t = e.getAsJsonObject();
+                tasks.add(new Task(t.get("id").getAsInt(), t.get("title").getAsString(), t.get("prompt").getAsString(),
+                        t.get("walkthrough_seconds").getAsDouble(), t.get("walkthrough_answer").getAsString()));
+            }
+            TASKS = List.copyOf(tasks);
+            WALKTHROUGH_LOAD_SECONDS = o.get("load_seconds").getAsDouble();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 
     private DemoPrompts() {
+    }
+
+    /**
+     * How much of the walkthrough's published answer {@code ours} says, in the same order: the longest common
+     * subsequence of the two word sequences (whitespace-insensitive, so the blog's re-wrapping does not count) over the
+     * longer one's word count. 1 for the same words in the same order; a shuffled answer scores low, and extra or
+     * missing words lower the score alike.
+     */
+    static double similarity(String ours, String published) {
+        String[] a = words(ours);
+        String[] b = words(published);
+        if (a.length == 0 && b.length == 0) {
+            return 1;
+        }
+        int[] prev = new int[b.length + 1];
+        int[] cur = new int[b.length + 1];
+        for (String w : a) {
+            for (int j = 1; j <= b.length; j++) {
+                cur[j] = w.equals(b[j - 1]) ? prev[j - 1] + 1 : Math.max(prev[j], cur[j - 1]);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return (double) prev[b.length] / Math.max(a.length, b.length);
+    }
+
+    private static String[] words(String s) {
+        String t = s.strip();
+        return t.isEmpty() ? new String[0] : t.split("\\s+");
     }
 }

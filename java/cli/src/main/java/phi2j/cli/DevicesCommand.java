@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "devices", mixinStandardHelpOptions = true,
+        header = "List the llama.cpp library's devices and the machine's GPUs.",
         description = {"List the compute devices of the llama.cpp library, its CPU features, and the GPUs the machine's",
                 "runtimes see (AMD: HIP and the KFD topology; NVIDIA: NVML). Warns when a GPU is present but the library has no GPU backend."})
 public final class DevicesCommand implements Callable<Integer> {

@@ -19,7 +19,8 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
 
-@Command(name = "generate", mixinStandardHelpOptions = true, description = "Generate text from a prompt (-p, or standard input).", sortOptions = false)
+@Command(name = "generate", mixinStandardHelpOptions = true, header = "Generate text from a prompt.",
+        description = "Generate text from a prompt (-p, or standard input).", sortOptions = false)
 public final class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -55,6 +56,7 @@ public final class GenerateCommand implements Callable<Integer> {
                 : new String(System.in.readAllBytes(), StandardCharsets.UTF_8);
         var genOptions = sampling.options();
         var modelOptions = model.options();
+        checkLengthBeforeLoading(genOptions, modelOptions);
         if (genOptions.logprobs() > 0 && phi2j.runtime.NativeEngineBuild.choose(modelOptions) == phi2j.runtime.EngineKind.BINDING) {
             throw new InvalidOptionException("--logprobs", "needs the native engine (build it with scripts/build-native.sh cpu, "
                     + "then --engine native); the de.kherud:llama binding cannot report probabilities");
@@ -102,6 +104,27 @@ public final class GenerateCommand implements Callable<Integer> {
                     + " s, stop: " + Format.stop(r.stopReason()) + ", engine: " + m.info().engine().label() + " " + m.info().llamaCpp() + ")");
             err.flush();
             return r.stopReason() == phi2j.runtime.StopReason.CANCELLED ? Main.INTERRUPTED : Main.OK;
+        }
+    }
+
+    /**
+     * A length that cannot fit the context is known from the file's header: say so before the model loads. The
+     * prompt-dependent checks (a prompt longer than --max-length) wait for the tokenizer.
+     */
+    private void checkLengthBeforeLoading(phi2j.runtime.GenerationOptions g, phi2j.runtime.ModelOptions o) {
+        java.nio.file.Path file = model.model != null ? model.model : Catalog.load().defaultModelPath();
+        if (o.contextSize() == 0 && !java.nio.file.Files.isRegularFile(file)) {
+            return; // the default model is not downloaded yet: its header is checked when it is
+        }
+        int context = o.contextSize() > 0 ? o.contextSize()
+                : (int) phi2j.format.Phi2Layout.check(phi2j.format.GgufReader.read(file)).contextLength();
+        if (g.maxLength() != null && g.maxLength() > context) {
+            throw new InvalidOptionException("--max-length", g.maxLength() + " exceeds the context size " + context
+                    + (o.contextSize() > 0 ? " (-c)" : " of " + file.getFileName() + "; raise it with -c"));
+        }
+        if (g.maxNewTokens() != null && g.maxNewTokens() >= context) {
+            throw new InvalidOptionException("-n", g.maxNewTokens() + " new tokens do not fit the context size " + context
+                    + " with any prompt" + (o.contextSize() > 0 ? " (-c)" : "; raise it with -c"));
         }
     }
 

@@ -18,7 +18,8 @@ import java.util.Arrays;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-@Command(name = "inspect", mixinStandardHelpOptions = true, description = "Print a GGUF file's metadata and tensor table, and check it against Phi-2's layout.")
+@Command(name = "inspect", mixinStandardHelpOptions = true, header = "Print a GGUF file's metadata and tensors, and check its layout.",
+        description = "Print a GGUF file's metadata and tensor table, and check it against Phi-2's layout.")
 public final class InspectCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -13,7 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-@Command(name = "list", mixinStandardHelpOptions = true, description = "Show the catalog's models and which are present in the models folder.")
+@Command(name = "list", mixinStandardHelpOptions = true, header = "Show the catalog's models and which are present.",
+        description = "Show the catalog's models and which are present in the models folder.")
 public final class ListCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -17,6 +17,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "pull", mixinStandardHelpOptions = true, sortOptions = false,
+        header = "Download a catalog model or a Hugging Face checkpoint.",
         description = {"Download a catalog model (default: the catalog's default, Phi-2 Q4_K_M) into the models folder,",
                 "or with --hf a Hugging Face checkpoint for 'phi2 convert'. Resumes interrupted downloads, retries",
                 "transient errors, and keeps a file only when its sha256 matches."})

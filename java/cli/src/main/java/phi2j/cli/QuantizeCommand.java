@@ -21,6 +21,7 @@ import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 
 @Command(name = "quantize", mixinStandardHelpOptions = true, sortOptions = false,
+        header = "Quantize a Phi-2 GGUF with llama.cpp's per-tensor mixes.",
         description = {"Quantize or re-type a Phi-2 GGUF with ggml's own kernels and llama.cpp's per-tensor mixes.",
                 "TYPE: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, F16, BF16, F32."})
 public final class QuantizeCommand implements Callable<Integer> {

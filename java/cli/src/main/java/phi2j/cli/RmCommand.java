@@ -12,7 +12,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-@Command(name = "rm", mixinStandardHelpOptions = true, description = "Delete a catalog model's file (and its partial download) from the models folder.")
+@Command(name = "rm", mixinStandardHelpOptions = true, header = "Delete a downloaded model.",
+        description = "Delete a catalog model's file (and its partial download) from the models folder.")
 public final class RmCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -11,7 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-@Command(name = "synth", mixinStandardHelpOptions = true, description = {"Write a random-weight model in Phi-2's architecture (its answers are noise).",
+@Command(name = "synth", mixinStandardHelpOptions = true, header = "Write a random-weight model in Phi-2's layout.",
+        description = {"Write a random-weight model in Phi-2's architecture (its answers are noise).",
         "For trying the tools and for tests, without downloading anything."})
 public final class SynthCommand implements Callable<Integer> {
     @Spec

@@ -210,6 +210,27 @@ class PullTest {
     }
 
     @Test
+    void offlineFailuresNameTheCauseAndWhatToDoWithoutRetryingAHopelessName() throws Exception {
+        int closedPort;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort(); // closed again when this block ends: nothing listens there
+        }
+        java.net.URI refused = java.net.URI.create("http://127.0.0.1:" + closedPort + "/model.gguf");
+        Phi2Exception e = assertThrows(Phi2Exception.class,
+                () -> downloader(Duration.ofSeconds(5)).download(refused, dir.resolve("r.gguf"), null, (d, t) -> { }));
+        assertTrue(e.getMessage().contains("connection was refused") && e.getMessage().contains("-m FILE")
+                && e.getMessage().contains("--no-download") && e.getMessage().contains("phi2 synth"), e.getMessage());
+        assertFalse(e.getMessage().contains("null"), e.getMessage());
+
+        logText.getBuffer().setLength(0);
+        java.net.URI nowhere = java.net.URI.create("http://phi2j-test.invalid/model.gguf"); // .invalid never resolves (RFC 2606)
+        Phi2Exception e2 = assertThrows(Phi2Exception.class,
+                () -> downloader(Duration.ofSeconds(5)).download(nowhere, dir.resolve("n.gguf"), null, (d, t) -> { }));
+        assertTrue(e2.getMessage().contains("does not resolve") && e2.getMessage().contains("after 1 attempt:"), e2.getMessage());
+        assertFalse(logText.toString().contains("attempt 2"), "no retries for a name that does not resolve: " + logText);
+    }
+
+    @Test
     void aStallingServerTimesOutInsteadOfHanging() throws Exception {
         files.put("/stall.gguf", data(100_000, 6));
         mode.put("/stall.gguf", "stall");

@@ -68,6 +68,12 @@ class ConvertTest {
         assertArrayEquals(new long[] {160, 51200}, f.tensor("output.weight").orElseThrow().shape());
     }
 
+    /** transformers' clean_up_tokenization: the spaces it removes before punctuation and English contractions. */
+    static String hfCleanUp(String s) {
+        return s.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",").replace(" ' ", "'")
+                .replace(" n't", "n't").replace(" 'm", "'m").replace(" 's", "'s").replace(" 've", "'ve").replace(" 're", "'re");
+    }
+
     @Test
     void llamaCppTokenizesTheReferenceCasesAsHuggingFaceDoes() throws IOException {
         Path inp = SharedData.require("tokenizer-tests/ggml-vocab-phi-2.gguf.inp");
@@ -90,7 +96,10 @@ class ConvertTest {
                 if (Arrays.equals(want, got)) {
                     same++;
                     if (got.length > 0) {
-                        assertEquals(text, m.detokenize(got), "detokenizing case " + i + " gives the input back");
+                        // llama.cpp 0.5.0 detokenizes as Hugging Face decodes Phi-2 (its tokenizer_config sets
+                        // clean_up_tokenization_spaces); b4916, under the binding, gives the input back as it was
+                        String back = m.info().engine() == phi2j.runtime.EngineKind.NATIVE ? hfCleanUp(text) : text;
+                        assertEquals(back, m.detokenize(got), "detokenizing case " + i);
                     }
                 } else {
                     diffs.add(i + ": " + text.replace("\n", "\\n") + " want " + Arrays.toString(want) + " got " + Arrays.toString(got));

@@ -140,7 +140,9 @@ public final class Phi2Model implements AutoCloseable {
 
     /** Generates to the end and returns the result. */
     public GenerationResult generate(String prompt, GenerationOptions options) {
-        try (TokenStream s = stream(prompt, options)) {
+        // nobody reads the pieces: the runner need not push them while it decodes (each push wakes this JVM's threads,
+        // which on a small machine take cores from llama.cpp's)
+        try (TokenStream s = start(prompt, options, false)) {
             return s.result();
         }
     }
@@ -161,6 +163,10 @@ public final class Phi2Model implements AutoCloseable {
      * length, fails with {@link InvalidOptionException} when the stream is read.
      */
     public TokenStream stream(String prompt, GenerationOptions options) {
+        return start(prompt, options, true);
+    }
+
+    private TokenStream start(String prompt, GenerationOptions options, boolean streaming) {
         if (prompt == null || prompt.isEmpty()) {
             throw new InvalidOptionException("prompt", "is empty");
         }
@@ -181,7 +187,7 @@ public final class Phi2Model implements AutoCloseable {
                         + "de.kherud:llama binding cannot report probabilities");
             }
             Messages.Generate req = new Messages.Generate(ids.incrementAndGet(), prompt, options.withSeed(seed),
-                    info.contextPerSequence());
+                    info.contextPerSequence(), streaming);
             Generation g = new Generation(req, runner, vocabulary.eosText(), !options.stopStrings().isEmpty(),
                     binding && this.options.parallel() == 1, info.engine().label() + " " + info.llamaCpp(), turn::release);
             g.start();

@@ -159,6 +159,9 @@ public final class Downloader {
                 resp = http.send(rb.build(), HttpResponse.BodyHandlers.ofInputStream());
             } catch (IOException e) {
                 last = e;
+                if (cause(e) instanceof java.net.UnknownHostException || cause(e) instanceof javax.net.ssl.SSLException) {
+                    break; // a name that does not resolve, or a TLS failure, will not mend itself in a few seconds
+                }
                 continue;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
@@ -219,8 +222,53 @@ public final class Downloader {
             Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             return new Result(target, Files.size(target), actual, source, attempt, false);
         }
-        throw new Phi2Exception("download of " + url + " failed after " + attempt + " attempts: " + (last == null ? "unknown error" : last.getMessage())
-                + " (run the same command again to resume)");
+        throw new Phi2Exception("download of " + url + " failed after " + attempt + (attempt == 1 ? " attempt: " : " attempts: ")
+                + explain(last) + NO_NETWORK_ADVICE);
+    }
+
+    /** What to do when the hub cannot be reached. */
+    static final String NO_NETWORK_ADVICE = ". Without network: pass a model file with -m FILE, turn downloads off with --no-download "
+            + "(or PHI2_NO_DOWNLOAD=1) to see where to put one, or try the tools on a tiny random-weight model: phi2 synth -o tiny.gguf"
+            + " (a partial download resumes when the same command runs again)";
+
+    /** The root cause of a failed request, in words a user can act on. */
+    static String explain(IOException e) {
+        if (e == null) {
+            return "unknown error";
+        }
+        Throwable c = cause(e);
+        if (c instanceof java.net.UnknownHostException) {
+            return "the host name " + c.getMessage() + " does not resolve (no network, or no DNS)";
+        }
+        if (c instanceof java.net.ConnectException) {
+            return "the connection was refused (" + (c.getMessage() == null ? "nothing listens there" : c.getMessage()) + ")";
+        }
+        if (c instanceof java.net.http.HttpTimeoutException || c instanceof java.net.SocketTimeoutException) {
+            return "the server did not answer in time";
+        }
+        if (c instanceof javax.net.ssl.SSLException) {
+            return "the TLS handshake failed (" + c.getMessage() + "; a proxy that intercepts TLS needs its certificate in the JDK's trust store)";
+        }
+        String m = c.getMessage() != null ? c.getMessage() : e.getMessage();
+        return m != null ? m : c.getClass().getSimpleName();
+    }
+
+    private static Throwable cause(Throwable e) {
+        Throwable c = e;
+        while (c.getCause() != null && c.getCause() != c && c.getMessage() == null) {
+            c = c.getCause();
+        }
+        // HttpClient wraps the real cause (ConnectException with a null message) in an IOException of its own
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.net.UnknownHostException || t instanceof java.net.ConnectException
+                    || t instanceof javax.net.ssl.SSLException || t instanceof java.net.http.HttpTimeoutException) {
+                return t;
+            }
+            if (t.getCause() == t) {
+                break;
+            }
+        }
+        return c;
     }
 
     static boolean isDiskFull(IOException e) {

@@ -206,8 +206,11 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
         }
         StopReason reason = endOfText.found() ? StopReason.END_OF_TEXT : StopReason.values()[done.stopReason()];
         long first = firstPieceNanos == 0 ? endNanos : firstPieceNanos;
+        // unstreamed pieces arrive with the end: then the engine's own clock says when the first token was ready
+        Duration ttft = request.streaming() ? Duration.ofNanos(first - startNanos)
+                : Duration.ofNanos(Math.min(done.promptNanos(), endNanos - startNanos));
         int generated = done.generatedTokens();
-        Timings timings = new Timings(Duration.ofNanos(first - startNanos), Duration.ofNanos(endNanos - startNanos),
+        Timings timings = new Timings(ttft, Duration.ofNanos(endNanos - startNanos),
                 Duration.ofNanos(done.promptNanos()), Duration.ofNanos(done.decodeNanos()), done.promptEvaluated(), generated,
                 Math.max(0, generated - 1));
         finish(new End(new GenerationResult(text.toString(), done.promptTokens(), generated, reason, timings, logprobs, engineLabel)));

@@ -27,8 +27,11 @@ public final class Messages {
     public record Loaded(long nativeLoadMillis, String engine, String llamaCpp, String systemInfo, int contextPerSequence) {
     }
 
-    /** One generation; its options cross the socket as the API's own record. */
-    public record Generate(int id, String prompt, GenerationOptions options, int contextSize) {
+    /**
+     * One generation; its options cross the socket as the API's own record. {@code streaming}: the caller reads the
+     * pieces as they come, so the runner pushes them at once; otherwise they may wait for the end.
+     */
+    public record Generate(int id, String prompt, GenerationOptions options, int contextSize, boolean streaming) {
     }
 
     /**

@@ -69,6 +69,7 @@ public final class NativeEngine implements Engine {
     private final String endOfText;
     private final int[] slotRequest; // request id per slot, -1 when free
     private final Sink[] slotSink;
+    private final boolean[] slotStreaming; // the caller reads this slot's pieces as they come
     private final ArrayDeque<Waiting> waiting = new ArrayDeque<>();
     private final ArrayDeque<Runnable> needsIdleSlot = new ArrayDeque<>();
     private final BlockingQueue<Runnable> commands = new LinkedBlockingQueue<>();
@@ -76,7 +77,10 @@ public final class NativeEngine implements Engine {
     private final Thread loop;
     private volatile boolean closed;
     private int active;
-    /** A sink with frames written but not pushed, and when frames were last pushed (loop thread only). */
+    /**
+     * A sink with a streaming generation's frames written but not pushed yet (loop thread only). Frames of generations
+     * nobody streams wait in the buffer until their end, which pushes everything.
+     */
     private Sink unflushed;
     private long lastFlushNanos;
     /**
@@ -94,6 +98,7 @@ public final class NativeEngine implements Engine {
         this.slotRequest = new int[i[2]];
         java.util.Arrays.fill(slotRequest, -1);
         this.slotSink = new Sink[i[2]];
+        this.slotStreaming = new boolean[i[2]];
         this.endOfText = new String(detokenize(handle, new int[] {i[4]}), StandardCharsets.UTF_8);
         this.loop = new Thread(this::run, "phi2-native-engine");
         loop.setDaemon(true);
@@ -267,6 +272,7 @@ public final class NativeEngine implements Engine {
             try {
                 begin(s, req);
                 slotRequest[s] = req.id();
+                slotStreaming[s] = req.streaming();
                 slotSink[s] = w.sink();
                 slotOf.put(req.id(), s);
                 active++;
@@ -308,8 +314,10 @@ public final class NativeEngine implements Engine {
             int slot = b.getInt();
             int id = slotRequest[slot];
             Sink sink = slotSink[slot];
-            unflushed = sink;
             if (kind == EVENT_TOKEN) {
+                if (slotStreaming[slot]) {
+                    unflushed = sink;
+                }
                 int startAt = b.position();
                 b.position(startAt + 8); // token id, logprob
                 b.position(b.position() + 4 + b.getInt(b.position())); // the token's text

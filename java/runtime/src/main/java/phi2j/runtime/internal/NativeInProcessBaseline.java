@@ -25,7 +25,7 @@ public final class NativeInProcessBaseline implements AutoCloseable {
     public int generate(String prompt, int newTokens) {
         CompletableFuture<Integer> done = new CompletableFuture<>();
         engine.submit(new Messages.Generate(++ids, prompt, GenerationOptions.greedy().withMaxNewTokens(newTokens).withIgnoreEndOfText(true),
-                engine.contextPerSequence()), new Engine.Sink() {
+                engine.contextPerSequence(), false), new Engine.Sink() {
             @Override
             public void text(int id, String text) {
             }

@@ -95,6 +95,9 @@ public final class RunnerProcess implements AutoCloseable {
             cmd.add("-Xmx256m");
             cmd.add("-XX:+UseSerialGC");
             cmd.add("-XX:TieredStopAtLevel=1");
+            // The runner's own Java is small and runs between decode batches: compile it after a few calls rather than
+            // thousands, or interpreted frame writing takes a core from llama.cpp's threads for a long warm-up.
+            cmd.add("-XX:CompileThresholdScaling=0.05");
             if (System.getProperty("phi2.batchMicros") != null) cmd.add("-Dphi2.batchMicros=" + System.getProperty("phi2.batchMicros"));
             cmd.add("-Djava.io.tmpdir=" + dir);
             // The binding extracts its library into this folder; one private folder per runner means runners
