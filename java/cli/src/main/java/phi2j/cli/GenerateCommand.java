@@ -112,9 +112,9 @@ public final class GenerateCommand implements Callable<Integer> {
      * prompt-dependent checks (a prompt longer than --max-length) wait for the tokenizer.
      */
     private void checkLengthBeforeLoading(phi2j.runtime.GenerationOptions g, phi2j.runtime.ModelOptions o) {
-        java.nio.file.Path file = model.model != null ? model.model : Catalog.load().defaultModelPath();
-        if (o.contextSize() == 0 && !java.nio.file.Files.isRegularFile(file)) {
-            return; // the default model is not downloaded yet: its header is checked when it is
+        java.nio.file.Path file = model.model;
+        if (o.contextSize() == 0 && file == null) {
+            return; // the default model may not be downloaded yet: the check comes with the generation, by the same name
         }
         int context = o.contextSize() > 0 ? o.contextSize()
                 : (int) phi2j.format.Phi2Layout.check(phi2j.format.GgufReader.read(file)).contextLength();

@@ -80,11 +80,11 @@ class CliTest {
 
         r = run("generate", "-m", TINY, "-p", "x", "--top-p", "2");
         assertEquals(2, r.exit());
-        assertTrue(r.err().contains("topP"), r.err());
+        assertTrue(r.err().contains("--top-p: "), "the flag, not the API field: " + r.err());
 
         r = run("generate", "-m", TINY, "-p", "a long prompt", "--max-length", "2", "-c", "256");
         assertEquals(2, r.exit());
-        assertTrue(r.err().contains("maxLength"), r.err());
+        assertTrue(r.err().contains("--max-length: "), r.err());
 
         r = run("generate", "--no-such-option");
         assertEquals(2, r.exit());

@@ -52,10 +52,10 @@ class DevicesAndBenchTest {
     void splitsForDevicesThatAreNotThereAreClearErrors() {
         CliTest.Run r = run("generate", "-m", TestModels.tiny().toString(), "-p", "x", "-ts", "1,1,1");
         assertEquals(2, r.exit());
-        assertTrue(r.err().contains("tensorSplit: lists 3 devices, but the llama.cpp library sees 0 GPU(s)"), r.err());
+        assertTrue(r.err().contains("-ts: lists 3 devices, but the llama.cpp library sees 0 GPU(s)"), r.err());
         r = run("generate", "-m", TestModels.tiny().toString(), "-p", "x", "-mg", "2");
         assertEquals(2, r.exit());
-        assertTrue(r.err().contains("mainGpu: is 2"), r.err());
+        assertTrue(r.err().contains("-mg: is 2"), r.err());
     }
 
     @Test

@@ -24,6 +24,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicLong;
@@ -159,7 +160,9 @@ public final class Downloader {
                 resp = http.send(rb.build(), HttpResponse.BodyHandlers.ofInputStream());
             } catch (IOException e) {
                 last = e;
-                if (cause(e) instanceof java.net.UnknownHostException || cause(e) instanceof javax.net.ssl.SSLException) {
+                Throwable why = cause(e);
+                if (why instanceof java.net.UnknownHostException || why instanceof java.nio.channels.UnresolvedAddressException
+                        || why instanceof javax.net.ssl.SSLException) {
                     break; // a name that does not resolve, or a TLS failure, will not mend itself in a few seconds
                 }
                 continue;
@@ -237,8 +240,8 @@ public final class Downloader {
             return "unknown error";
         }
         Throwable c = cause(e);
-        if (c instanceof java.net.UnknownHostException) {
-            return "the host name " + c.getMessage() + " does not resolve (no network, or no DNS)";
+        if (c instanceof java.net.UnknownHostException || c instanceof java.nio.channels.UnresolvedAddressException) {
+            return "the host name does not resolve (no network, or no DNS)";
         }
         if (c instanceof java.net.ConnectException) {
             return "the connection was refused (" + (c.getMessage() == null ? "nothing listens there" : c.getMessage()) + ")";
@@ -253,20 +256,25 @@ public final class Downloader {
         return m != null ? m : c.getClass().getSimpleName();
     }
 
+    /**
+     * The most telling cause in {@code e}'s chain: HttpClient reports an unknown host as a ConnectException around an
+     * UnresolvedAddressException, so a name that does not resolve is looked for first, then TLS, time-outs, refusals.
+     */
     private static Throwable cause(Throwable e) {
+        List<Class<?>> order = List.of(java.net.UnknownHostException.class, java.nio.channels.UnresolvedAddressException.class,
+                javax.net.ssl.SSLException.class, java.net.http.HttpTimeoutException.class, java.net.SocketTimeoutException.class,
+                java.net.ConnectException.class);
+        for (Class<?> wanted : order) {
+            int depth = 0;
+            for (Throwable t = e; t != null && depth < 20; t = t.getCause(), depth++) {
+                if (wanted.isInstance(t)) {
+                    return t;
+                }
+            }
+        }
         Throwable c = e;
         while (c.getCause() != null && c.getCause() != c && c.getMessage() == null) {
             c = c.getCause();
-        }
-        // HttpClient wraps the real cause (ConnectException with a null message) in an IOException of its own
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof java.net.UnknownHostException || t instanceof java.net.ConnectException
-                    || t instanceof javax.net.ssl.SSLException || t instanceof java.net.http.HttpTimeoutException) {
-                return t;
-            }
-            if (t.getCause() == t) {
-                break;
-            }
         }
         return c;
     }
