@@ -2,7 +2,7 @@
 # The whole test suite, on both engines: builds the CPU native engine when it is missing or its sources changed
 # (scripts/build-native.sh cpu; incremental after the first time), runs every Maven test with it (the default
 # engine when a build exists), runs the runtime and CLI tests again on the de.kherud:llama binding, then the
-# engine's own C++ test on a tiny model.
+# engine's own C++ test on a tiny model, plain and under AddressSanitizer (leak checks on).
 # Usage: scripts/test.sh [--skip-build]     (extra Maven arguments through MAVEN_ARGS)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -18,4 +18,9 @@ echo "== runtime and CLI tests again on the binding engine ($(( SECONDS / 60 )) 
 PHI2_ENGINE=binding mvn -B -ntp ${MAVEN_ARGS:-} test -pl java/runtime,java/cli
 echo "== the engine's C++ test ($(( SECONDS / 60 )) min so far)" >&2
 native/build/cpu/cmake/phi2j_engine_test java/runtime/target/test-models/tiny-phi2.gguf
+if [ "${1:-}" != "--skip-build" ]; then
+  echo "== the engine's C++ test under AddressSanitizer ($(( SECONDS / 60 )) min so far)" >&2
+  bash scripts/build-native.sh cpu --sanitize --out native/build/cpu-asan >&2
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 native/build/cpu-asan/cmake/phi2j_engine_test java/runtime/target/test-models/tiny-phi2.gguf
+fi
 echo "== done in $(( SECONDS / 60 )) min $(( SECONDS % 60 )) s" >&2
