@@ -128,10 +128,12 @@ class CliTest {
     void synthRefusesToOverwrite(@TempDir Path dir) throws IOException {
         Path p = dir.resolve("m.gguf");
         assertEquals(0, run("synth", "-o", p.toString()).exit());
-        long size = Files.size(p);
+        byte[] before = Files.readAllBytes(p);
         Run again = run("synth", "-o", p.toString(), "--seed", "9");
         assertEquals(2, again.exit());
-        assertEquals(size, Files.size(p));
+        // the bytes, not the size: a model of another seed has the same size
+        assertArrayEquals(before, Files.readAllBytes(p), "the refused run left the file as it was");
         assertEquals(0, run("synth", "-o", p.toString(), "--seed", "9", "--force").exit());
+        assertFalse(java.util.Arrays.equals(before, Files.readAllBytes(p)), "--force did replace it (with seed 9's weights)");
     }
 }
