@@ -84,7 +84,8 @@ public final class RunnerOverhead {
              Phi2Model m = Phi2Model.open(model, ModelOptions.defaults().withEngine(EngineKind.NATIVE).withNativeLibrary(build.dir())
                      .withContextSize(1024).withThreads(threads))) {
             GenerationOptions o = GenerationOptions.greedy().withMaxNewTokens(tokens).withIgnoreEndOfText(true);
-            for (int w = 0; w < 3; w++) { // warm-up, both sides: the JIT of both JVMs
+            long warmUntil = System.nanoTime() + 2_000_000_000L;
+            for (int w = 0; w < 3 || System.nanoTime() < warmUntil; w++) { // warm-up, both sides, 2 s at least: the JITs
                 m.generate(prompt, o);
                 base.generate(prompt, tokens);
             }

@@ -149,8 +149,13 @@ public final class BenchRunner {
 
     private List<Double> series(List<Phi2Model> models, String depthPrompt, int nPrompt, int nGen, Config c) {
         List<Double> samples = new ArrayList<>();
-        // one discarded run of the test itself first, as llama-bench warms up each test: caches, the runner's JIT
-        measure(models, depthPrompt, nPrompt, nGen, c.depth());
+        // Discarded runs of the test itself first, as llama-bench warms up each test, for at least a second: a tiny
+        // model's run takes milliseconds, and the runner JVM's JIT compiler, still busy for the first few hundred
+        // milliseconds, would otherwise take a core from llama.cpp's threads during the measured runs.
+        long warmUntil = System.nanoTime() + 1_000_000_000L;
+        for (int w = 0; w < 50 && (w == 0 || System.nanoTime() < warmUntil); w++) {
+            measure(models, depthPrompt, nPrompt, nGen, c.depth());
+        }
         String test = (nPrompt > 0 ? "pp" + nPrompt : "tg" + nGen) + (c.depth() > 0 ? " @ d" + c.depth() : "");
         for (int r = 0; r < repetitions; r++) {
             progress.printf("bench: %s %s ngl %d t %d: repetition %d/%d%n", c.model().getFileName(), test, c.gpuLayers(), c.threads(), r + 1, repetitions);
