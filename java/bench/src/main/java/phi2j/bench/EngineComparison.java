@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
  * <pre>
  * scripts/build-native.sh cpu --with-tools
  * java -cp 'java/bench/target/classes:java/bench/target/lib/*' phi2j.bench.EngineComparison \
- *     --tiny TINY.gguf --shaped PHI2_SHAPED_Q4_K_M.gguf [--rounds 3] [--reps 3] [--parallel 4] [--binding true] [--root .]
+ *     --tiny TINY.gguf --shaped PHI2_SHAPED_Q4_K_M.gguf [--rounds 3] [--reps 3] [--parallel 4] [--parallel-tg 128] [--binding true] [--root .]
  * </pre>
  */
 public final class EngineComparison {
@@ -43,7 +43,7 @@ public final class EngineComparison {
     }
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> a = new LinkedHashMap<>(Map.of("--rounds", "3", "--reps", "3", "--parallel", "4", "--root", ".", "--binding", "true"));
+        Map<String, String> a = new LinkedHashMap<>(Map.of("--rounds", "3", "--reps", "3", "--parallel", "4", "--root", ".", "--binding", "true", "--parallel-tg", "128"));
         for (int i = 0; i + 1 < args.length; i += 2) {
             a.put(args[i], args[i + 1]);
         }
@@ -53,6 +53,7 @@ public final class EngineComparison {
         String tiny = a.get("--tiny");
         String shaped = a.get("--shaped");
         boolean binding = Boolean.parseBoolean(a.get("--binding"));
+        int parallelTg = Integer.parseInt(a.get("--parallel-tg"));
         for (int r = 1; r <= rounds; r++) {
             List<Runnable> steps = new ArrayList<>();
             if (tiny != null) {
@@ -70,8 +71,8 @@ public final class EngineComparison {
                 if (binding) {
                     steps.add(() -> c.phi2(round, shaped, "binding", 512, 32, 1));
                 }
-                steps.add(() -> c.phi2(round, shaped, "native", 0, 128, parallel));
-                steps.add(() -> c.batchedBench(round, shaped, 128, parallel));
+                steps.add(() -> c.phi2(round, shaped, "native", 0, parallelTg, parallel));
+                steps.add(() -> c.batchedBench(round, shaped, parallelTg, parallel));
             }
             for (int i = 0; i < steps.size(); i++) {
                 steps.get((i + r - 1) % steps.size()).run(); // rotate the order every round

@@ -112,6 +112,9 @@ public final class GenerateCommand implements Callable<Integer> {
      * prompt-dependent checks (a prompt longer than --max-length) wait for the tokenizer.
      */
     private void checkLengthBeforeLoading(phi2j.runtime.GenerationOptions g, phi2j.runtime.ModelOptions o) {
+        if (g.maxLength() == null && g.maxNewTokens() == null) {
+            return; // the default length adapts to the context: nothing to check, and no header to read twice
+        }
         java.nio.file.Path file = model.model;
         if (o.contextSize() == 0 && file == null) {
             return; // the default model may not be downloaded yet: the check comes with the generation, by the same name

@@ -71,6 +71,10 @@ class EngineCommandTest {
         assertEquals(2, r.exit());
         assertTrue(r.err().contains(fake.toString()) && r.err().contains("0.4.0") && r.err().contains("scripts/build-native.sh cpu"), r.err());
 
+        r = CliTest.run("generate", "-m", TINY, "-p", "hi", "--logprobs", "21");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("--logprobs: must be 0 (off) to 20"), r.err());
+
         r = CliTest.run("generate", "-m", TINY, "-p", "hi", "--engine", "turbo");
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("--engine") && r.err().contains("turbo"), r.err());

@@ -70,6 +70,14 @@ class FrontDoorTest {
         CliTest.Run answers = CliTest.run("demo", "-m", TINY, "--only", "2", "--max-length", "100", "--answers-only");
         assertEquals(0, answers.exit(), answers.err());
         assertFalse(answers.out().contains("Summarize the paper"), "--answers-only leaves the prompt out:\n" + answers.out());
+
+        CliTest.Run bad = CliTest.run("demo", "-m", TINY, "--only", "7");
+        assertEquals(2, bad.exit());
+        assertTrue(bad.err().contains("--only: must be 1 to 6, not 7"), bad.err());
+        bad = CliTest.run("demo", "-m", TINY, "--max-length", "1");
+        assertEquals(2, bad.exit());
+        assertTrue(bad.err().contains("--max-length: must be at least 2"), bad.err());
+        assertFalse(bad.out().contains("Loaded in"), "refused before loading: " + bad.out());
     }
 
     @Test

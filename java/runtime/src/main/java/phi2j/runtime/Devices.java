@@ -105,13 +105,13 @@ public final class Devices {
         Ggml g = ggml(customDir);
         List<Device> out = new ArrayList<>();
         long n = g.ggml_backend_dev_count();
+        String[] types = customDir != null && NativeEngineBuild.isEngineBuild(customDir) ? TYPES_NATIVE : TYPES;
         for (int i = 0; i < n; i++) {
             Pointer d = g.ggml_backend_dev_get(i);
             LongByReference free = new LongByReference();
             LongByReference total = new LongByReference();
             g.ggml_backend_dev_memory(d, free, total);
             int t = g.ggml_backend_dev_type(d);
-            String[] types = customDir != null && NativeEngineBuild.isEngineBuild(customDir) ? TYPES_NATIVE : TYPES;
             out.add(new Device(i, g.ggml_backend_dev_name(d), g.ggml_backend_dev_description(d),
                     t >= 0 && t < types.length ? types[t] : "type " + t, free.getValue(), total.getValue()));
         }

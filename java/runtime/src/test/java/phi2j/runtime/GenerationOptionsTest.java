@@ -26,6 +26,9 @@ class GenerationOptionsTest {
         assertEquals("maxNewTokens", rejected(g.withMaxNewTokens(0)));
         assertEquals("maxLength", rejected(g.withMaxLength(1)));
         assertEquals("stopStrings", rejected(g.withStopStrings(List.of(""))));
+        assertEquals("logprobs", rejected(g.withLogprobs(-1)));
+        assertEquals("logprobs", rejected(g.withLogprobs(GenerationOptions.MAX_LOGPROBS + 1)));
+        g.withLogprobs(GenerationOptions.MAX_LOGPROBS).validate();
         assertEquals("maxLength", rejected(new GenerationOptions(10, 10, 0, 40, 1, 0, 1, null, List.of(), false, false, 0)));
         g.validate();
         GenerationOptions.sampling(0.8f, 3).validate();

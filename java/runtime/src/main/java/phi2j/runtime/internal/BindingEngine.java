@@ -30,9 +30,11 @@ public final class BindingEngine implements Engine {
     private final LlamaModel model;
     private final ExecutorService worker;
     private final Set<Integer> cancelled = ConcurrentHashMap.newKeySet();
+    private final int contextPerSequence;
 
-    private BindingEngine(LlamaModel model, int parallel) {
+    private BindingEngine(LlamaModel model, int parallel, int contextSize) {
         this.model = model;
+        this.contextPerSequence = contextSize / Math.max(1, parallel);
         // one worker per llama.cpp slot: that many generations can be in flight at once
         this.worker = Executors.newFixedThreadPool(Math.max(1, parallel), r -> {
             Thread t = new Thread(r, "phi2-runner-generate");
@@ -76,7 +78,12 @@ public final class BindingEngine implements Engine {
             // the last token's final hidden state (after the output norm), which predicts the next token
             p.enableEmbedding().setPoolingType(de.kherud.llama.args.PoolingType.LAST);
         }
-        return new BindingEngine(new LlamaModel(p), req.parallel());
+        return new BindingEngine(new LlamaModel(p), req.parallel(), req.contextSize());
+    }
+
+    @Override
+    public int contextPerSequence() {
+        return contextPerSequence;
     }
 
     @Override

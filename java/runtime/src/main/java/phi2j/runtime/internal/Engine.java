@@ -38,6 +38,9 @@ public interface Engine extends AutoCloseable {
     /** llama.cpp's system_info line: backends and CPU features. */
     String systemInfo();
 
+    /** Tokens one generation may hold: the context divided among the parallel sequences. */
+    int contextPerSequence();
+
     /** Starts generation {@code req.id()}; its pieces, end or error go to {@code sink}. */
     void submit(Messages.Generate req, Sink sink);
 

@@ -114,9 +114,10 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
         ByteBuffer b = event.order(ByteOrder.LITTLE_ENDIAN);
         int token = b.getInt();
         float logprob = b.getFloat();
-        String tokenText = utf8(b);
+        boolean wanted = request.options().logprobs() > 0;
+        String tokenText = wanted ? utf8(b) : skip(b);
         int nTop = b.getInt();
-        if (request.options().logprobs() > 0) {
+        if (wanted) {
             List<TokenLogprob.Alternative> top = new ArrayList<>(nTop);
             for (int i = 0; i < nTop; i++) {
                 int t = b.getInt();
@@ -127,7 +128,7 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
         } else {
             for (int i = 0; i < nTop; i++) {
                 b.position(b.position() + 8);
-                utf8(b);
+                skip(b);
             }
         }
         String released = utf8(b);
@@ -136,6 +137,12 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
         } else if (firstPieceNanos == 0) {
             firstPieceNanos = System.nanoTime();
         }
+    }
+
+    /** Steps over a length-prefixed string without decoding it. */
+    private static String skip(ByteBuffer b) {
+        b.position(b.position() + 4 + b.getInt(b.position()));
+        return null;
     }
 
     private static String utf8(ByteBuffer b) {

@@ -28,6 +28,9 @@ public final class NativeEngine implements Engine {
     private static final java.util.regex.Pattern OPTION_ERROR = java.util.regex.Pattern.compile("option (\\w+): (.*)", java.util.regex.Pattern.DOTALL);
     private static final byte EVENT_TOKEN = 1;
     private static final byte EVENT_DONE = 2;
+    /** The engine's stop ids (native/src/engine.h): StopReason's ordinals, then ERROR. */
+    private static final int STOP_CANCELLED = phi2j.runtime.StopReason.CANCELLED.ordinal();
+    private static final int STOP_ERROR = 4;
 
     // --- JNI (native/src/jni.cpp) ---
     static native int abi();
@@ -82,7 +85,6 @@ public final class NativeEngine implements Engine {
      * nobody streams wait in the buffer until their end, which pushes everything.
      */
     private Sink unflushed;
-    private long lastFlushNanos;
     /**
      * How long one native run() may collect tokens before they go to the caller. Each batch wakes the caller's
      * threads, and on a small machine they take cores from llama.cpp's, whose threads wait for each other at every
@@ -153,7 +155,7 @@ public final class NativeEngine implements Engine {
         return systemInfo0();
     }
 
-    /** Tokens one sequence may hold: the context divided among the slots. */
+    @Override
     public int contextPerSequence() {
         return contextPerSequence;
     }
@@ -179,7 +181,7 @@ public final class NativeEngine implements Engine {
                 Waiting w = it.next();
                 if (w.req().id() == id) {
                     it.remove();
-                    w.sink().done(new Messages.Done(id, 0, 0, true, 0, true, 3, 0, 0, 0, 0));
+                    w.sink().done(new Messages.Done(id, 0, 0, true, 0, true, STOP_CANCELLED, 0, 0, 0, 0));
                     w.sink().flush();
                 }
             }
@@ -241,7 +243,7 @@ public final class NativeEngine implements Engine {
     private void iterate() throws InterruptedException {
         boolean idle = active == 0 && needsIdleSlot.isEmpty();
         if (idle) {
-            flushNow(System.nanoTime()); // nothing may wait in a buffer while the loop sleeps
+            flushNow(); // nothing may wait in a buffer while the loop sleeps
         }
         Runnable c = idle ? commands.take() : commands.poll();
         while (c != null) {
@@ -346,26 +348,25 @@ public final class NativeEngine implements Engine {
                 if (!tail.isEmpty()) {
                     sink.text(id, tail);
                 }
-                if (stop == 4) {
+                if (stop == STOP_ERROR) {
                     sink.error(new Messages.Error(id, "native", null, error));
                 } else {
-                    sink.done(new Messages.Done(id, promptTokens, 0, stop == 3, 0, true, stop, generated, evaluated, promptNanos, decodeNanos));
+                    sink.done(new Messages.Done(id, promptTokens, 0, stop == STOP_CANCELLED, 0, true, stop, generated, evaluated, promptNanos, decodeNanos));
                 }
                 sink.flush();
             } else {
                 throw new IllegalStateException("unknown engine event " + kind);
             }
         }
-        flushNow(System.nanoTime());
+        flushNow();
         admit();
     }
 
-    private void flushNow(long now) {
+    private void flushNow() {
         if (unflushed != null) {
             unflushed.flush();
             unflushed = null;
         }
-        lastFlushNanos = now;
     }
 
     private static String utf8(ByteBuffer b) {

@@ -81,9 +81,8 @@ public final class RunnerMain {
                         engine = "native".equals(req.engine())
                                 ? NativeEngine.load(Path.of(req.engineLibrary()), req)
                                 : BindingEngine.load(req);
-                        int perSequence = engine instanceof NativeEngine ne ? ne.contextPerSequence() : req.contextSize() / Math.max(1, req.parallel());
                         frames.sendJson(Frames.LOADED, new Messages.Loaded((System.nanoTime() - t0) / 1_000_000, engine.kind(),
-                                engine.llamaCpp(), engine.systemInfo(), perSequence));
+                                engine.llamaCpp(), engine.systemInfo(), engine.contextPerSequence()));
                     } catch (phi2j.InvalidOptionException e) {
                         frames.sendJson(Frames.ERROR, new Messages.Error(-1, "option", e.option(), e.problem()));
                     } catch (UnsatisfiedLinkError e) {

@@ -98,7 +98,9 @@ public final class RunnerProcess implements AutoCloseable {
             // The runner's own Java is small and runs between decode batches: compile it after a few calls rather than
             // thousands, or interpreted frame writing takes a core from llama.cpp's threads for a long warm-up.
             cmd.add("-XX:CompileThresholdScaling=0.05");
-            if (System.getProperty("phi2.batchMicros") != null) cmd.add("-Dphi2.batchMicros=" + System.getProperty("phi2.batchMicros"));
+            if (System.getProperty("phi2.batchMicros") != null) { // the native engine's batch length, for experiments
+                cmd.add("-Dphi2.batchMicros=" + System.getProperty("phi2.batchMicros"));
+            }
             cmd.add("-Djava.io.tmpdir=" + dir);
             // The binding extracts its library into this folder; one private folder per runner means runners
             // never overwrite or delete each other's copy.
