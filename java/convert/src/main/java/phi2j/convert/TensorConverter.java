@@ -16,9 +16,10 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Turns tensors stored in files (GGUF or safetensors: a type, a shape and an offset) into another ggml type,
@@ -47,7 +48,9 @@ public final class TensorConverter implements AutoCloseable {
 
     private final Ggml ggml;
     private final int threads;
-    private final ExecutorService pool;
+    private final ThreadPoolExecutor pool;
+    /** Parts between their first and last instruction: what {@link #idle()} reports. */
+    private final java.util.concurrent.atomic.AtomicInteger running = new java.util.concurrent.atomic.AtomicInteger();
     private final Map<Path, FileChannel> channels = new HashMap<>();
     private final ByteBuffer src = ByteBuffer.allocateDirect((int) (CHUNK_VALUES * 4));
     private final Pointer srcPtr = Native.getDirectBufferPointer(src);
@@ -57,7 +60,7 @@ public final class TensorConverter implements AutoCloseable {
     public TensorConverter(Ggml ggml, int threads) {
         this.ggml = ggml;
         this.threads = threads;
-        this.pool = Executors.newFixedThreadPool(threads, r -> {
+        this.pool = (ThreadPoolExecutor) Executors.newFixedThreadPool(threads, r -> {
             Thread t = new Thread(r, "phi2-convert");
             t.setDaemon(true);
             return t;
@@ -106,39 +109,77 @@ public final class TensorConverter implements AutoCloseable {
                 long first = p0;
                 long count = Math.min(per, n - p0);
                 parts.add(pool.submit(() -> {
-                    Pointer in = srcPtr.share(first * srcRowBytes);
-                    Pointer f = from == GgmlType.F32 ? in : floats.share(first * rowLen * 4);
-                    if (from != GgmlType.F32) {
-                        ggml.toFloat(from, in, f, count * rowLen);
-                    }
-                    Pointer d = dst.share(first * dstRowBytes);
-                    if (to == GgmlType.F32) {
-                        d.write(0, f.getByteArray(0, (int) (count * rowLen * 4)), 0, (int) (count * rowLen * 4));
-                    } else {
-                        long written = ggml.api().ggml_quantize_chunk(to.id(), f, d, 0, count, rowLen, null);
-                        if (written != count * dstRowBytes) {
-                            throw new IllegalStateException("ggml wrote " + written + " bytes for " + count + " rows of " + s.name());
-                        }
-                        if (ggml.api().ggml_validate_row_data(to.id(), d, written) == 0) {
-                            throw new IllegalStateException("converted data of " + s.name() + " failed ggml's validation (NaN or infinity in the source?)");
-                        }
+                    running.incrementAndGet();
+                    try {
+                        convertPart(s, from, to, first, count, rowLen, srcRowBytes, dstRowBytes);
+                    } finally {
+                        running.decrementAndGet();
                     }
                     return null;
                 }));
             }
-            for (Future<?> f : parts) {
-                try {
-                    f.get();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IOException("interrupted while converting " + s.name());
-                } catch (ExecutionException e) {
-                    throw new IOException(e.getCause().getMessage(), e.getCause());
-                }
-            }
+            awaitAll(parts, s.name());
             sink.write(dst.getByteBuffer(0, n * dstRowBytes));
             progress.accept(n * rowLen);
         }
+    }
+
+    /** Converts rows {@code first .. first + count} of the chunk in {@code src} into {@code dst}. */
+    private void convertPart(Source s, GgmlType from, GgmlType to, long first, long count, long rowLen,
+                             long srcRowBytes, long dstRowBytes) {
+        Pointer in = srcPtr.share(first * srcRowBytes);
+        Pointer f = from == GgmlType.F32 ? in : floats.share(first * rowLen * 4);
+        if (from != GgmlType.F32) {
+            ggml.toFloat(from, in, f, count * rowLen);
+        }
+        Pointer d = dst.share(first * dstRowBytes);
+        if (to == GgmlType.F32) {
+            d.write(0, f.getByteArray(0, (int) (count * rowLen * 4)), 0, (int) (count * rowLen * 4));
+        } else {
+            long written = ggml.api().ggml_quantize_chunk(to.id(), f, d, 0, count, rowLen, null);
+            if (written != count * dstRowBytes) {
+                throw new IllegalStateException("ggml wrote " + written + " bytes for " + count + " rows of " + s.name());
+            }
+            if (ggml.api().ggml_validate_row_data(to.id(), d, written) == 0) {
+                throw new IllegalStateException("converted data of " + s.name() + " failed ggml's validation (NaN or infinity in the source?)");
+            }
+        }
+    }
+
+    /**
+     * Waits for every part, even after one failed: the others still write into {@code floats} and {@code dst}, and
+     * a caller that closes this converter on the failure would free that memory under them (a crash seen in CI).
+     */
+    private static void awaitAll(List<Future<?>> parts, String tensor) throws IOException {
+        Throwable failure = null;
+        boolean interrupted = false;
+        for (Future<?> f : parts) {
+            while (true) {
+                try {
+                    f.get();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // native code cannot be stopped midway: wait on, then report
+                } catch (ExecutionException e) {
+                    if (failure == null) {
+                        failure = e.getCause();
+                    }
+                    break;
+                }
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while converting " + tensor);
+        }
+        if (failure != null) {
+            throw new IOException(failure.getMessage(), failure);
+        }
+    }
+
+    /** True when no part of a conversion is running. */
+    boolean idle() {
+        return running.get() == 0;
     }
 
     private void copy(FileChannel ch, long at, long bytes, GgufWriter.ByteSink sink) throws IOException {
@@ -158,7 +199,20 @@ public final class TensorConverter implements AutoCloseable {
 
     @Override
     public void close() {
-        pool.shutdownNow();
+        pool.shutdown();
+        boolean interrupted = false;
+        while (true) {
+            try {
+                if (pool.awaitTermination(1, TimeUnit.DAYS)) {
+                    break;
+                }
+            } catch (InterruptedException e) {
+                interrupted = true; // the native buffers below must outlive every worker
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
         for (FileChannel ch : channels.values()) {
             try {
                 ch.close();
