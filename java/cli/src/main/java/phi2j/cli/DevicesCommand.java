@@ -4,7 +4,6 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import phi2j.runtime.Devices;
-import phi2j.runtime.NativeLibrary;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -12,7 +11,6 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -36,20 +34,20 @@ public final class DevicesCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         logging.apply();
-        Path custom = lib.resolve();
-        Path lib = Devices.library(custom);
-        List<Devices.Device> devs = Devices.list(custom);
-        String features = Devices.systemInfo(custom);
-        List<Devices.Gpu> gpus = Devices.gpus();
+        Devices.Report report = Devices.report(lib.resolve()); // probed in a runner: this JVM loads no native library
+        String library = report.library();
+        List<Devices.Device> devs = report.devices();
+        String features = report.systemInfo();
+        List<Devices.Gpu> gpus = report.gpus();
         String warning = null;
-        if (!gpus.isEmpty() && !Devices.hasGpuBackend(devs)) {
-            warning = gpus.size() + " GPU(s) found, but " + lib + " has no GPU backend (the jar's bundled library is a CPU build). Build one: "
+        if (!gpus.isEmpty() && !report.hasGpuBackend()) {
+            warning = gpus.size() + " GPU(s) found, but " + library + " has no GPU backend (the jar's bundled library is a CPU build). Build one: "
                     + Devices.buildAdvice(gpus).orElse("scripts/build-native.sh");
         }
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             JsonObject o = new JsonObject();
-            o.addProperty("library", lib.toString());
+            o.addProperty("library", library);
             o.addProperty("systemInfo", features);
             JsonArray d = new JsonArray();
             for (Devices.Device x : devs) {
@@ -79,7 +77,7 @@ public final class DevicesCommand implements Callable<Integer> {
             }
             out.println(new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(o));
         } else {
-            out.println("library: " + lib);
+            out.println("library: " + library);
             out.println("llama.cpp devices:");
             for (Devices.Device x : devs) {
                 out.printf("  %d  %-6s %-8s %s%s%n", x.index(), x.type(), x.name(), x.description(),

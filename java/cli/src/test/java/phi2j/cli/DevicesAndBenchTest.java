@@ -23,13 +23,50 @@ class DevicesAndBenchTest {
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().matches("(?s).*llama\\.cpp devices:\\s+0\\s+CPU.*"), r.out());
         assertTrue(r.out().contains("CPU features: CPU : "), r.out());
-        if (Devices.gpus().isEmpty()) {
-            assertTrue(r.out().contains("GPUs: none found"), r.out());
-        }
         CliTest.Run j = run("devices", "--json");
         JsonObject o = JsonParser.parseString(j.out()).getAsJsonObject();
+        if (o.getAsJsonArray("gpus").isEmpty()) {
+            assertTrue(r.out().contains("GPUs: none found"), r.out());
+        }
         assertEquals("CPU", o.getAsJsonArray("devices").get(0).getAsJsonObject().get("type").getAsString());
         assertTrue(o.get("library").getAsString().endsWith("libjllama.so"));
+    }
+
+    /** The probe runs in a runner: the caller's JVM maps no llama.cpp, ggml or GPU runtime library (issue 13). */
+    @Test
+    @org.junit.jupiter.api.condition.EnabledOnOs(org.junit.jupiter.api.condition.OS.LINUX)
+    void devicesLoadsNoNativeLibraryIntoTheCallersJvm() throws Exception {
+        for (String[] args : List.of(new String[] {"devices", "--json"}, engineBuildArgs())) {
+            if (args == null) {
+                continue;
+            }
+            List<String> cmd = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "-cp", System.getProperty("java.class.path"), MappedLibrariesMain.class.getName()));
+            cmd.addAll(List.of(args));
+            Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(120, java.util.concurrent.TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), out);
+            int at = out.indexOf("MAPPED:");
+            assertTrue(at > 0, out);
+            JsonObject o = JsonParser.parseString(out.substring(0, at)).getAsJsonObject();
+            assertEquals("CPU", o.getAsJsonArray("devices").get(0).getAsJsonObject().get("type").getAsString(), "the runner answered");
+            List<String> mapped = List.of(out.substring(at + "MAPPED:".length()).strip().split("\n"));
+            assertTrue(mapped.stream().anyMatch(l -> l.startsWith("libjvm")), "the listing works: " + mapped);
+            List<String> nativeLibs = mapped.stream()
+                    .filter(l -> l.matches("lib(jllama|llama|ggml|phi2j|amdhip64|nvidia-ml|cuda|hip).*")).toList();
+            assertEquals(List.of(), nativeLibs, String.join(" ", args) + " loaded these into the caller");
+        }
+    }
+
+    /** {@code devices --lib BUILD} for the CPU native engine build when it exists (it does under scripts/test.sh). */
+    private static String[] engineBuildArgs() {
+        var build = phi2j.runtime.NativeEngineBuild.defaultDir().filter(d -> Files.isRegularFile(d.resolve("manifest.json")));
+        if (build.isEmpty()) {
+            assertNotEquals("true", System.getenv("CI"), "CI has no native engine build: scripts/test.sh builds it first");
+            return null;
+        }
+        return new String[] {"devices", "--json", "--lib", build.get().toString()};
     }
 
     @Test

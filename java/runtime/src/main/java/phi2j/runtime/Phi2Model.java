@@ -78,7 +78,6 @@ public final class Phi2Model implements AutoCloseable {
                         + "binding engine cannot load: use the native engine (--engine native or auto)");
             }
             libraryDir = NativeLibrary.resolve(options.nativeLibrary());
-            checkDevices(options);
             libraryLabel = (options.nativeLibrary() != null ? "custom " : "bundled CPU build, ")
                     + libraryDir.resolve(NativeLibrary.fileName());
             rebuild = " (library " + libraryDir.resolve(NativeLibrary.fileName()) + ")";
@@ -92,6 +91,9 @@ public final class Phi2Model implements AutoCloseable {
         RunnerProcess runner = RunnerProcess.start(engine == EngineKind.NATIVE ? null : libraryDir, env);
         runner.libraryHint(rebuild);
         try {
+            if (engine == EngineKind.BINDING) { // the native engine checks these itself, before loading
+                checkDevices(options, runner);
+            }
             Messages.Loaded loaded = runner.load(new Messages.Load(gguf.toAbsolutePath().toString(), context, threads,
                     options.gpuLayers(), options.splitMode().name(), options.tensorSplit(), options.mainGpu(), options.seed(),
                     options.embeddings(), options.batchSize(), options.parallel(), engine.label(), engineLibrary,
@@ -114,11 +116,11 @@ public final class Phi2Model implements AutoCloseable {
     }
 
     /** A split or main GPU that names devices the library does not have is an error here, not a surprise in llama.cpp. */
-    static void checkDevices(ModelOptions o) {
+    static void checkDevices(ModelOptions o, RunnerProcess runner) {
         if (o.tensorSplit().isEmpty() && o.mainGpu() == 0) {
             return;
         }
-        long gpus = Devices.list(o.nativeLibrary()).stream().filter(d -> !d.type().equals("CPU")).count();
+        long gpus = runner.devices(Devices.library(o.nativeLibrary())).devices().stream().filter(d -> !d.type().equals("CPU")).count();
         if (o.tensorSplit().size() > Math.max(1, gpus)) {
             throw new InvalidOptionException("tensorSplit", "lists " + o.tensorSplit().size() + " devices, but the llama.cpp library sees "
                     + gpus + " GPU(s) (see phi2 devices)");

@@ -51,11 +51,26 @@ public final class Messages {
         }
     }
 
-    /** A small synchronous request: kind "tokenize" (text), "detokenize" (tokens) or "embed" (text). */
+    /**
+     * A small synchronous request: kind "tokenize" (text), "detokenize" (tokens), "embed" (text), or "devices" (text:
+     * the llama.cpp library file to probe; answered with or without a model loaded).
+     */
     public record Call(int id, String kind, String text, int[] tokens) {
     }
 
-    public record Reply(int id, int[] tokens, String text, float[] floats, String error) {
+    public record Reply(int id, int[] tokens, String text, float[] floats, String error, phi2j.runtime.Devices.Report devices) {
+
+        Reply(int id, int[] tokens, String text, float[] floats, String error) {
+            this(id, tokens, text, floats, error, null);
+        }
+
+        static Reply devices(Call call) {
+            try {
+                return new Reply(call.id(), null, null, null, null, DeviceProbe.report(java.nio.file.Path.of(call.text())));
+            } catch (RuntimeException e) {
+                return new Reply(call.id(), null, null, null, String.valueOf(e.getMessage()));
+            }
+        }
 
         /** Answers {@code call} with the engine's functions; a failure becomes the reply's error. */
         static Reply answer(Call call, Function<String, int[]> tokenize, Function<int[], String> detokenize,

@@ -107,7 +107,9 @@ public final class RunnerMain {
                 }
                 case Frames.CALL -> {
                     Messages.Call call = f.json(Messages.Call.class);
-                    if (engine == null) {
+                    if ("devices".equals(call.kind())) {
+                        send(frames, log, Frames.REPLY, Messages.Reply.devices(call));
+                    } else if (engine == null) {
                         send(frames, log, Frames.REPLY, new Messages.Reply(call.id(), null, null, null, "no model loaded"));
                     } else {
                         engine.call(call, r -> send(frames, log, Frames.REPLY, r));

@@ -282,6 +282,17 @@ public final class RunnerProcess implements AutoCloseable {
         }
     }
 
+    /** The devices of the llama.cpp library file {@code library} and the machine's GPUs, probed in the runner. */
+    public phi2j.runtime.Devices.Report devices(Path library) {
+        try {
+            return call("devices", library.toAbsolutePath().toString(), null).devices();
+        } catch (phi2j.runtime.NativeLibraryException e) {
+            throw e;
+        } catch (Phi2Exception e) {
+            throw new phi2j.runtime.NativeLibraryException("cannot list the devices of " + library + ": " + e.getMessage());
+        }
+    }
+
     public void cancel(int id) {
         send(() -> frames.sendId(Frames.CANCEL, id));
     }
