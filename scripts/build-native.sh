@@ -83,9 +83,17 @@ if [ -z "$JH" ] && command -v javac >/dev/null 2>&1; then JH="$(dirname "$(dirna
 [ -n "$JH" ] && [ -f "$JH/include/jni.h" ] || need "a JDK with include/jni.h (set JAVA_HOME)"
 case "$PRESET" in
   hip*)
-    [ -x "$ROCM/bin/hipcc" ] || [ -x "$ROCM/llvm/bin/clang++" ] || need "ROCm's HIP compiler: no hipcc in $ROCM/bin (install ROCm 6.x, or pass --rocm-path DIR / set ROCM_PATH)"
-    [ -d "$ROCM/lib/cmake/hip" ] || [ -d "$ROCM/lib/cmake/hip-lang" ] || need "ROCm's CMake packages: no $ROCM/lib/cmake/hip (install the rocm-dev / hip-dev packages)"
-    [ -d "$ROCM/lib/cmake/hipblas" ] || need "hipBLAS: no $ROCM/lib/cmake/hipblas (install hipblas-dev)" ;;
+    # AMD's ROCm keeps its clang in $ROCM/llvm/bin; a distribution's ROCm (Debian: --rocm-path /usr) says where
+    # through hipconfig -l. CMake packages live in lib/cmake, or in lib/<multiarch>/cmake on Debian.
+    HIP_BIN="$ROCM/llvm/bin"
+    if [ ! -x "$HIP_BIN/clang++" ] && [ -x "$ROCM/bin/hipconfig" ]; then HIP_BIN="$("$ROCM/bin/hipconfig" -l 2>/dev/null)"; fi
+    [ -x "$HIP_BIN/clang++" ] || need "ROCm's HIP compiler: no clang++ in $ROCM/llvm/bin nor from $ROCM/bin/hipconfig -l (install ROCm 6.x, or pass --rocm-path DIR / set ROCM_PATH)"
+    HIP_CMAKE=""
+    for d in "$ROCM/lib/cmake" "$ROCM/lib64/cmake" "$ROCM/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)/cmake"; do
+      [ -d "$d/hip" ] && HIP_CMAKE="$d" && break
+    done
+    [ -n "$HIP_CMAKE" ] || need "ROCm's CMake packages: no hip/ in $ROCM/lib/cmake (install the rocm-dev / hip-dev packages; Debian: libamdhip64-dev)"
+    [ -z "$HIP_CMAKE" ] || [ -d "$HIP_CMAKE/hipblas" ] || need "hipBLAS: no $HIP_CMAKE/hipblas (install hipblas-dev; Debian: libhipblas-dev)" ;;
   cuda) command -v nvcc >/dev/null 2>&1 || need "nvcc (the CUDA toolkit) on PATH" ;;
   vulkan)
     command -v glslc >/dev/null 2>&1 || need "glslc (shaderc) on PATH"
@@ -161,8 +169,8 @@ if [ -n "$TARGETS" ]; then
   esac
 fi
 case "$PRESET" in
-  hip*) ARGS+=("-DROCM_PATH=$ROCM" "-DCMAKE_C_COMPILER=$ROCM/llvm/bin/clang" "-DCMAKE_CXX_COMPILER=$ROCM/llvm/bin/clang++"
-               "-DCMAKE_HIP_COMPILER=$ROCM/llvm/bin/clang++") ;;
+  hip*) ARGS+=("-DROCM_PATH=$ROCM" "-DCMAKE_C_COMPILER=$HIP_BIN/clang" "-DCMAKE_CXX_COMPILER=$HIP_BIN/clang++"
+               "-DCMAKE_HIP_COMPILER=$HIP_BIN/clang++") ;;
 esac
 BUILD_TARGETS=(phi2j_install)
 [ $TOOLS -eq 1 ] && BUILD_TARGETS+=(phi2j_tools)
@@ -199,7 +207,7 @@ CONFIGURE="$(quote cmake "${ARGS[@]/#-DPHI2J_LLAMA_SOURCE_DIR=*/-DPHI2J_LLAMA_SO
 echo "$CONFIGURE"
 echo "$BUILD"
 [ -n "$JH" ] && export JAVA_HOME="$JH"
-case "$PRESET" in hip*) export HIPCXX="$ROCM/llvm/bin/clang" HIP_PATH="$ROCM" ;; esac
+case "$PRESET" in hip*) export HIPCXX="$HIP_BIN/clang" HIP_PATH="$ROCM" ;; esac
 START=$(date +%s)
 eval "$CONFIGURE" || { say "configuring failed (see above)"; exit 1; }
 eval "$BUILD" || { say "building failed (see above)"; exit 1; }
