@@ -6,8 +6,12 @@ import picocli.CommandLine;
 
 /** Entry point of the {@code phi2} command; the only place that calls {@link System#exit}. */
 public final class Main {
-    /** Exit codes: 0 success, 2 bad usage or input, 3 runtime or native failure, 130 interrupted by Ctrl-C. */
+    /**
+     * Exit codes: 0 success, 1 a check ran and failed (phi2 verify), 2 bad usage or input, 3 runtime or native failure,
+     * 130 interrupted by Ctrl-C.
+     */
     public static final int OK = 0;
+    public static final int CHECK_FAILED = 1;
     public static final int BAD_INPUT = 2;
     public static final int FAILURE = 3;
     public static final int INTERRUPTED = 130;
