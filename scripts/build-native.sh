@@ -6,6 +6,8 @@
 # Usage: scripts/build-native.sh PRESET [options]
 #   PRESET               cpu | hip | hip-gfx90a (MI210/MI250) | hip-gfx942 (MI300) | cuda | vulkan
 #   --llama-src DIR      a llama.cpp git checkout at the pinned tree (default: the cached copy, else fetched)
+#   --llama-src-listing F  --llama-src is a trimmed copy without git: F is the pinned tree's `git ls-tree -r` listing,
+#                        whose tree hash must be the pinned one and which every file in DIR must match (python3)
 #   --src-cache DIR      where a fetched source is kept (default: $PHI2_CACHE_DIR/src, else ~/.cache/phi2j/src)
 #   --with-tools         also build llama.cpp's llama-bench and llama-batched-bench from the same tree
 #   --sanitize           build the engine and its C++ test with AddressSanitizer (llama.cpp itself as usual)
@@ -21,7 +23,7 @@
 # Then: phi2 generate --engine native ... (the cpu build is found by itself; others with --lib native/build/PRESET)
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "build-native: $*" >&2; exit 2; }
 say() { echo "build-native: $*" >&2; }
 
@@ -40,7 +42,7 @@ case "$PRESET" in
   *) die "unknown preset '$PRESET' (choose cpu, hip, hip-gfx90a, hip-gfx942, cuda, vulkan)" ;;
 esac
 
-TARGETS=""; ROCM="${ROCM_PATH:-/opt/rocm}"; LSRC=""; JOBS="$(nproc 2>/dev/null || echo 2)"; DRY=0; OUT=""; TOOLS=0; FETCH_ONLY=0; SANITIZE=0
+TARGETS=""; ROCM="${ROCM_PATH:-/opt/rocm}"; LSRC=""; LISTING=""; JOBS="$(nproc 2>/dev/null || echo 2)"; DRY=0; OUT=""; TOOLS=0; FETCH_ONLY=0; SANITIZE=0
 CACHE="${PHI2_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/phi2j}/src"
 [ -n "${PHI2_CACHE_DIR:-}" ] && CACHE="$PHI2_CACHE_DIR/src"
 while [ $# -gt 0 ]; do
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
     --gpu-targets) [ $# -ge 2 ] || die "--gpu-targets needs a list"; TARGETS="$2"; shift 2 ;;
     --rocm-path) [ $# -ge 2 ] || die "--rocm-path needs a folder"; ROCM="$2"; shift 2 ;;
     --llama-src) [ $# -ge 2 ] || die "--llama-src needs a folder"; LSRC="$2"; shift 2 ;;
+    --llama-src-listing) [ $# -ge 2 ] || die "--llama-src-listing needs a file"; LISTING="$2"; shift 2 ;;
     --src-cache) [ $# -ge 2 ] || die "--src-cache needs a folder"; CACHE="$2"; shift 2 ;;
     --jobs) [ $# -ge 2 ] || die "--jobs needs a number"; JOBS="$2"; shift 2 ;;
     --out) [ $# -ge 2 ] || die "--out needs a folder"; OUT="$2"; shift 2 ;;
@@ -65,6 +68,8 @@ case "$PRESET" in
   *) [ -z "$TARGETS" ] || die "--gpu-targets does not apply to the $PRESET preset" ;;
 esac
 [ -z "$LSRC" ] || [ -d "$LSRC" ] || die "--llama-src folder '$LSRC' does not exist"
+[ -z "$LISTING" ] || [ -n "$LSRC" ] || die "--llama-src-listing describes the folder given with --llama-src; give both"
+[ -z "$LISTING" ] || [ -f "$LISTING" ] || die "--llama-src-listing file '$LISTING' does not exist"
 
 # --- prerequisites: every missing piece is named, then a real run stops ---
 MISSING=()
@@ -77,7 +82,11 @@ else
   need "cmake (3.21 or newer): apt-get install cmake"
 fi
 command -v c++ >/dev/null 2>&1 || command -v g++ >/dev/null 2>&1 || command -v clang++ >/dev/null 2>&1 || need "a C++17 compiler (g++ or clang++)"
-command -v git >/dev/null 2>&1 || need "git (to check the source's tree hash): apt-get install git"
+if [ -n "$LISTING" ]; then
+  command -v python3 >/dev/null 2>&1 || need "python3 (to check the trimmed source against --llama-src-listing)"
+else
+  command -v git >/dev/null 2>&1 || need "git (to check the source's tree hash): apt-get install git"
+fi
 JH="${JAVA_HOME:-}"
 if [ -z "$JH" ] && command -v javac >/dev/null 2>&1; then JH="$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")"; fi
 [ -n "$JH" ] && [ -f "$JH/include/jni.h" ] || need "a JDK with include/jni.h (set JAVA_HOME)"
@@ -104,7 +113,14 @@ esac
 tree_of() { git -C "$1" rev-parse 'HEAD^{tree}' 2>/dev/null; }
 CACHED="$CACHE/llama.cpp-$LLAMA_VERSION-${LLAMA_TREE:0:12}"
 SOURCE_FAILURES=()
+check_listing() { # DIR LABEL: a trimmed copy whose every file matches the listing of the pinned tree
+  local t; t="$(python3 "$ROOT/scripts/source_listing.py" tree "$LISTING")" || { SOURCE_FAILURES+=("$2: unreadable listing $LISTING"); return 1; }
+  if [ "$t" != "$LLAMA_TREE" ]; then SOURCE_FAILURES+=("$2: listing $LISTING describes tree $t, not the pinned $LLAMA_TREE"); return 1; fi
+  local out; out="$(python3 "$ROOT/scripts/source_listing.py" verify "$LISTING" "$1" 2>&1)" || { SOURCE_FAILURES+=("$2: $out"); return 1; }
+  say "checked $out files of $1 against the pinned tree's listing"
+}
 check_tree() { # DIR LABEL: the folder holds exactly the pinned files
+  if [ -n "$LISTING" ]; then check_listing "$@"; return; fi
   local t; t="$(tree_of "$1")"
   if [ "$t" != "$LLAMA_TREE" ]; then SOURCE_FAILURES+=("$2: tree ${t:-none} is not the pinned $LLAMA_TREE"); return 1; fi
   if [ -n "$(git -C "$1" status --porcelain --untracked-files=no 2>/dev/null)" ]; then

@@ -25,6 +25,9 @@ import java.util.concurrent.TimeUnit;
  * java -cp 'java/bench/target/classes:java/bench/target/lib/*' phi2j.bench.EngineComparison \
  *     --tiny TINY.gguf --shaped PHI2_SHAPED_Q4_K_M.gguf [--rounds 3] [--reps 3] [--parallel 4] [--parallel-tg 128] [--binding true] [--root .]
  * </pre>
+ * On a GPU build (scripts/gpu-check.sh): {@code --build native/build/cuda --models F16,Q8_0,Q4_K_M --pp 512 --tg 128 --ngl 99
+ * [--phi2 LAUNCHER] [--json FILE] [--plot FILE.png]}: each model's pp and tg through phi2 bench (native engine, all
+ * layers on the GPU) and through the same build's llama-bench, interleaved.
  */
 public final class EngineComparison {
     /** One measurement: which tool, which test, tokens/s. */
@@ -34,20 +37,30 @@ public final class EngineComparison {
     private final Path root;
     private final Path tools;
     private final int reps;
+    private final String phi2;
+    private final Path build;
+    private final int ngl;
     private final List<Sample> samples = new ArrayList<>();
 
-    private EngineComparison(Path root, int reps) {
-        this.root = root;
-        this.tools = root.resolve("native/build/cpu/cmake/bin");
-        this.reps = reps;
+    private EngineComparison(Map<String, String> a) {
+        this.root = Path.of(a.get("--root")).toAbsolutePath().normalize();
+        this.build = a.containsKey("--build") ? Path.of(a.get("--build")).toAbsolutePath().normalize() : null;
+        this.tools = (build != null ? build : root.resolve("native/build/cpu")).resolve("cmake/bin");
+        this.reps = Integer.parseInt(a.get("--reps"));
+        this.phi2 = a.getOrDefault("--phi2", root.resolve("phi2").toString());
+        this.ngl = Integer.parseInt(a.get("--ngl"));
     }
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> a = new LinkedHashMap<>(Map.of("--rounds", "3", "--reps", "3", "--parallel", "4", "--root", ".", "--binding", "true", "--parallel-tg", "128"));
+        Map<String, String> a = new LinkedHashMap<>(Map.of("--rounds", "3", "--reps", "3", "--parallel", "4", "--root", ".", "--binding", "true",
+                "--parallel-tg", "128", "--ngl", "0", "--pp", "512", "--tg", "128"));
+        if (args.length % 2 != 0) {
+            throw new IllegalArgumentException("options come in pairs (--name value), not: " + String.join(" ", args));
+        }
         for (int i = 0; i + 1 < args.length; i += 2) {
             a.put(args[i], args[i + 1]);
         }
-        EngineComparison c = new EngineComparison(Path.of(a.get("--root")).toAbsolutePath().normalize(), Integer.parseInt(a.get("--reps")));
+        EngineComparison c = new EngineComparison(a);
         int rounds = Integer.parseInt(a.get("--rounds"));
         int parallel = Integer.parseInt(a.get("--parallel"));
         String tiny = a.get("--tiny");
@@ -74,16 +87,39 @@ public final class EngineComparison {
                 steps.add(() -> c.phi2(round, shaped, "native", 0, parallelTg, parallel));
                 steps.add(() -> c.batchedBench(round, shaped, parallelTg, parallel));
             }
+            if (a.containsKey("--models")) {
+                int round = r;
+                int pp = Integer.parseInt(a.get("--pp"));
+                int tg = Integer.parseInt(a.get("--tg"));
+                for (String m : a.get("--models").split(",")) {
+                    steps.add(() -> c.phi2(round, m, "native", pp, tg, 1));
+                    steps.add(() -> c.llamaBench(round, m, pp, tg));
+                }
+            }
             for (int i = 0; i < steps.size(); i++) {
                 steps.get((i + r - 1) % steps.size()).run(); // rotate the order every round
             }
         }
         System.out.print(c.report());
+        if (a.containsKey("--json")) {
+            Files.writeString(Path.of(a.get("--json")), new com.google.gson.GsonBuilder().setPrettyPrinting().create().toJson(c.samples));
+        }
+        if (a.containsKey("--plot")) {
+            Map<String, Map<String, List<Double>>> bars = new LinkedHashMap<>();
+            for (Sample s : c.samples) {
+                String label = s.test().replace("synthetic-phi2-", "").replace(".gguf", ""); // short enough for the axis
+                bars.computeIfAbsent(s.tool(), k -> new LinkedHashMap<>()).computeIfAbsent(label, k -> new ArrayList<>()).add(s.tps());
+            }
+            phi2j.cli.bench.BenchChart.bars(bars, "phi2 bench and llama-bench, same build, interleaved", Path.of(a.get("--plot")));
+        }
     }
 
     private void phi2(int round, String model, String engine, int pp, int tg, int parallel) {
-        List<String> cmd = new ArrayList<>(List.of(root.resolve("phi2").toString(), "bench", "-m", model, "-p", String.valueOf(pp),
-                "-n", String.valueOf(tg), "-r", String.valueOf(reps), "-o", "json", "--engine", engine));
+        List<String> cmd = new ArrayList<>(List.of(phi2, "bench", "-m", model, "-p", String.valueOf(pp),
+                "-n", String.valueOf(tg), "-r", String.valueOf(reps), "-o", "json", "--engine", engine, "-ngl", String.valueOf(ngl)));
+        if (build != null && engine.equals("native")) {
+            cmd.addAll(List.of("--lib", build.toString()));
+        }
         if (parallel > 1) {
             cmd.addAll(List.of("--parallel", String.valueOf(parallel)));
         }
@@ -96,7 +132,7 @@ public final class EngineComparison {
 
     private void llamaBench(int round, String model, int pp, int tg) {
         List<String> cmd = List.of(tools.resolve("llama-bench").toString(), "-m", model, "-p", String.valueOf(pp), "-n", String.valueOf(tg),
-                "-r", String.valueOf(reps), "-o", "json");
+                "-r", String.valueOf(reps), "-o", "json", "-ngl", String.valueOf(ngl));
         for (JsonElement e : JsonParser.parseString(run(cmd)).getAsJsonArray()) {
             JsonObject o = e.getAsJsonObject();
             String test = name(model, o.get("n_prompt").getAsInt(), o.get("n_gen").getAsInt(), 1);

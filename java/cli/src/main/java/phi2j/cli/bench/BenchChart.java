@@ -20,13 +20,28 @@ public final class BenchChart {
     }
 
     public static void write(List<BenchResult> results, String title, Path png) {
-        System.setProperty("java.awt.headless", "true");
         DefaultStatisticalCategoryDataset data = new DefaultStatisticalCategoryDataset();
         for (BenchResult r : results) {
             String series = r.model() + (r.gpuLayers() != 0 ? " ngl" + r.gpuLayers() : "") + " t" + r.threads()
                     + (r.runners() > 1 ? " x" + r.runners() : "");
             data.add(r.mean(), r.stddev(), series, r.test());
         }
+        save(data, title, png);
+    }
+
+    /** Bars of tokens/s: for each series (a tool), each category (a test) with its samples' mean ± sd. */
+    public static void bars(java.util.Map<String, java.util.Map<String, List<Double>>> samples, String title, Path png) {
+        DefaultStatisticalCategoryDataset data = new DefaultStatisticalCategoryDataset();
+        samples.forEach((series, tests) -> tests.forEach((test, v) -> {
+            double mean = v.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
+            double var = v.size() < 2 ? 0 : v.stream().mapToDouble(x -> (x - mean) * (x - mean)).sum() / (v.size() - 1);
+            data.add(mean, Math.sqrt(var), series, test);
+        }));
+        save(data, title, png);
+    }
+
+    private static void save(DefaultStatisticalCategoryDataset data, String title, Path png) {
+        System.setProperty("java.awt.headless", "true");
         CategoryPlot plot = new CategoryPlot(data, new CategoryAxis("test"), new NumberAxis("tokens/s"), new StatisticalBarRenderer());
         JFreeChart chart = new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true);
         Path tmp = png.toAbsolutePath().resolveSibling("." + png.getFileName() + ".tmp");
