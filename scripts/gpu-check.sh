@@ -192,7 +192,7 @@ WANT_DEVICE='"type": "GPU"'; [ "$BACKEND" = cpu ] && WANT_DEVICE='"type": "CPU"'
 devices() { "$PHI2" devices --lib "$BUILD" --json > "$WORK/devices.json" && grep -q "$WANT_DEVICE" "$WORK/devices.json"; }
 step devices devices
 rm -rf "$M"
-step models env PHI2="$PHI2" PHI2_SHAPE="$SHAPE" PHI2_MODELS_DIR="$M" PHI2_SHARED_DATA="$KIT/data" bash "$ROOT/scripts/make-phi2-shaped.sh"
+step models env PHI2="$PHI2" PHI2_SHAPE="$SHAPE" PHI2_TYPES="Q8_0 Q4_K_M" PHI2_MODELS_DIR="$M" PHI2_SHARED_DATA="$KIT/data" bash "$ROOT/scripts/make-phi2-shaped.sh"
 VERDICTS=()
 for m in "${MODELS[@]}"; do
   t="$(basename "$m" .gguf)"; t="${t#synthetic-phi2-}"

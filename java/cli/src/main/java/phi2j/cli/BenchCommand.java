@@ -48,6 +48,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = {"-ngl", "--n-gpu-layers"}, split = ",", paramLabel = "N", description = "GPU layers (default: 0).")
     List<Integer> gpuLayers = new ArrayList<>(List.of(0));
 
+    @Option(names = {"-fa", "--flash-attn"}, split = ",", paramLabel = "0|1", description = "Flash attention off (0) or on (1), as a list to compare (default: llama.cpp's auto).")
+    List<Integer> flashAttention = new ArrayList<>();
+
     @Option(names = {"-t", "--threads"}, split = ",", paramLabel = "N", description = "CPU threads (default: all cores).")
     List<Integer> threads = new ArrayList<>(List.of(Runtime.getRuntime().availableProcessors()));
 
@@ -93,6 +96,9 @@ public final class BenchCommand implements Callable<Integer> {
         if (!List.of("md", "csv", "json", "jsonl").contains(output)) {
             throw new InvalidOptionException("-o", "must be md, csv, json or jsonl, not '" + output + "'");
         }
+        if (flashAttention.stream().anyMatch(v -> v != 0 && v != 1)) {
+            throw new InvalidOptionException("-fa", "values are 0 (off) or 1 (on), not " + flashAttention);
+        }
         for (List<Integer> l : List.of(nPrompt, nGen, depth, batch)) {
             if (l.stream().anyMatch(v -> v < 0)) {
                 throw new InvalidOptionException("-p/-n/-d/-b", "values must not be negative: " + l);
@@ -119,7 +125,8 @@ public final class BenchCommand implements Callable<Integer> {
         int ctx = maxDepth + Math.max(pp.stream().mapToInt(Integer::intValue).max().orElse(0), tg.stream().mapToInt(Integer::intValue).max().orElse(0)) + 16;
         BenchRunner runner = new BenchRunner(repetitions, err, c -> {
             ModelOptions o = ModelOptions.defaults().withContextSize(Math.max(ctx, 64) * c.parallel()).withThreads(c.threads())
-                    .withGpuLayers(c.gpuLayers()).withBatchSize(c.batchSize()).withNativeLibrary(library).withEngine(lib.engine()).withParallel(c.parallel());
+                    .withGpuLayers(c.gpuLayers()).withBatchSize(c.batchSize()).withNativeLibrary(library).withEngine(lib.engine()).withParallel(c.parallel())
+                    .withFlashAttention(c.flashAttention());
             o.validate();
             return o;
         });
@@ -130,11 +137,13 @@ public final class BenchCommand implements Callable<Integer> {
                 for (int t : threads) {
                     for (int b : batch) {
                         for (int d : depth) {
-                            List<BenchResult> rs = runner.run(new BenchRunner.Config(m, ngl, t, b, d, runners, parallel), pp, tg, build);
-                            results.addAll(rs);
-                            if (output.equals("jsonl")) {
-                                out.print(BenchReport.jsonLines(rs, build[0]));
-                                out.flush();
+                            for (phi2j.runtime.FlashAttention fa : flashAttentionModes()) {
+                                List<BenchResult> rs = runner.run(new BenchRunner.Config(m, ngl, t, b, d, runners, parallel, fa), pp, tg, build);
+                                results.addAll(rs);
+                                if (output.equals("jsonl")) {
+                                    out.print(BenchReport.jsonLines(rs, build[0]));
+                                    out.flush();
+                                }
                             }
                         }
                     }
@@ -159,6 +168,13 @@ public final class BenchCommand implements Callable<Integer> {
             err.println("bench: chart written to " + plot);
         }
         return Main.OK;
+    }
+
+    private List<phi2j.runtime.FlashAttention> flashAttentionModes() {
+        if (flashAttention.isEmpty()) {
+            return List.of(phi2j.runtime.FlashAttention.AUTO);
+        }
+        return flashAttention.stream().map(v -> v == 1 ? phi2j.runtime.FlashAttention.ON : phi2j.runtime.FlashAttention.OFF).toList();
     }
 
     private static List<String> gpuNames(Path library) {

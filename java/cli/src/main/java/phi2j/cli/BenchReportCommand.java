@@ -29,7 +29,7 @@ import java.util.concurrent.Callable;
 public final class BenchReportCommand implements Callable<Integer> {
     /** Peak memory bandwidth in bytes/s of the devices the sweep is for (per GCD for MI250). */
     static final Map<String, Double> BANDWIDTH = Map.of(
-            "mi250", 1.6e12, "mi250x", 1.6e12, "mi210", 1.6e12, "mi300x", 5.3e12, "mi300a", 5.3e12, "h100", 3.35e12);
+            "mi250", 1.6e12, "mi250x", 1.6e12, "mi210", 1.6e12, "mi300x", 5.3e12, "mi300a", 5.3e12, "h100", 3.35e12, "h200", 4.8e12);
 
     @Spec
     CommandSpec spec;
@@ -37,7 +37,7 @@ public final class BenchReportCommand implements Callable<Integer> {
     @Parameters(paramLabel = "RESULTS.json", description = "Output of phi2 bench -o json.")
     Path results;
 
-    @Option(names = "--device", paramLabel = "NAME", description = "mi250 (1.6 TB/s per GCD), mi300x (5.3 TB/s), h100 (3.35 TB/s), or a bandwidth in bytes/s.")
+    @Option(names = "--device", paramLabel = "NAME", description = "mi250 (1.6 TB/s per GCD), mi300x (5.3 TB/s), h100 (3.35 TB/s, SXM), h200 (4.8 TB/s), or a bandwidth in bytes/s.")
     String device = "mi250";
 
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Also draw the chart.")
@@ -87,10 +87,10 @@ public final class BenchReportCommand implements Callable<Integer> {
                 bound = String.format(Locale.ROOT, "%.1f", b);
                 eff = String.format(Locale.ROOT, "%.0f%%", 100 * r.mean() / b);
             }
-            table.add(new String[] {r.modelFile(), String.format(Locale.ROOT, "%.2f GiB", r.sizeBytes() / 1073741824.0), String.valueOf(r.gpuLayers()),
+            table.add(new String[] {r.modelFile(), String.format(Locale.ROOT, "%.2f GiB", r.sizeBytes() / 1073741824.0), r.backend(), String.valueOf(r.gpuLayers()),
                     String.valueOf(r.runners()), r.test(), String.format(Locale.ROOT, "%.2f ± %.2f", r.mean(), r.stddev()), bound, eff});
         }
-        spec.commandLine().getOut().println(DemoCommand.table(List.of("model", "size", "ngl", "runners", "test", "t/s",
+        spec.commandLine().getOut().println(DemoCommand.table(List.of("model", "size", "backend", "ngl", "runners", "test", "t/s",
                 "bandwidth bound t/s", "of bound"), table));
         spec.commandLine().getOut().printf(Locale.ROOT, "bound: %.2f TB/s (%s) / weight bytes per token, x runners%n", bw / 1e12, device);
         spec.commandLine().getOut().flush();

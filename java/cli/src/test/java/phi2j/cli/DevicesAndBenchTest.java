@@ -140,6 +140,16 @@ class DevicesAndBenchTest {
         assertTrue(par.out().contains("t/s per sequence") && par.out().contains("tg6 x3"), par.out());
         assertEquals(2, run("bench", "-m", m, "--parallel", "0").exit());
 
+        CliTest.Run fa = run("bench", "-m", m, "-p", "0", "-n", "4", "-r", "1", "-fa", "0,1", "-o", "json");
+        assertEquals(0, fa.exit(), fa.err());
+        var faRows = JsonParser.parseString(fa.out()).getAsJsonArray();
+        assertEquals(2, faRows.size(), "one row per flash-attention setting");
+        assertTrue(faRows.get(0).getAsJsonObject().get("backends").getAsString().endsWith(" fa=0"), fa.out());
+        assertTrue(faRows.get(1).getAsJsonObject().get("backends").getAsString().endsWith(" fa=1"), fa.out());
+        CliTest.Run badFa = run("bench", "-m", m, "-fa", "2");
+        assertEquals(2, badFa.exit());
+        assertTrue(badFa.err().contains("-fa"), badFa.err());
+
         CliTest.Run rep = run("bench-report", dir.resolve("r.json").toString(), "--device", "mi300x");
         assertEquals(0, rep.exit(), rep.err());
         assertTrue(rep.out().contains("bandwidth bound t/s") && rep.out().contains("5.30 TB/s"), rep.out());
@@ -157,7 +167,9 @@ class DevicesAndBenchTest {
     void benchGpuScriptHandlesItsArguments() throws Exception {
         NativeBuildScriptTest.Run r = run2("--dry-run", "--lib", "/opt/gpu-build", "--device", "mi300x", "--gpus", "8", "--out", "/tmp/x");
         assertEquals(0, r.exit(), r.err());
-        assertTrue(r.out().contains("--runners 8") && r.out().contains("-ngl -1 -p 512 -n 128"), r.out());
+        assertTrue(r.out().contains("--runners 8") && r.out().contains("bench --engine native --lib /opt/gpu-build"), r.out());
+        assertTrue(r.out().contains("-ngl 99 -p 512 -n 128 -r 5 -fa 0,1 -o json > /tmp/x/single.json"), r.out());
+        assertTrue(run2("--dry-run", "--lib", "/x", "--device", "h200").out().contains("--device h200"), "the H200's bound is known");
         assertTrue(r.out().contains("bench-report /tmp/x/single.json --device mi300x"), r.out());
         assertEquals(2, run2("--dry-run").exit(), "--lib is required");
         assertEquals(2, run2("--dry-run", "--lib", "/x", "--device", "tpu").exit());

@@ -24,7 +24,8 @@ import java.util.function.Function;
  */
 public final class BenchRunner {
     /** One configuration of the sweep. */
-    public record Config(Path model, int gpuLayers, int threads, int batchSize, int depth, int runners, int parallel) {
+    public record Config(Path model, int gpuLayers, int threads, int batchSize, int depth, int runners, int parallel,
+                         phi2j.runtime.FlashAttention flashAttention) {
     }
 
     private final int repetitions;
@@ -84,7 +85,8 @@ public final class BenchRunner {
                         ? "phi2j native engine" : "de.kherud:llama 4.2.0", first.info().nativeLibrary(), first.cpuFeatures(), List.of());
             }
             GgufFile f = GgufReader.read(c.model());
-            String backend = backend(first);
+            // flash attention, when set, is part of the backend column: "CUDA native 0.5.0 (de3ff81) fa=1"
+            String backend = backend(first) + (c.flashAttention() == phi2j.runtime.FlashAttention.AUTO ? "" : " fa=" + c.flashAttention().llamaValue());
             String name = f.getString("general.name").orElse(c.model().getFileName().toString());
             String depthPrompt = promptOf(first, c.depth());
             List<BenchResult> out = new ArrayList<>();
