@@ -141,7 +141,8 @@ public final class TensorConverter implements AutoCloseable {
                 throw new IllegalStateException("ggml wrote " + written + " bytes for " + count + " rows of " + s.name());
             }
             if (ggml.api().ggml_validate_row_data(to.id(), d, written) == 0) {
-                throw new IllegalStateException("converted data of " + s.name() + " failed ggml's validation (NaN or infinity in the source?)");
+                throw new IllegalStateException("converted data of " + s.name() + " from " + s.file()
+                        + " failed ggml's validation (NaN or infinity in the source?)");
             }
         }
     }

@@ -183,6 +183,8 @@ class GgufFuzzTest {
                         Phi2Layout.check(GgufReader.read(out));
                         return "quantized";
                     } catch (Phi2Exception e) {
+                        assertTrue(e.getMessage() != null && e.getMessage().contains(p.getFileName().toString()),
+                                name + ": the quantizer's error names the file: " + e.getMessage());
                         return "rejected";
                     }
                 });
@@ -199,6 +201,8 @@ class GgufFuzzTest {
         System.err.println(open.report());
         System.err.println(quantize.report());
         assertTrue(inspect.cases() >= 500);
+        assertTrue(open.count("generated") > 0, "some mutants reach llama.cpp and generate text: " + open.report());
+        assertTrue(quantize.count("quantized") > 0 && quantize.count("rejected") > 0, quantize.report());
         assertEquals(List.of(), findings);
         assertEquals(0, inspect.count("hang") + open.count("hang") + quantize.count("hang"));
     }

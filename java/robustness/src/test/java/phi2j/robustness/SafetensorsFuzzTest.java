@@ -7,6 +7,10 @@ import phi2j.convert.Converter;
 import phi2j.convert.FileType;
 import phi2j.format.GgufReader;
 import phi2j.format.Phi2Layout;
+import phi2j.runtime.GenerationOptions;
+import phi2j.runtime.ModelOptions;
+import phi2j.runtime.Phi2Model;
+import phi2j.runtime.RunnerCrashedException;
 import phi2j.testkit.TestModels;
 
 import java.io.IOException;
@@ -111,11 +115,18 @@ class SafetensorsFuzzTest {
             String outcome = GgufFuzzTest.withLimit(name, () -> {
                 try {
                     Converter.convert(ck, o, new Converter.Options(FileType.F16, 2, false, null), (a, b, c) -> { });
-                    Phi2Layout.check(GgufReader.read(o));
-                    return "converted";
                 } catch (Phi2Exception e) {
-                    assertNotNull(e.getMessage());
+                    assertTrue(e.getMessage() != null && e.getMessage().contains(ck.toString()), name + ": the error names the checkpoint's file: " + e.getMessage());
                     return "rejected";
+                }
+                Phi2Layout.check(GgufReader.read(o));
+                // a converted mutant reaches llama.cpp: it loads and generates, or llama.cpp refuses it cleanly
+                try (Phi2Model m = Phi2Model.open(o, ModelOptions.defaults().withContextSize(64).withThreads(1))) {
+                    return m.generate("Hi", GenerationOptions.greedy().withMaxNewTokens(2)).generatedTokens() == 2 ? "generated" : "short";
+                } catch (RunnerCrashedException e) {
+                    return "runner crash";
+                } catch (Phi2Exception e) {
+                    return "llama.cpp refused";
                 }
             });
             convert.add(outcome, name, System.nanoTime() - t0);
@@ -128,6 +139,8 @@ class SafetensorsFuzzTest {
         assertTrue(convert.cases() >= 300);
         assertEquals(0, convert.count("hang"));
         assertTrue(convert.count("rejected") > convert.cases() / 2, "most mutants are damaged: " + convert.report());
+        assertTrue(convert.count("generated") > 0, "some mutants convert and generate text in llama.cpp: " + convert.report());
+        assertEquals(0, convert.count("runner crash") + convert.count("short"), convert.report());
     }
 
     private static String replaceNth(String s, String what, String with, Random rnd) {
