@@ -40,7 +40,22 @@ class ProcessTest {
         Process p = start("demo", "-m", TestModels.tiny().toString(), "-c", "512", "--max-length", "300");
         CompletableFuture<String> out = drain(p.getInputStream());
         CompletableFuture<String> err = drain(p.getErrorStream());
+        // every process under this test while the demo runs: the CLI and, below it, its runner (a grandchild)
+        java.util.Map<ProcessHandle, String> seen = new java.util.concurrent.ConcurrentHashMap<>();
+        Thread watcher = new Thread(() -> {
+            while (p.isAlive()) {
+                ProcessHandle.current().descendants().forEach(h -> seen.computeIfAbsent(h, x -> x.parent().map(ProcessHandle::pid).orElse(-1L)
+                        + " " + x.info().commandLine().orElse("")));
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        });
+        watcher.start();
         assertTrue(p.waitFor(180, TimeUnit.SECONDS), "the demo process ended by itself");
+        watcher.join();
         String text = out.get();
         assertEquals(0, p.exitValue(), err.get());
         assertTrue(text.startsWith("Loaded in "), text);
@@ -50,7 +65,25 @@ class ProcessTest {
         assertEquals(6, text.lines().filter(l -> l.matches("Generated in \\d+\\.\\d\\d seconds")).count());
         assertTrue(text.contains("| walkthrough MI210 s |"));
         assertTrue(text.contains("| 16.42 "), "the walkthrough's figures sit beside ours");
-        assertEquals(0, ProcessHandle.current().children().filter(ProcessHandle::isAlive).count());
+        assertTrue(seen.values().stream().anyMatch(v -> v.startsWith(p.pid() + " ") && v.contains("RunnerMain")),
+                "the demo's runner, a grandchild of this test, was seen: " + seen.values());
+        for (int i = 0; i < 100 && seen.keySet().stream().anyMatch(ProcessHandle::isAlive); i++) {
+            Thread.sleep(50);
+        }
+        assertEquals(List.of(), seen.keySet().stream().filter(ProcessHandle::isAlive).map(seen::get).toList(),
+                "every descendant, the runner included, is gone after the demo exits");
+    }
+
+    @Test
+    void generatePrintsTheTextOnStdoutAndItsTimingLinesOnStderrAsTheReadmeSays() throws Exception {
+        Process p = start("generate", "-m", TestModels.tiny().toString(), "-p", "Hello", "-n", "4");
+        CompletableFuture<String> out = drain(p.getInputStream());
+        CompletableFuture<String> err = drain(p.getErrorStream());
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), err.get());
+        assertTrue(err.get().contains("Loaded in ") && err.get().contains("Generated in "), err.get());
+        assertFalse(out.get().contains("Loaded in ") || out.get().contains("Generated in "), out.get());
+        assertFalse(out.get().isBlank(), "the generated text is on stdout");
     }
 
     @Test

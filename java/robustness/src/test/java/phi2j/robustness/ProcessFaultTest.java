@@ -56,6 +56,7 @@ class ProcessFaultTest {
         if (!Files.exists(big)) {
             new SyntheticPhi2(1024, 8, 8, 4096, 2048, 3, 0f, 0, phi2j.format.GgmlType.F32).write(big);
         }
+        int killedWhileLoading = 0;
         for (int delay : new int[] {0, 150, 400, 800}) {
             CompletableFuture<Phi2Model> opening = CompletableFuture.supplyAsync(() -> Phi2Model.open(big, OPTS));
             Optional<ProcessHandle> runner = Optional.empty();
@@ -72,8 +73,11 @@ class ProcessFaultTest {
                 m.close();
             } catch (java.util.concurrent.ExecutionException e) {
                 assertInstanceOf(RunnerCrashedException.class, e.getCause(), "delay " + delay + ": " + e.getCause());
+                killedWhileLoading++;
             }
         }
+        // the claim is about a kill during loading: at least one (the one without delay) must have landed there
+        assertTrue(killedWhileLoading >= 1, "no kill landed while the model was loading");
         assertReopens();
     }
 
