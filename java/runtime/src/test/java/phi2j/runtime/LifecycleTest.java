@@ -35,6 +35,14 @@ class LifecycleTest {
         throw new IllegalStateException("no VmRSS");
     }
 
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     private static long runnerChildren() {
         return ProcessHandle.current().children().filter(ProcessHandle::isAlive)
                 .filter(p -> p.info().commandLine().orElse("").contains("RunnerMain")).count();
@@ -46,14 +54,22 @@ class LifecycleTest {
         long[] rss = new long[6];
         rss[0] = rssKb();
         for (int i = 1; i <= 5; i++) {
+            long runner;
             try (Phi2Model m = Phi2Model.open(TestModels.tiny(), OPTS)) {
                 assertEquals(10, m.generate(PROMPT, GenerationOptions.greedy().withMaxNewTokens(10)).generatedTokens());
+                runner = m.runnerPid();
+                assertNotEquals(ProcessHandle.current().pid(), runner, "the model lives in another process");
+                assertTrue(Files.exists(Path.of("/proc", Long.toString(runner), "status")), "the runner holds the model while open");
             }
+            for (int w = 0; w < 100 && ProcessHandle.of(runner).map(ProcessHandle::isAlive).orElse(false); w++) {
+                sleep(50);
+            }
+            assertFalse(ProcessHandle.of(runner).map(ProcessHandle::isAlive).orElse(false), "the runner and its memory are gone after close");
             rss[i] = rssKb();
         }
-        long growthMb = (rss[5] - rss[1]) / 1024;
-        System.err.println("caller RSS over 5 open/generate/close cycles (kB): " + Arrays.toString(rss) + ", growth after the first " + growthMb + " MB");
-        assertTrue(growthMb < 200, "RSS grew " + growthMb + " MB");
+        long growthKb = rss[5] - rss[1];
+        System.err.println("caller RSS over 5 open/generate/close cycles (kB): " + Arrays.toString(rss) + ", growth after the first " + growthKb + " kB");
+        assertTrue(growthKb < 10 * 1024, "the caller's RSS grew " + growthKb + " kB: the model's memory belongs to the runner");
         assertEquals(0, runnerChildren(), "every runner has exited");
     }
 
