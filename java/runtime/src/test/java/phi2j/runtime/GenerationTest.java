@@ -53,6 +53,13 @@ class GenerationTest {
         assertTrue(a.promptTokens() > 5 && a.promptTokens() <= PROMPT.length());
         Timings t = a.timings();
         assertEquals(48, t.generatedTokens());
+        if (model.info().engine() == EngineKind.NATIVE) {
+            // the count is the number of token ids that came out, and those ids spell the text
+            GenerationResult ids = model.generate(PROMPT, o.withLogprobs(1));
+            assertEquals(48, ids.logprobs().size());
+            assertEquals(ids.text(), model.detokenize(ids.logprobs().stream().mapToInt(TokenLogprob::token).toArray()));
+            assertEquals(a.text(), ids.text());
+        }
         assertTrue(t.timeToFirstToken().compareTo(t.total()) <= 0);
         assertTrue(t.generation().toNanos() > 0 && t.promptEval().toNanos() > 0);
         assertTrue(t.tokensPerSecond() > 0);
@@ -142,14 +149,38 @@ class GenerationTest {
         for (String p : prompts) {
             alone.add(model.generate(p, o).text());
         }
-        List<CompletableFuture<String>> together = new ArrayList<>();
-        for (int round = 0; round < 2; round++) {
-            for (String p : prompts) {
-                together.add(CompletableFuture.supplyAsync(() -> model.generate(p, o).text()));
-            }
+        // each call records when its first piece came and when it ended; calls arrive 30 ms apart
+        record Stamped(String text, long first, long end) {
         }
-        for (int i = 0; i < together.size(); i++) {
-            assertEquals(alone.get(i % prompts.size()), together.get(i).get(60, TimeUnit.SECONDS));
+        List<CompletableFuture<Stamped>> together = new ArrayList<>();
+        java.util.concurrent.ExecutorService callers = java.util.concurrent.Executors.newFixedThreadPool(6);
+        try {
+            for (int round = 0; round < 2; round++) {
+                for (String p : prompts) {
+                    together.add(CompletableFuture.supplyAsync(() -> {
+                        try (TokenStream s = model.stream(p, o)) {
+                            StringBuilder text = new StringBuilder(s.next());
+                            long first = System.nanoTime();
+                            while (s.hasNext()) {
+                                text.append(s.next());
+                            }
+                            return new Stamped(text.toString(), first, System.nanoTime());
+                        }
+                    }, callers));
+                    Thread.sleep(30);
+                }
+            }
+            List<Stamped> done = new ArrayList<>();
+            for (int i = 0; i < together.size(); i++) {
+                done.add(together.get(i).get(60, TimeUnit.SECONDS));
+                assertEquals(alone.get(i % prompts.size()), done.get(i).text());
+            }
+            for (int i = 1; i < done.size(); i++) {
+                assertTrue(done.get(i - 1).end() <= done.get(i).first(),
+                        "call " + i + " started only after call " + (i - 1) + " ended, in arrival order");
+            }
+        } finally {
+            callers.shutdown();
         }
     }
 
