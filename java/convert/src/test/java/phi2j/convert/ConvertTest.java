@@ -142,4 +142,25 @@ class ConvertTest {
         assertEquals(19, Converter.TENSOR_NAMES.size());
         GgufValue.string("");
     }
+
+    /** Every tensor of the real Phi-2 checkpoint's index maps, one to one, onto exactly the GGUF names Phi-2 needs. */
+    @Test
+    void everyNameInTheRealCheckpointIndexMapsOntoPhi2sTensorTable() throws IOException {
+        Path index = phi2j.testkit.SharedData.require("phi-2/model.safetensors.index.json");
+        var weightMap = com.google.gson.JsonParser.parseString(Files.readString(index)).getAsJsonObject().getAsJsonObject("weight_map");
+        java.util.Set<String> mapped = new java.util.TreeSet<>();
+        for (String hf : weightMap.keySet()) {
+            String gguf = Converter.ggufName(hf, 32);
+            assertNotNull(gguf, hf + " is not mapped");
+            assertTrue(mapped.add(gguf), "two checkpoint tensors map onto " + gguf);
+        }
+        java.util.Set<String> expected = new java.util.TreeSet<>();
+        for (phi2j.format.Phi2Layout.TensorSpec t : phi2j.format.Phi2Layout.TENSORS) {
+            for (int i = 0; i < (t.perBlock() ? 32 : 1); i++) {
+                expected.add(t.name().replace("{i}", Integer.toString(i)));
+            }
+        }
+        assertEquals(expected, mapped);
+        assertEquals(453, mapped.size(), "14 tensors per block x 32, and 5 outside the blocks, as in the index");
+    }
 }
