@@ -53,10 +53,61 @@ class QuantizeTest {
             for (QuantMix.Choice c : r.plan()) {
                 assertEquals(c.type(), f.tensor(c.tensor().name()).orElseThrow().type(), ft + " " + c.tensor().name());
             }
+            if (ft.name().contains("_K")) { // the K mixes, tensor by tensor, against llama.cpp's rules written out below
+                for (var t : f.tensors()) {
+                    assertEquals(llamaCppType(ft, t.name(), 8), t.type(), ft + " " + t.name());
+                }
+            }
             try (Phi2Model m = Phi2Model.open(out, ModelOptions.defaults().withContextSize(256).withThreads(2))) {
                 assertEquals(6, m.generate("Hello there", GenerationOptions.greedy().withMaxNewTokens(6)).generatedTokens(), ft.name());
             }
         }
+    }
+
+    /**
+     * The type llama.cpp 0.5.0's llama_tensor_get_type gives a Phi-2 tensor under a K mix, for a model of {@code blocks}
+     * blocks whose rows fit 256-value blocks and no importance matrix; written from src/llama-quant.cpp independently of
+     * QuantMix, so that a wrong rule there fails here.
+     */
+    static GgmlType llamaCppType(FileType ft, String name, int blocks) {
+        if (name.endsWith(".bias") || name.contains("norm")) {
+            return GgmlType.F32; // 1-D tensors are never quantized
+        }
+        if (name.equals("output.weight")) {
+            return GgmlType.Q6_K;
+        }
+        GgmlType base = ft.base();
+        int i = name.startsWith("blk.") ? Integer.parseInt(name.split("\\.")[1]) : -1;
+        boolean more = i >= 0 && (i < blocks / 8 || i >= 7 * blocks / 8 || (i - blocks / 8) % 3 == 2); // use_more_bits
+        if (name.endsWith("attn_v.weight")) {
+            return switch (ft) {
+                case Q2_K -> GgmlType.Q3_K; // n_gqa() is 1 in Phi-2
+                case Q3_K_M -> i < 2 ? GgmlType.Q5_K : GgmlType.Q4_K;
+                case Q3_K_L -> GgmlType.Q5_K;
+                case Q4_K_M, Q5_K_M -> more ? GgmlType.Q6_K : base;
+                case Q4_K_S -> i < 4 ? GgmlType.Q5_K : base;
+                default -> base;
+            };
+        }
+        if (name.endsWith("ffn_down.weight")) {
+            return switch (ft) {
+                case Q2_K -> GgmlType.Q3_K;
+                case Q3_K_M -> i < blocks / 16 ? GgmlType.Q5_K : GgmlType.Q4_K; // not Falcon
+                case Q3_K_L -> GgmlType.Q5_K;
+                case Q4_K_M, Q5_K_M -> more ? GgmlType.Q6_K : base;
+                case Q4_K_S -> i < blocks / 8 ? GgmlType.Q5_K : base;
+                default -> base;
+            };
+        }
+        if (name.endsWith("attn_output.weight")) {
+            return switch (ft) {
+                case Q2_K -> GgmlType.Q3_K;
+                case Q3_K_M -> GgmlType.Q4_K;
+                case Q3_K_L -> GgmlType.Q5_K;
+                default -> base;
+            };
+        }
+        return base; // token_embd, attn_q, attn_k, ffn_up
     }
 
     @Test
@@ -113,6 +164,11 @@ class QuantizeTest {
         assertTrue(err.get(FileType.Q4_K_M) < err.get(FileType.Q3_K_M));
         assertTrue(err.get(FileType.Q3_K_M) < err.get(FileType.Q2_K));
         assertTrue(err.get(FileType.Q2_K) < 0.5);
+        // the types outside the K ladder: bf16 keeps 8 bits of mantissa, f16 11; Q4_0 (one scale per 32) sits between
+        // the 4- and 3-bit K mixes
+        assertTrue(err.get(FileType.F16) < err.get(FileType.BF16) && err.get(FileType.BF16) < 5e-3, "BF16 " + err.get(FileType.BF16));
+        assertTrue(err.get(FileType.Q4_K_M) < err.get(FileType.Q4_0) && err.get(FileType.Q4_0) < err.get(FileType.Q3_K_M),
+                "Q4_0 " + err.get(FileType.Q4_0));
     }
 
     /** A tensor's values as floats, dequantized by ggml. */
@@ -144,9 +200,9 @@ class QuantizeTest {
 
         // an interrupted run (here: failing after the first tensor) leaves nothing behind
         RuntimeException stop = new RuntimeException("interrupted (simulated)");
-        assertThrows(RuntimeException.class, () -> Quantizer.quantize(TestModels.tiny(), d.resolve("half.gguf"), opts(FileType.Q8_0), (a, b, c) -> {
+        assertSame(stop, assertThrows(RuntimeException.class, () -> Quantizer.quantize(TestModels.tiny(), d.resolve("half.gguf"), opts(FileType.Q8_0), (a, b, c) -> {
             throw stop;
-        }));
+        })), "the caller's own exception comes back, not a wrapper or an NPE");
         try (var files = Files.list(d)) {
             assertEquals(List.of("x.gguf"), files.map(p -> p.getFileName().toString()).toList());
         }
