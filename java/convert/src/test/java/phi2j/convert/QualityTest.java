@@ -129,7 +129,27 @@ class QualityTest {
         assertTrue(table.get(FileType.Q4_K_M)[0] < table.get(FileType.Q3_K_M)[0]);
         assertTrue(table.get(FileType.F16)[0] < q8);
         assertTrue(table.get(FileType.Q8_0)[1] >= 95, "Q8_0 top-1 agreement " + table.get(FileType.Q8_0)[1]);
+        // within a K family the larger mix is the better one: S worse than M worse than L
+        assertTrue(table.get(FileType.Q3_K_S)[0] > table.get(FileType.Q3_K_M)[0] && table.get(FileType.Q3_K_M)[0] > table.get(FileType.Q3_K_L)[0],
+                "Q3_K: S > M > L in KL");
+        assertTrue(table.get(FileType.Q4_K_S)[0] > table.get(FileType.Q4_K_M)[0], "Q4_K: S > M in KL");
+        assertTrue(table.get(FileType.Q5_K_S)[0] > table.get(FileType.Q5_K_M)[0], "Q5_K: S > M in KL");
+        assertTrue(table.get(FileType.BF16)[0] > table.get(FileType.F16)[0], "bf16 keeps fewer mantissa bits than f16");
+        // and each type's mean KL inside its band (about 3x either side of what llama.cpp 0.5.0 gives on this model)
+        KL_BANDS.forEach((t, band) -> assertTrue(table.get(t)[0] >= band[0] && table.get(t)[0] <= band[1],
+                t + " mean KL " + table.get(t)[0] + " outside [" + band[0] + ", " + band[1] + "]"));
     }
+
+    /** Mean KL against F32, lower and upper bound, per type; measured 2026-11-27 at stride 8 (see the class comment). */
+    static final Map<FileType, double[]> KL_BANDS = Map.ofEntries(
+            Map.entry(FileType.F16, new double[] {0, 3e-6}), Map.entry(FileType.BF16, new double[] {3e-6, 5e-5}),
+            Map.entry(FileType.Q8_0, new double[] {3e-5, 3e-4}), Map.entry(FileType.Q6_K, new double[] {2e-4, 2e-3}),
+            Map.entry(FileType.Q5_K_M, new double[] {6e-4, 6e-3}), Map.entry(FileType.Q5_K_S, new double[] {7e-4, 7e-3}),
+            Map.entry(FileType.Q5_1, new double[] {9e-4, 9e-3}), Map.entry(FileType.Q5_0, new double[] {1e-3, 1e-2}),
+            Map.entry(FileType.Q4_K_M, new double[] {2e-3, 2e-2}), Map.entry(FileType.Q4_K_S, new double[] {2.5e-3, 2.5e-2}),
+            Map.entry(FileType.Q4_1, new double[] {3.5e-3, 3.5e-2}), Map.entry(FileType.Q4_0, new double[] {4e-3, 4e-2}),
+            Map.entry(FileType.Q3_K_L, new double[] {6e-3, 6e-2}), Map.entry(FileType.Q3_K_M, new double[] {7e-3, 7e-2}),
+            Map.entry(FileType.Q3_K_S, new double[] {1.7e-2, 0.15}), Map.entry(FileType.Q2_K, new double[] {2.7e-2, 0.25}));
 
     static int argmax(double[] p) {
         int b = 0;
