@@ -42,6 +42,9 @@ class PullTest {
     final AtomicInteger requests = new AtomicInteger();
     final Map<String, AtomicInteger> hits = new ConcurrentHashMap<>();
     final Map<String, String> linkedEtag = new ConcurrentHashMap<>();
+    /** Per path, each request's Range header ("" without one) and the body bytes the server then sent. */
+    final Map<String, java.util.List<String>> ranges = new ConcurrentHashMap<>();
+    final Map<String, java.util.List<Long>> served = new ConcurrentHashMap<>();
 
     @TempDir
     Path dir;
@@ -86,6 +89,8 @@ class PullTest {
         }
         int from = 0;
         String range = x.getRequestHeaders().getFirst("Range");
+        ranges.computeIfAbsent(path, k -> java.util.Collections.synchronizedList(new java.util.ArrayList<>())).add(range == null ? "" : range);
+        java.util.List<Long> sent = served.computeIfAbsent(path, k -> java.util.Collections.synchronizedList(new java.util.ArrayList<>()));
         if (range != null && range.startsWith("bytes=")) {
             from = Integer.parseInt(range.substring(6, range.indexOf('-')));
             x.getResponseHeaders().add("Content-Range", "bytes " + from + "-" + (body.length - 1) + "/" + body.length);
@@ -98,6 +103,7 @@ class PullTest {
             if (m.equals("cut") && hit == 1) {
                 o.write(body, from, len / 2);
                 o.flush();
+                sent.add((long) len / 2);
                 x.getHttpContext().getServer(); // then drop the connection mid-file
                 throw new IOException("cut on purpose");
             }
@@ -115,6 +121,7 @@ class PullTest {
                 return;
             }
             o.write(body, from, len);
+            sent.add((long) len);
         } catch (IOException cut) {
             x.close();
         }
@@ -163,6 +170,41 @@ class PullTest {
         assertArrayEquals(b, Files.readAllBytes(dir.resolve("m.gguf")));
         assertEquals(2, r.attempts(), logText.toString());
         assertTrue(logText.toString().contains("attempt 2 of 4"), logText.toString());
+        // the second request resumed where the first stopped, and the server sent only the rest
+        java.util.List<String> rs = ranges.get("/m.gguf");
+        assertEquals(2, rs.size(), rs.toString());
+        assertEquals("", rs.get(0), "the first request asks for the whole file");
+        long firstPart = served.get("/m.gguf").get(0);
+        assertEquals("bytes=" + firstPart + "-", rs.get(1), "the resume starts at the bytes already on disk");
+        assertEquals(b.length - firstPart, served.get("/m.gguf").get(1), "only the missing bytes were sent again");
+    }
+
+    /** Two CLI processes pulling the same model at once: the cross-process lock lets one download, the other waits. */
+    @Test
+    void twoCliProcessesPullingAtOnceDownloadOnce(@TempDir Path models) throws Exception {
+        byte[] b = data(1_500_000, 9);
+        files.put("/m.gguf", b);
+        mode.put("/m.gguf", "slow");
+        Path catalog = models.resolve("catalog.json");
+        Files.writeString(catalog, "{\"default\": \"m\", \"models\": [{\"name\": \"m\", \"file\": \"m.gguf\", \"type\": \"F32\", "
+                + "\"size\": \"1.5 MB\", \"sha256\": \"" + sha(b) + "\", \"source\": \"" + url("/m.gguf") + "\"}]}");
+        java.util.List<Process> ps = new java.util.ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            ps.add(new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dphi2.catalog=" + catalog,
+                    "-cp", System.getProperty("java.class.path"), Main.class.getName(), "pull", "m", "--models-dir", models.toString())
+                    .redirectErrorStream(true).start());
+        }
+        java.util.List<String> outs = new java.util.ArrayList<>();
+        for (Process p : ps) {
+            outs.add(new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8));
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+            assertEquals(0, p.exitValue(), outs.get(outs.size() - 1));
+        }
+        assertArrayEquals(b, Files.readAllBytes(models.resolve("m.gguf")));
+        assertEquals(1, hits.get("/m.gguf").get(), "one process downloaded, the other waited for its lock: " + outs);
+        try (var left = Files.list(models)) {
+            assertEquals(java.util.List.of("catalog.json", "m.gguf", "m.gguf.sha256"), left.map(f -> f.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted().toList());
+        }
     }
 
     @Test
