@@ -7,17 +7,18 @@ import java.nio.file.Path;
 
 /**
  * The project's reference data (Phi-2's tokenizer and config files, llama.cpp's tokenizer test vectors), found
- * through {@code -Dphi2.shared.data} (Maven sets it to {@code ../shared/data} beside the checkout), else
- * {@code $PHI2_SHARED_DATA}, else {@code ../shared/data}. Never copied into the repository.
+ * through {@code $PHI2_SHARED_DATA}, else {@code -Dphi2.shared.data} (which Maven always sets, to
+ * {@code ../shared/data} beside the checkout: so the variable must come first to mean anything under Maven), else
+ * {@code ../shared/data}. Never copied into the repository.
  */
 public final class SharedData {
     private SharedData() {
     }
 
     public static Path dir() {
-        String p = System.getProperty("phi2.shared.data");
+        String p = System.getenv("PHI2_SHARED_DATA");
         if (p == null || p.isBlank()) {
-            p = System.getenv("PHI2_SHARED_DATA");
+            p = System.getProperty("phi2.shared.data");
         }
         return Path.of(p == null || p.isBlank() ? "../shared/data" : p).toAbsolutePath().normalize();
     }
