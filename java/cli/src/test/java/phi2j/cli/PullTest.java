@@ -45,6 +45,9 @@ class PullTest {
     /** Per path, each request's Range header ("" without one) and the body bytes the server then sent. */
     final Map<String, java.util.List<String>> ranges = new ConcurrentHashMap<>();
     final Map<String, java.util.List<Long>> served = new ConcurrentHashMap<>();
+    /** Per path, when each request arrived (System.nanoTime) and its Authorization header ("" without one). */
+    final Map<String, java.util.List<Long>> arrivals = new ConcurrentHashMap<>();
+    final Map<String, java.util.List<String>> auth = new ConcurrentHashMap<>();
 
     @TempDir
     Path dir;
@@ -72,6 +75,9 @@ class PullTest {
         requests.incrementAndGet();
         String path = x.getRequestURI().getPath();
         int hit = hits.computeIfAbsent(path, k -> new AtomicInteger()).incrementAndGet();
+        arrivals.computeIfAbsent(path, k -> java.util.Collections.synchronizedList(new java.util.ArrayList<>())).add(System.nanoTime());
+        String authorization = x.getRequestHeaders().getFirst("Authorization");
+        auth.computeIfAbsent(path, k -> java.util.Collections.synchronizedList(new java.util.ArrayList<>())).add(authorization == null ? "" : authorization);
         String m = mode.getOrDefault(path, "");
         byte[] body = files.get(path);
         if (body == null || m.equals("404")) {
@@ -177,6 +183,58 @@ class PullTest {
         long firstPart = served.get("/m.gguf").get(0);
         assertEquals("bytes=" + firstPart + "-", rs.get(1), "the resume starts at the bytes already on disk");
         assertEquals(b.length - firstPart, served.get("/m.gguf").get(1), "only the missing bytes were sent again");
+    }
+
+    @Test
+    void thePartFileIsOwnerOnlyWhileItGrows() throws Exception {
+        byte[] b = data(1_500_000, 10);
+        files.put("/m.gguf", b);
+        mode.put("/m.gguf", "slow");
+        CompletableFuture<Downloader.Result> pull = CompletableFuture.supplyAsync(() -> downloader(Duration.ofSeconds(10))
+                .download(url("/m.gguf"), dir.resolve("m.gguf"), null, (x, y) -> { }));
+        Path part = dir.resolve("m.gguf.part");
+        for (int i = 0; i < 400 && !Files.exists(part); i++) {
+            Thread.sleep(5);
+        }
+        assertTrue(Files.exists(part), "the download goes to NAME.part first");
+        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(part)));
+        pull.get(60, TimeUnit.SECONDS);
+        assertFalse(Files.exists(part));
+    }
+
+    @Test
+    void retriesWaitLongerEachTime() throws Exception {
+        byte[] b = data(10_000, 11);
+        files.put("/m.gguf", b);
+        mode.put("/m.gguf", "500"); // two server errors, then the file
+        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), (x, y) -> { });
+        assertEquals(3, r.attempts());
+        java.util.List<Long> t = arrivals.get("/m.gguf");
+        long first = (t.get(1) - t.get(0)) / 1_000_000;
+        long second = (t.get(2) - t.get(1)) / 1_000_000;
+        assertTrue(first >= 50 && second >= 100, "backoff of 50 ms, then 100 ms: waited " + first + " and " + second + " ms");
+        assertTrue(logText.toString().contains("attempt 2 of 4 in") && logText.toString().contains("attempt 3 of 4 in 0.1 s"), logText.toString());
+    }
+
+    /** The CLI's environment: HF_TOKEN goes out as a bearer token, HTTPS_PROXY carries the request (the host does not resolve). */
+    @Test
+    void theCliSendsHfTokenAndGoesThroughHttpsProxy(@TempDir Path models) throws Exception {
+        byte[] b = data(50_000, 12);
+        files.put("/m.gguf", b);
+        Path catalog = models.resolve("catalog.json");
+        Files.writeString(catalog, "{\"default\": \"m\", \"models\": [{\"name\": \"m\", \"file\": \"m.gguf\", \"type\": \"F32\", "
+                + "\"size\": \"50 kB\", \"sha256\": \"" + sha(b) + "\", \"source\": \"http://phi2j-proxy-only.invalid/m.gguf\"}]}");
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dphi2.catalog=" + catalog,
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "pull", "m", "--models-dir", models.toString())
+                .redirectErrorStream(true);
+        pb.environment().put("HF_TOKEN", "hf_test_token");
+        pb.environment().put("HTTPS_PROXY", "http://127.0.0.1:" + server.getAddress().getPort());
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        assertArrayEquals(b, Files.readAllBytes(models.resolve("m.gguf")));
+        assertEquals(java.util.List.of("Bearer hf_test_token"), auth.get("/m.gguf"), "the token went out with the one request");
     }
 
     /** Two CLI processes pulling the same model at once: the cross-process lock lets one download, the other waits. */
