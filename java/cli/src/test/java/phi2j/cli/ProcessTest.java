@@ -74,6 +74,22 @@ class ProcessTest {
                 "every descendant, the runner included, is gone after the demo exits");
     }
 
+    /** No whole-file reads: with a 32 MB heap, smaller than either 34 MB shard of the tiny checkpoint, convert still works. */
+    @Test
+    void convertStreamsShardsLargerThanTheWholeHeap(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Path ckpt = TestModels.tinyCheckpoint();
+        long shard = java.nio.file.Files.size(ckpt.resolve("model-00001-of-00002.safetensors"));
+        assertTrue(shard > 32L << 20, "the shard (" + shard + " bytes) is larger than the heap");
+        Path out = dir.resolve("t.gguf");
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx32m",
+                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "convert", ckpt.toString(), "-o", out.toString(),
+                "--outtype", "f16").redirectErrorStream(true).start();
+        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), log);
+        assertEquals(phi2j.format.GgmlType.F16, phi2j.format.GgufReader.read(out).tensor("blk.0.ffn_up.weight").orElseThrow().type());
+    }
+
     @Test
     void generatePrintsTheTextOnStdoutAndItsTimingLinesOnStderrAsTheReadmeSays() throws Exception {
         Process p = start("generate", "-m", TestModels.tiny().toString(), "-p", "Hello", "-n", "4");
