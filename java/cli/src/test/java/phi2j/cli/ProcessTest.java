@@ -74,6 +74,34 @@ class ProcessTest {
                 "every descendant, the runner included, is gone after the demo exits");
     }
 
+    /**
+     * The second Ctrl-C quits at once, even when the first cannot finish: the runner is stopped (SIGSTOP), so the
+     * cancellation the first press asks for never comes back, and only the second press ends the CLI.
+     */
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void aSecondCtrlCQuitsAtOnceWhenTheFirstCannotFinish() throws Exception {
+        Process p = start("generate", "-m", TestModels.tiny().toString(), "-p", "Once upon a time", "-n", "1900", "--stream");
+        CompletableFuture<String> err = drain(p.getErrorStream());
+        InputStream stdout = p.getInputStream();
+        assertEquals(1, stdout.readNBytes(1).length);
+        ProcessHandle runner = p.toHandle().descendants().filter(h -> h.info().commandLine().orElse("").contains("RunnerMain"))
+                .findFirst().orElseThrow();
+        try {
+            new ProcessBuilder("kill", "-STOP", Long.toString(runner.pid())).start().waitFor();
+            new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
+            assertFalse(p.waitFor(2, TimeUnit.SECONDS), "the first Ctrl-C waits for the (stopped) runner to cancel");
+            long t0 = System.nanoTime();
+            new ProcessBuilder("kill", "-INT", Long.toString(p.pid())).start().waitFor();
+            assertTrue(p.waitFor(5, TimeUnit.SECONDS), "the second Ctrl-C quits at once");
+            assertEquals(Main.INTERRUPTED, p.exitValue(), err.get());
+            assertTrue((System.nanoTime() - t0) / 1e9 < 5);
+        } finally {
+            runner.destroyForcibly();
+            new ProcessBuilder("kill", "-CONT", Long.toString(runner.pid())).start().waitFor();
+        }
+    }
+
     /** No whole-file reads: with a 32 MB heap, smaller than either 34 MB shard of the tiny checkpoint, convert still works. */
     @Test
     void convertStreamsShardsLargerThanTheWholeHeap(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
