@@ -102,6 +102,32 @@ class ProcessTest {
         }
     }
 
+    /**
+     * A runner that aborts from inside (not killed from outside): an engine build whose library calls abort() as it
+     * loads. The CLI reports the runner's crash with its signal and exits with status 3, a runtime failure.
+     */
+    @Test
+    @EnabledOnOs(OS.LINUX)
+    void aRunnerThatAbortsFromInsideIsReportedWithExitStatusThree(@org.junit.jupiter.api.io.TempDir Path build) throws Exception {
+        Path c = java.nio.file.Files.writeString(build.resolve("abort.c"),
+                "#include <stdlib.h>\n__attribute__((constructor)) static void die(void) { abort(); }\n");
+        Process cc = new ProcessBuilder("cc", "-shared", "-fPIC", "-o", build.resolve("libphi2j_engine.so").toString(), c.toString())
+                .redirectErrorStream(true).start();
+        String ccOut = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(cc.waitFor(60, TimeUnit.SECONDS));
+        assertEquals(0, cc.exitValue(), "cc (a C compiler is part of the native build's prerequisites): " + ccOut);
+        java.nio.file.Files.writeString(build.resolve("manifest.json"), "{\"engine\": \"phi2j-native\", \"engineAbi\": "
+                + phi2j.runtime.NativeEngineBuild.ENGINE_ABI + ", \"library\": \"libphi2j_engine.so\", \"preset\": \"cpu\", "
+                + "\"backend\": \"cpu\", \"llamaCppVersion\": \"" + phi2j.runtime.NativeEngineBuild.LLAMA_CPP_VERSION + "\"}");
+        Process p = start("generate", "-m", TestModels.tiny().toString(), "-p", "Hi", "-n", "2", "--engine", "native", "--lib", build.toString());
+        CompletableFuture<String> out = drain(p.getInputStream());
+        CompletableFuture<String> err = drain(p.getErrorStream());
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(Main.FAILURE, p.exitValue(), err.get());
+        assertTrue(err.get().contains("signal 6") || err.get().contains("SIGABRT"), "names the abort: " + err.get());
+        assertEquals("", out.get(), "nothing on stdout");
+    }
+
     /** No whole-file reads: with a 32 MB heap, smaller than either 34 MB shard of the tiny checkpoint, convert still works. */
     @Test
     void convertStreamsShardsLargerThanTheWholeHeap(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
