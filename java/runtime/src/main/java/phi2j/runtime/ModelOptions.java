@@ -29,69 +29,78 @@ import java.util.List;
  * @param engine        which llama.cpp runs the model: {@link EngineKind#AUTO} (phi2j's native engine when one is
  *                      built, else the de.kherud binding), {@link EngineKind#NATIVE} or {@link EngineKind#BINDING}
  * @param flashAttention llama.cpp's flash attention: AUTO (its choice per backend), ON or OFF (native engine)
+ * @param stallTimeout  how long a generation or call may go without a sign of life from the runner (it sends one
+ *                      every second even inside a long decode) before the runner is taken for hung, killed, and the
+ *                      call fails with {@link RunnerStalledException}; loading has its own, longer {@code loadTimeout}
  */
 public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMode splitMode, List<Float> tensorSplit,
                            int mainGpu, Long seed, Duration loadTimeout, Path nativeLibrary, boolean embeddings,
-                           int batchSize, String visibleDevices, int parallel, EngineKind engine, FlashAttention flashAttention) {
+                           int batchSize, String visibleDevices, int parallel, EngineKind engine, FlashAttention flashAttention,
+                           Duration stallTimeout) {
 
     public ModelOptions {
         tensorSplit = List.copyOf(tensorSplit);
     }
 
     public static ModelOptions defaults() {
-        return new ModelOptions(0, 0, 0, SplitMode.LAYER, List.of(), 0, null, Duration.ofMinutes(5), null, false, 0, null, 1, EngineKind.AUTO, FlashAttention.AUTO);
+        return new ModelOptions(0, 0, 0, SplitMode.LAYER, List.of(), 0, null, Duration.ofMinutes(5), null, false, 0, null, 1, EngineKind.AUTO, FlashAttention.AUTO,
+                Duration.ofSeconds(30));
     }
 
     public ModelOptions withContextSize(int n) {
-        return new ModelOptions(n, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
+        return new ModelOptions(n, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
     }
 
     public ModelOptions withThreads(int n) {
-        return new ModelOptions(contextSize, n, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
+        return new ModelOptions(contextSize, n, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
     }
 
     public ModelOptions withGpuLayers(int n) {
-        return new ModelOptions(contextSize, threads, n, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
+        return new ModelOptions(contextSize, threads, n, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
     }
 
     public ModelOptions withSplit(SplitMode mode, List<Float> split, int main) {
-        return new ModelOptions(contextSize, threads, gpuLayers, mode, split, main, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
+        return new ModelOptions(contextSize, threads, gpuLayers, mode, split, main, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
     }
 
     public ModelOptions withSeed(Long s) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, s, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, s, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
     }
 
     public ModelOptions withLoadTimeout(Duration d) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, d, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, d, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
     }
 
     public ModelOptions withNativeLibrary(Path dir) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, dir, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, dir, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
     }
 
     public ModelOptions withEmbeddings(boolean on) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, on, batchSize, visibleDevices, parallel, engine, flashAttention);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, on, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
     }
 
     public ModelOptions withBatchSize(int n) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, n, visibleDevices, parallel, engine, flashAttention);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, n, visibleDevices, parallel, engine, flashAttention, stallTimeout);
     }
 
     public ModelOptions withVisibleDevices(String devices) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, devices, parallel, engine, flashAttention);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, devices, parallel, engine, flashAttention, stallTimeout);
     }
 
     public ModelOptions withParallel(int n) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, n, engine, flashAttention);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, n, engine, flashAttention, stallTimeout);
     }
 
     public ModelOptions withEngine(EngineKind kind) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, kind, flashAttention);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, kind, flashAttention, stallTimeout);
     }
 
     public ModelOptions withFlashAttention(FlashAttention fa) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, fa);
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, fa, stallTimeout);
+    }
+
+    public ModelOptions withStallTimeout(Duration d) {
+        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, d);
     }
 
     /** Checks ranges that do not depend on the model; throws {@link InvalidOptionException} naming the option. */
@@ -139,6 +148,10 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
         }
         if (loadTimeout == null || loadTimeout.isNegative() || loadTimeout.isZero()) {
             throw new InvalidOptionException("loadTimeout", "must be positive");
+        }
+        if (stallTimeout == null || stallTimeout.compareTo(Duration.ofSeconds(2)) < 0) {
+            throw new InvalidOptionException("stallTimeout", "must be at least 2 s (the runner's sign of life comes every second), not "
+                    + stallTimeout);
         }
     }
 }

@@ -90,6 +90,7 @@ public final class Phi2Model implements AutoCloseable {
         }
         RunnerProcess runner = RunnerProcess.start(engine == EngineKind.NATIVE ? null : libraryDir, env);
         runner.libraryHint(rebuild);
+        runner.stallTimeout(options.stallTimeout());
         try {
             if (engine == EngineKind.BINDING) { // the native engine checks these itself, before loading
                 checkDevices(options, runner);

@@ -20,6 +20,7 @@ import java.nio.charset.StandardCharsets;
  *           TOKEN: int32 generation id | int32 token | f32 logprob | int32 n | n x (int32 id | f32 logprob |
  *                  int32 length | UTF-8) | int32 length | UTF-8 text (little-endian, as the native engine wrote it)
  *           CANCEL: int32 generation id
+ *           HEARTBEAT: int32 0 (runner to caller, every second)
  *           SHUTDOWN: empty
  *           every other type: one JSON object (a record of {@link Messages})
  * </pre>
@@ -42,6 +43,8 @@ public final class Frames {
     public static final byte REPLY = 15;
     /** A native-engine token: int32 generation id | the engine's TOKEN event from the token id on (engine.h). */
     public static final byte TOKEN = 16;
+    /** A sign of life, every second, from a thread of its own: int32 0. A stopped or hung runner sends none. */
+    public static final byte HEARTBEAT = 17;
 
     static final int MAX_FRAME = 64 << 20;
     static final Gson GSON = new Gson();

@@ -63,6 +63,7 @@ public final class RunnerMain {
         ch.connect(UnixDomainSocketAddress.of(socket));
         Frames frames = new Frames(ch);
         frames.sendJson(Frames.HELLO, new Messages.Hello(token, ProcessHandle.current().pid()));
+        startHeartbeat(frames, log);
 
         Engine engine = null;
         Engine.Sink sink = new FrameSink(frames, log);
@@ -123,6 +124,25 @@ public final class RunnerMain {
         }
     }
 
+    /**
+     * A sign of life every second from a thread that does nothing else, so the caller can tell a busy runner (inside a
+     * long decode) from a stopped or hung one, which sends nothing.
+     */
+    private static void startHeartbeat(Frames frames, PrintStream log) {
+        Thread beat = new Thread(() -> {
+            while (true) {
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                send(frames, log, Frames.HEARTBEAT, null);
+            }
+        }, "phi2-runner-heartbeat");
+        beat.setDaemon(true);
+        beat.start();
+    }
+
     /** Writes an engine's answers as frames; losing the caller ends the runner. */
     private record FrameSink(Frames frames, PrintStream log) implements Engine.Sink {
         @Override
@@ -162,7 +182,11 @@ public final class RunnerMain {
 
     private static void send(Frames frames, PrintStream log, byte type, Object message) {
         try {
-            frames.sendJson(type, message);
+            if (message == null) {
+                frames.sendId(type, 0);
+            } else {
+                frames.sendJson(type, message);
+            }
         } catch (IOException e) {
             log.println("runner: lost the caller: " + e);
             Runtime.getRuntime().halt(0);

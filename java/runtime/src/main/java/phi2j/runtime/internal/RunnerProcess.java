@@ -64,6 +64,15 @@ public final class RunnerProcess implements AutoCloseable {
     private volatile boolean closing;
     private volatile Phi2Exception gone;
     private volatile String libraryHint = "";
+    /** When the last frame of any kind (heartbeats included) came from the runner. */
+    private volatile long lastSignNanos = System.nanoTime();
+    private volatile Duration stallTimeout = Duration.ofSeconds(30);
+    private volatile boolean stalled;
+
+    /** How long work may wait without a sign of life before the runner is taken for hung (ModelOptions.stallTimeout). */
+    public void stallTimeout(Duration d) {
+        this.stallTimeout = d;
+    }
 
     /** Added to a "library could not be loaded" error: which build it was and the command that rebuilds it. */
     public void libraryHint(String hint) {
@@ -136,6 +145,9 @@ public final class RunnerProcess implements AutoCloseable {
             Thread reader = new Thread(rp::readLoop, "phi2-runner-reader-" + p.pid());
             reader.setDaemon(true);
             reader.start();
+            Thread stall = new Thread(rp::watchForStalls, "phi2-runner-stall-" + p.pid());
+            stall.setDaemon(true);
+            stall.start();
             return rp;
         } catch (IOException | RuntimeException e) {
             if (rp != null) {
@@ -326,6 +338,12 @@ public final class RunnerProcess implements AutoCloseable {
         return g != null ? g : crash("the runner stopped answering");
     }
 
+    private RunnerCrashedException stalledCrash() {
+        waitForLog();
+        return new phi2j.runtime.RunnerStalledException("the runner showed no sign of life for " + stallTimeout.toSeconds()
+                + " s (stopped, hung or starved) and was killed", null, log.tail());
+    }
+
     private RunnerCrashedException crash(String what) {
         waitForLog();
         return new RunnerCrashedException(what, exitStatus(this), log.tail());
@@ -340,11 +358,43 @@ public final class RunnerProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * Kills a runner that shows no sign of life for the stall timeout while a generation or a call waits on it (loading
+     * has its own timeout). A pause of this JVM itself (its own ticks late) restarts the count instead.
+     */
+    private void watchForStalls() {
+        long lastTick = System.nanoTime();
+        while (gone == null && !closing) {
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                return;
+            }
+            long now = System.nanoTime();
+            if (now - lastTick > 2_000_000_000L) {
+                lastSignNanos = now; // this JVM was not running (suspended, swapped out): no evidence against the runner
+            }
+            lastTick = now;
+            boolean waiting = loaded.isDone() && (!listeners.isEmpty() || !calls.isEmpty());
+            if (waiting && now - lastSignNanos > stallTimeout.toNanos() && gone == null && !closing) {
+                stalled = true;
+                LOG.log(System.Logger.Level.WARNING, "runner " + process.pid() + " showed no sign of life for " + stallTimeout.toSeconds()
+                        + " s; killing it");
+                process.destroyForcibly();
+                return;
+            }
+        }
+    }
+
     private void readLoop() {
         try {
             while (true) {
                 Frames.Frame f = frames.read();
+                lastSignNanos = System.nanoTime();
                 switch (f.type()) {
+                    case Frames.HEARTBEAT -> {
+                        // nothing more: its arrival is the sign of life
+                    }
                     case Frames.LOADED -> loaded.complete(f.json(Messages.Loaded.class));
                     case Frames.REPLY -> {
                         Messages.Reply r = f.json(Messages.Reply.class);
@@ -394,7 +444,8 @@ public final class RunnerProcess implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.DEBUG, "runner connection ended: " + e);
         }
-        Phi2Exception why = closing ? new ModelClosedException("the model was closed") : crash("the runner process ended unexpectedly");
+        Phi2Exception why = closing ? new ModelClosedException("the model was closed")
+                : stalled ? stalledCrash() : crash("the runner process ended unexpectedly");
         closeChannel();
         gone = why;
         loaded.completeExceptionally(why);
