@@ -1,0 +1,210 @@
+package phi2j.server;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
+import phi2j.runtime.GenerationOptions;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The fields of OpenAI's completion and chat completion requests that this server honours, each checked for its type
+ * and range; a wrong one is a 400 naming the field. Unknown fields are ignored, as OpenAI-compatible servers do.
+ */
+final class Requests {
+    /** One generation asked for: the prompt as Phi-2 sees it and how to generate. */
+    record Job(boolean chat, String prompt, GenerationOptions options, boolean stream, boolean includeUsage, int topLogprobs,
+               boolean logprobs) {
+    }
+
+    private Requests() {
+    }
+
+    static Job parse(JsonObject body, boolean chat, String modelId, int contextPerSequence) {
+        String model = string(body, "model", true);
+        if (!model.equals(modelId)) {
+            throw new ApiError(404, "invalid_request_error", "model", "model_not_found",
+                    "The model '" + model + "' does not exist: this server serves '" + modelId + "'");
+        }
+        String prompt;
+        List<String> stops = new ArrayList<>(stop(body));
+        if (chat) {
+            prompt = ChatFormat.render(messages(body));
+            stops.add(ChatFormat.STOP);
+        } else {
+            prompt = string(body, "prompt", true);
+            if (prompt.isEmpty()) {
+                throw ApiError.badRequest("prompt", "'prompt' is empty");
+            }
+        }
+        Integer n = integer(body, "n", 1, 1);
+        if (n != null && n != 1) {
+            throw ApiError.badRequest("n", "only n = 1 is supported");
+        }
+        String tokensField = chat && body.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens";
+        Integer maxTokens = integer(body, tokensField, 1, contextPerSequence);
+        Double temperature = number(body, "temperature", 0, 2);
+        Double topP = number(body, "top_p", 0, 1);
+        Long seed = body.has("seed") && !body.get("seed").isJsonNull() ? (long) integer(body, "seed", Integer.MIN_VALUE, Integer.MAX_VALUE) : null;
+        boolean stream = bool(body, "stream");
+        boolean includeUsage = body.has("stream_options") && body.get("stream_options").isJsonObject()
+                && bool(body.getAsJsonObject("stream_options"), "include_usage");
+        boolean logprobs = false;
+        int top = 0;
+        if (chat) {
+            logprobs = bool(body, "logprobs");
+            Integer t = integer(body, "top_logprobs", 0, GenerationOptions.MAX_LOGPROBS);
+            if (t != null && !logprobs) {
+                throw ApiError.badRequest("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+            }
+            top = t == null ? 0 : t;
+        } else if (body.has("logprobs") && !body.get("logprobs").isJsonNull()) {
+            throw ApiError.badRequest("logprobs", "log-probabilities are offered on /v1/chat/completions");
+        }
+        // OpenAI's default temperature is 1; 0 is greedy decoding
+        double temp = temperature == null ? 1.0 : temperature;
+        GenerationOptions o = temp == 0 ? GenerationOptions.greedy() : GenerationOptions.sampling((float) temp, seed == null ? System.nanoTime() : seed);
+        if (topP != null && temp > 0) {
+            o = o.withTopP(topP.floatValue());
+        }
+        o = maxTokens != null ? o.withMaxNewTokens(maxTokens) : o.withMaxLength(contextPerSequence);
+        o = o.withStopStrings(stops);
+        if (logprobs) {
+            o = o.withLogprobs(Math.max(1, top));
+        }
+        return new Job(chat, prompt, o, stream, includeUsage, top, logprobs);
+    }
+
+    private static List<ChatFormat.Message> messages(JsonObject body) {
+        JsonElement e = body.get("messages");
+        if (e == null || e.isJsonNull()) {
+            throw ApiError.badRequest("messages", "'messages' is required");
+        }
+        if (!e.isJsonArray() || e.getAsJsonArray().isEmpty()) {
+            throw ApiError.badRequest("messages", "'messages' must be a non-empty array");
+        }
+        List<ChatFormat.Message> out = new ArrayList<>();
+        JsonArray a = e.getAsJsonArray();
+        for (int i = 0; i < a.size(); i++) {
+            String at = "messages[" + i + "]";
+            if (!a.get(i).isJsonObject()) {
+                throw ApiError.badRequest(at, "'" + at + "' must be an object");
+            }
+            JsonObject m = a.get(i).getAsJsonObject();
+            String role = string(m, "role", true);
+            if (!List.of("system", "user", "assistant", "developer").contains(role)) {
+                throw ApiError.badRequest(at + ".role", "'" + at + ".role' must be system, user or assistant, not '" + role + "'");
+            }
+            out.add(new ChatFormat.Message(role.equals("developer") ? "system" : role, content(m, at)));
+        }
+        return out;
+    }
+
+    /** A message's content: a string, or OpenAI's array of parts of which only text parts are accepted. */
+    private static String content(JsonObject m, String at) {
+        JsonElement c = m.get("content");
+        if (c == null || c.isJsonNull()) {
+            throw ApiError.badRequest(at + ".content", "'" + at + ".content' is required");
+        }
+        if (c.isJsonPrimitive() && c.getAsJsonPrimitive().isString()) {
+            return c.getAsString();
+        }
+        if (c.isJsonArray()) {
+            StringBuilder sb = new StringBuilder();
+            for (JsonElement p : c.getAsJsonArray()) {
+                if (!p.isJsonObject() || !"text".equals(string(p.getAsJsonObject(), "type", false))) {
+                    throw ApiError.badRequest(at + ".content", "only text content is supported");
+                }
+                sb.append(string(p.getAsJsonObject(), "text", true));
+            }
+            return sb.toString();
+        }
+        throw ApiError.badRequest(at + ".content", "'" + at + ".content' must be a string");
+    }
+
+    private static List<String> stop(JsonObject body) {
+        JsonElement s = body.get("stop");
+        if (s == null || s.isJsonNull()) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        if (s.isJsonPrimitive() && s.getAsJsonPrimitive().isString()) {
+            out.add(s.getAsString());
+        } else if (s.isJsonArray() && s.getAsJsonArray().size() <= 4) {
+            for (JsonElement x : s.getAsJsonArray()) {
+                if (!x.isJsonPrimitive() || !x.getAsJsonPrimitive().isString()) {
+                    throw ApiError.badRequest("stop", "'stop' must be a string or an array of up to 4 strings");
+                }
+                out.add(x.getAsString());
+            }
+        } else {
+            throw ApiError.badRequest("stop", "'stop' must be a string or an array of up to 4 strings");
+        }
+        if (out.stream().anyMatch(String::isEmpty)) {
+            throw ApiError.badRequest("stop", "'stop' strings must not be empty");
+        }
+        return out;
+    }
+
+    static String string(JsonObject o, String field, boolean required) {
+        JsonElement e = o.get(field);
+        if (e == null || e.isJsonNull()) {
+            if (required) {
+                throw ApiError.badRequest(field, "'" + field + "' is required");
+            }
+            return null;
+        }
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isString()) {
+            throw ApiError.badRequest(field, "'" + field + "' must be a string");
+        }
+        return e.getAsString();
+    }
+
+    private static boolean bool(JsonObject o, String field) {
+        JsonElement e = o.get(field);
+        if (e == null || e.isJsonNull()) {
+            return false;
+        }
+        if (!e.isJsonPrimitive() || !e.getAsJsonPrimitive().isBoolean()) {
+            throw ApiError.badRequest(field, "'" + field + "' must be true or false");
+        }
+        return e.getAsBoolean();
+    }
+
+    private static Integer integer(JsonObject o, String field, long min, long max) {
+        JsonElement e = o.get(field);
+        if (e == null || e.isJsonNull()) {
+            return null;
+        }
+        JsonPrimitive p = e.isJsonPrimitive() ? e.getAsJsonPrimitive() : null;
+        if (p == null || !p.isNumber()) {
+            throw ApiError.badRequest(field, "'" + field + "' must be an integer");
+        }
+        java.math.BigDecimal v = p.getAsBigDecimal();
+        if (v.stripTrailingZeros().scale() > 0) {
+            throw ApiError.badRequest(field, "'" + field + "' must be an integer, not " + v);
+        }
+        if (v.compareTo(java.math.BigDecimal.valueOf(min)) < 0 || v.compareTo(java.math.BigDecimal.valueOf(max)) > 0) {
+            throw ApiError.badRequest(field, "'" + field + "' must be between " + min + " and " + max + ", not " + v);
+        }
+        return v.intValueExact();
+    }
+
+    private static Double number(JsonObject o, String field, double min, double max) {
+        JsonElement e = o.get(field);
+        if (e == null || e.isJsonNull()) {
+            return null;
+        }
+        JsonPrimitive p = e.isJsonPrimitive() ? e.getAsJsonPrimitive() : null;
+        if (p == null || !p.isNumber()) {
+            throw ApiError.badRequest(field, "'" + field + "' must be a number");
+        }
+        double v = p.getAsDouble();
+        if (!(v >= min && v <= max)) {
+            throw ApiError.badRequest(field, "'" + field + "' must be between " + min + " and " + max + ", not " + p.getAsString());
+        }
+        return v;
+    }
+}
