@@ -121,6 +121,17 @@ public final class Phi2Server implements AutoCloseable {
         return http.getAddress().getPort();
     }
 
+    /** The runner process of the open model, or -1 (for operators' tooling and fault tests). */
+    public long runnerPid() {
+        Phi2Model m = model;
+        return m != null && m.isOpen() ? m.runnerPid() : -1;
+    }
+
+    /** Admission permits not taken: slots + queue when nothing is running or waiting. */
+    int freePermits() {
+        return admission.availablePermits();
+    }
+
     /** The open model, opening it (again, after a runner crash) when needed. */
     private Phi2Model model() {
         Phi2Model m = model;
@@ -146,7 +157,7 @@ public final class Phi2Server implements AutoCloseable {
         int status = 200;
         try {
             switch (path) {
-                case "/health" -> health(ex);
+                case "/health" -> status = health(ex);
                 case "/metrics" -> send(ex, 200, "text/plain; version=0.0.4", metrics.render(admissionWaiting()).getBytes(StandardCharsets.UTF_8));
                 case "/v1/models" -> {
                     authorize(ex);
@@ -181,11 +192,12 @@ public final class Phi2Server implements AutoCloseable {
         return Math.max(0, config.slots() + config.queue() - admission.availablePermits() - config.slots());
     }
 
-    private void health(HttpExchange ex) throws IOException {
+    private int health(HttpExchange ex) throws IOException {
         JsonObject o = new JsonObject();
         boolean ready = model != null && model.isOpen() && !loading;
         o.addProperty("status", ready ? "ok" : "loading");
         sendJson(ex, ready ? 200 : 503, o);
+        return ready ? 200 : 503;
     }
 
     private JsonObject models() {
@@ -223,7 +235,9 @@ public final class Phi2Server implements AutoCloseable {
         String len = ex.getRequestHeaders().getFirst("Content-Length");
         if (len != null) {
             try {
-                if (Long.parseLong(len.trim()) > config.maxBodyBytes()) {
+                long declared = Long.parseLong(len.trim());
+                if (declared > config.maxBodyBytes()) {
+                    drain(ex, declared);
                     throw new ApiError(413, "invalid_request_error", null, null, "The body is larger than " + config.maxBodyBytes() + " bytes");
                 }
             } catch (NumberFormatException e) {
@@ -235,6 +249,7 @@ public final class Phi2Server implements AutoCloseable {
             raw = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, config.maxBodyBytes() + 1));
         }
         if (raw.length > config.maxBodyBytes()) {
+            drain(ex, Long.MAX_VALUE);
             throw new ApiError(413, "invalid_request_error", null, null, "The body is larger than " + config.maxBodyBytes() + " bytes");
         }
         String text;
@@ -251,6 +266,19 @@ public final class Phi2Server implements AutoCloseable {
             return e.getAsJsonObject();
         } catch (com.google.gson.JsonParseException e) {
             throw ApiError.badRequest(null, "The body is not JSON: " + e.getMessage());
+        }
+    }
+
+    /** Reads and drops what a refused body still sends (up to 64 MiB), so the client gets to read the refusal. */
+    private static void drain(HttpExchange ex, long declared) throws IOException {
+        long limit = Math.min(declared, 64L << 20);
+        try (InputStream in = ex.getRequestBody()) {
+            byte[] sink = new byte[1 << 16];
+            long total = 0;
+            int n;
+            while (total < limit && (n = in.read(sink)) > 0) {
+                total += n;
+            }
         }
     }
 
@@ -285,6 +313,10 @@ public final class Phi2Server implements AutoCloseable {
             s = m.stream(job.prompt(), job.options());
         } catch (InvalidOptionException e) {
             throw ApiError.badRequest(job.chat() ? "messages" : "prompt", e.getMessage());
+        } catch (RunnerCrashedException | phi2j.runtime.ModelClosedException e) {
+            reopenSoon(); // the runner died while this request waited for a slot
+            throw new ApiError(500, "server_error", null, "runner_crashed", "The model's runner process died; it is being restarted: "
+                    + e.getMessage());
         }
         boolean[] timedOut = {false};
         ScheduledFuture<?> deadline = timers.schedule(() -> {

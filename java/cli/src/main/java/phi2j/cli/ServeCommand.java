@@ -1,0 +1,102 @@
+package phi2j.cli;
+
+import phi2j.InvalidOptionException;
+import phi2j.runtime.ModelOptions;
+import phi2j.runtime.Phi2Model;
+import phi2j.server.Phi2Server;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+@Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
+        header = "Serve the model over an OpenAI-compatible HTTP API.",
+        description = {"POST /v1/chat/completions and /v1/completions (streaming with stream: true), GET /v1/models, /health and",
+                "/metrics. Binds 127.0.0.1 unless --host says otherwise; with --api-key (or PHI2_API_KEY) every API call needs",
+                "'Authorization: Bearer KEY'. SIGTERM or Ctrl-C stops accepting, lets requests in flight finish within the",
+                "grace period, and closes the model."})
+public final class ServeCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    ModelMixin model;
+
+    @Mixin
+    LoggingMixin logging;
+
+    @Option(names = "--host", paramLabel = "ADDRESS", description = "Address to bind (default: ${DEFAULT-VALUE}, this machine only).")
+    String host = "127.0.0.1";
+
+    @Option(names = "--port", paramLabel = "N", description = "Port (default: ${DEFAULT-VALUE}; 0 for any free one).")
+    int port = 8080;
+
+    @Option(names = "--api-key", paramLabel = "KEY", description = "Require this bearer token (default: $PHI2_API_KEY; none when unset).")
+    String apiKey;
+
+    @Option(names = "--model-id", paramLabel = "NAME", description = "The model's name in the API (default: ${DEFAULT-VALUE}).")
+    String modelId = "phi-2";
+
+    @Option(names = "--parallel", paramLabel = "N", description = "Generations at once, in llama.cpp's slots (default: ${DEFAULT-VALUE}).")
+    int parallel = 4;
+
+    @Option(names = "--queue", paramLabel = "N", description = "Requests that may wait for a slot; more get 503 (default: ${DEFAULT-VALUE}).")
+    int queue = 16;
+
+    @Option(names = "--timeout", paramLabel = "SECONDS", description = "Longest generation before it is cancelled with 504 (default: ${DEFAULT-VALUE}).")
+    long timeoutSeconds = 300;
+
+    @Option(names = "--max-body", paramLabel = "BYTES", description = "Largest request body; larger ones get 413 (default: ${DEFAULT-VALUE}).")
+    long maxBody = 1 << 20;
+
+    @Option(names = "--grace", paramLabel = "SECONDS", description = "How long shutdown waits for requests in flight (default: ${DEFAULT-VALUE}).")
+    long graceSeconds = 10;
+
+    @Override
+    public Integer call() throws IOException, InterruptedException {
+        logging.apply();
+        if (parallel < 1 || parallel > 64) {
+            throw new InvalidOptionException("--parallel", "must be 1 to 64, not " + parallel);
+        }
+        if (queue < 0) {
+            throw new InvalidOptionException("--queue", "must not be negative, not " + queue);
+        }
+        if (timeoutSeconds < 1 || graceSeconds < 0 || maxBody < 1024) {
+            throw new InvalidOptionException(timeoutSeconds < 1 ? "--timeout" : graceSeconds < 0 ? "--grace" : "--max-body", "is out of range");
+        }
+        String key = apiKey != null ? apiKey : System.getenv("PHI2_API_KEY");
+        Path file = model.modelPath();
+        ModelOptions base = model.options();
+        int perSequence = base.contextSize() > 0 ? base.contextSize() : 2048;
+        ModelOptions o = base.withParallel(parallel).withContextSize(perSequence * parallel);
+        Phi2Server.Config config = new Phi2Server.Config(host, port, key == null || key.isBlank() ? null : key, modelId, parallel, queue,
+                maxBody, Duration.ofSeconds(timeoutSeconds), Duration.ofSeconds(graceSeconds));
+        PrintWriter err = spec.commandLine().getErr();
+        Phi2Server server;
+        try {
+            server = Phi2Server.start(config, () -> Phi2Model.open(file, o));
+        } catch (java.net.BindException e) {
+            throw new InvalidOptionException("--port", "cannot bind " + host + ":" + port + " (" + e.getMessage() + ")");
+        }
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            err.println("serve: stopping (waiting up to " + graceSeconds + " s for requests in flight)");
+            err.flush();
+            server.close();
+            stopped.countDown();
+        }, "phi2-serve-shutdown"));
+        err.println("serve: " + file.getFileName() + " as '" + modelId + "' on http://" + host + ":" + server.port() + "/v1 ("
+                + parallel + " slots, queue " + queue + (config.apiKey() == null ? ", no API key" : ", API key required") + ")");
+        err.flush();
+        stopped.await();
+        return Main.OK;
+    }
+}
