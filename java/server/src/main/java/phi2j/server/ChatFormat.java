@@ -1,34 +1,42 @@
 package phi2j.server;
 
+import phi2j.runtime.Prompts;
+
+import java.util.ArrayList;
 import java.util.List;
 
 /**
- * OpenAI chat messages as a Phi-2 prompt. Phi-2's model card gives a chat format of named turns ("Alice: ...",
- * "Bob: ..."); this renders the user as {@code User:} and the assistant as {@code Assistant:}, one turn per line, a
- * system message as a first line of its own, and ends with {@code Assistant:} for the model to continue. The answer
- * ends at the end-of-text token or where the model starts the next user turn ({@link #STOP}).
+ * Chat messages as a Phi-2 prompt, for {@code phi2 serve} and {@code phi2 chat}. Phi-2's model card gives a chat
+ * format of named turns ({@link Prompts#chat}); the user speaks as {@code User}, the model as {@code Assistant}, a
+ * system message is a first line of its own, and the prompt ends with {@code Assistant:} for the model to continue.
+ * The answer ends at the end-of-text token or where the model starts the next user turn ({@link #STOP}).
  */
-final class ChatFormat {
+public final class ChatFormat {
     /** A chat message: role system, user or assistant. */
-    record Message(String role, String content) {
+    public record Message(String role, String content) {
+        public Message {
+            if (!List.of("system", "user", "assistant").contains(role)) {
+                throw new IllegalArgumentException("role must be system, user or assistant, not " + role);
+            }
+        }
     }
 
     /** Where the model begins to speak for the user: the end of its answer. */
-    static final String STOP = "\nUser:";
+    public static final String STOP = "\nUser:";
 
     private ChatFormat() {
     }
 
-    static String render(List<Message> messages) {
-        StringBuilder sb = new StringBuilder();
+    public static String render(List<Message> messages) {
+        StringBuilder system = new StringBuilder();
+        List<Prompts.Turn> turns = new ArrayList<>();
         for (Message m : messages) {
             switch (m.role()) {
-                case "system" -> sb.append(m.content().strip()).append('\n');
-                case "user" -> sb.append("User: ").append(m.content().strip()).append('\n');
-                case "assistant" -> sb.append("Assistant: ").append(m.content().strip()).append('\n');
-                default -> throw new IllegalArgumentException("role " + m.role());
+                case "system" -> system.append(m.content().strip()).append('\n');
+                case "user" -> turns.add(new Prompts.Turn("User", m.content()));
+                default -> turns.add(new Prompts.Turn("Assistant", m.content()));
             }
         }
-        return sb.append("Assistant:").toString();
+        return system + Prompts.chat(turns, "Assistant");
     }
 }

@@ -26,6 +26,13 @@ public final class RunnerMain {
         // join the log on standard error, which the caller reads.
         PrintStream log = System.err;
         System.setOut(log);
+        // Ctrl-C in a terminal signals the whole foreground process group, this runner included: the caller decides
+        // what Ctrl-C means (cancel the generation, or quit), and the runner ends when the caller's pipe closes.
+        try {
+            sun.misc.Signal.handle(new sun.misc.Signal("INT"), sun.misc.SignalHandler.SIG_IGN);
+        } catch (IllegalArgumentException | UnsupportedOperationException e) {
+            // no SIGINT here
+        }
         try {
             run(Path.of(args[0]), log);
         } catch (Throwable t) {
