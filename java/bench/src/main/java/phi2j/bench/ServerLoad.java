@@ -60,7 +60,13 @@ public final class ServerLoad {
             server.destroyForcibly();
             throw new IllegalStateException("phi2 serve did not start");
         }
-        Thread drain = new Thread(() -> err.lines().forEach(l -> { }));
+        Thread drain = new Thread(() -> {
+            try {
+                err.lines().forEach(l -> { });
+            } catch (java.io.UncheckedIOException gone) {
+                // the server was stopped
+            }
+        });
         drain.setDaemon(true);
         drain.start();
         String base = "http://127.0.0.1:" + m.group(1);

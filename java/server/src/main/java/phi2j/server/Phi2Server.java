@@ -312,7 +312,7 @@ public final class Phi2Server implements AutoCloseable {
         try {
             s = m.stream(job.prompt(), job.options());
         } catch (InvalidOptionException e) {
-            throw ApiError.badRequest(job.chat() ? "messages" : "prompt", e.getMessage());
+            throw ApiError.badRequest(Requests.field(e.option(), job.chat()), e.getMessage());
         } catch (RunnerCrashedException | phi2j.runtime.ModelClosedException e) {
             reopenSoon(); // the runner died while this request waited for a slot
             throw new ApiError(500, "server_error", null, "runner_crashed", "The model's runner process died; it is being restarted: "
@@ -384,7 +384,7 @@ public final class Phi2Server implements AutoCloseable {
             failed(ex, headersSent, new ApiError(500, "server_error", null, "runner_crashed", "The model's runner process died; "
                     + "it is being restarted: " + e.getMessage()));
         } catch (InvalidOptionException e) {
-            failed(ex, headersSent, ApiError.badRequest(job.chat() ? "messages" : "prompt", e.getMessage()));
+            failed(ex, headersSent, ApiError.badRequest(Requests.field(e.option(), job.chat()), e.getMessage()));
         } catch (ApiError e) {
             failed(ex, headersSent, e);
         } finally {

@@ -22,6 +22,19 @@ final class Requests {
     private Requests() {
     }
 
+    /** The request field behind each option the library may refuse, for the error's {@code param}. */
+    static String field(String option, boolean chat) {
+        return switch (option) {
+            case "seed" -> "seed";
+            case "temperature" -> "temperature";
+            case "topP" -> "top_p";
+            case "maxNewTokens", "maxLength" -> "max_tokens";
+            case "stopStrings" -> "stop";
+            case "logprobs" -> "top_logprobs";
+            default -> chat ? "messages" : "prompt";
+        };
+    }
+
     static Job parse(JsonObject body, boolean chat, String modelId, int contextPerSequence) {
         String model = string(body, "model", true);
         if (!model.equals(modelId)) {
@@ -47,7 +60,8 @@ final class Requests {
         Integer maxTokens = integer(body, tokensField, 1, contextPerSequence);
         Double temperature = number(body, "temperature", 0, 2);
         Double topP = number(body, "top_p", 0, 1);
-        Long seed = body.has("seed") && !body.get("seed").isJsonNull() ? (long) integer(body, "seed", Integer.MIN_VALUE, Integer.MAX_VALUE) : null;
+        Integer givenSeed = integer(body, "seed", 0, Integer.MAX_VALUE); // llama.cpp's seeds are 32-bit
+        Long seed = givenSeed == null ? null : givenSeed.longValue();
         boolean stream = bool(body, "stream");
         boolean includeUsage = body.has("stream_options") && body.get("stream_options").isJsonObject()
                 && bool(body.getAsJsonObject("stream_options"), "include_usage");
@@ -65,7 +79,8 @@ final class Requests {
         }
         // OpenAI's default temperature is 1; 0 is greedy decoding
         double temp = temperature == null ? 1.0 : temperature;
-        GenerationOptions o = temp == 0 ? GenerationOptions.greedy() : GenerationOptions.sampling((float) temp, seed == null ? System.nanoTime() : seed);
+        GenerationOptions o = temp == 0 ? GenerationOptions.greedy()
+                : GenerationOptions.sampling((float) temp, seed != null ? seed : java.util.concurrent.ThreadLocalRandom.current().nextInt(Integer.MAX_VALUE));
         if (topP != null && temp > 0) {
             o = o.withTopP(topP.floatValue());
         }

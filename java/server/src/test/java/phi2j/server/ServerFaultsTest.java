@@ -98,7 +98,7 @@ class ServerFaultsTest {
                 {"max_tokens", "-1", "0", "1e30", "99999999999", "\"ten\"", "1.5", "true", "[]"},
                 {"temperature", "-0.1", "2.5", "1e308", "\"hot\"", "{}"},
                 {"top_p", "-1", "1.5", "\"x\""},
-                {"seed", "\"x\"", "1e40", "0.5"},
+                {"seed", "\"x\"", "1e40", "0.5", "-1"},
                 {"stream", "\"yes\"", "1"},
                 {"logprobs", "\"yes\"", "2"},
                 {"top_logprobs", "21", "-1", "\"x\""},
@@ -153,6 +153,14 @@ class ServerFaultsTest {
         HttpResponse<String> ok = chat(ask(4, false));
         assertEquals(200, ok.statusCode(), ok.body());
         assertEquals(4, JsonParser.parseString(ok.body()).getAsJsonObject().getAsJsonObject("usage").get("completion_tokens").getAsInt());
+        // sampling without a seed (OpenAI's default temperature): the server picks a seed llama.cpp accepts
+        HttpResponse<String> sampled = chat("{\"model\": \"phi-2\", \"max_tokens\": 4, \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}");
+        assertEquals(200, sampled.statusCode(), sampled.body());
+        // a prompt longer than a slot's context is the caller's fault, named as such
+        HttpResponse<String> tooLong = chat("{\"model\": \"phi-2\", \"max_tokens\": 4, \"messages\": [{\"role\": \"user\", \"content\": \""
+                + "word ".repeat(3000) + "\"}]}");
+        assertEquals(400, tooLong.statusCode(), tooLong.body());
+        assertEquals("messages", JsonParser.parseString(tooLong.body()).getAsJsonObject().getAsJsonObject("error").get("param").getAsString());
     }
 
     /** Reads an SSE response from a raw socket until {@code events} data lines arrived; returns the socket, still open. */
