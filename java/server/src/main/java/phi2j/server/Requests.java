@@ -89,6 +89,9 @@ final class Requests {
         if (logprobs) {
             o = o.withLogprobs(Math.max(1, top));
         }
+        if (bool(body, "ignore_eos")) { // llama.cpp server's extension, for benchmarks
+            o = o.withIgnoreEndOfText(true);
+        }
         return new Job(chat, prompt, o, stream, includeUsage, top, logprobs);
     }
 
