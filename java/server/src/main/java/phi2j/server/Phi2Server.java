@@ -318,9 +318,9 @@ public final class Phi2Server implements AutoCloseable {
             throw new ApiError(500, "server_error", null, "runner_crashed", "The model's runner process died; it is being restarted: "
                     + e.getMessage());
         }
-        boolean[] timedOut = {false};
+        java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
         ScheduledFuture<?> deadline = timers.schedule(() -> {
-            timedOut[0] = true;
+            timedOut.set(true);
             s.cancel();
         }, config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
         boolean headersSent = false;
@@ -362,7 +362,7 @@ public final class Phi2Server implements AutoCloseable {
             }
             GenerationResult r = s.result();
             metrics.generated(r.promptTokens(), r.generatedTokens(), r.timings().tokensPerSecond());
-            if (timedOut[0]) {
+            if (timedOut.get()) {
                 throw new ApiError(504, "server_error", null, "timeout", "The generation took longer than " + config.requestTimeout().toSeconds() + " s");
             }
             String finish = r.stopReason() == StopReason.LENGTH ? "length" : "stop";
