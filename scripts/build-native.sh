@@ -95,14 +95,12 @@ case "$PRESET" in
     # AMD's ROCm keeps its clang in $ROCM/llvm/bin; a distribution's ROCm (Debian: --rocm-path /usr) says where
     # through hipconfig -l. CMake packages live in lib/cmake, or in lib/<multiarch>/cmake on Debian.
     HIP_BIN="$ROCM/llvm/bin"
-    if [ ! -x "$HIP_BIN/clang++" ] && [ -x "$ROCM/bin/hipconfig" ]; then HIP_BIN="$("$ROCM/bin/hipconfig" -l 2>/dev/null)"; fi
-    [ -x "$HIP_BIN/clang++" ] || need "ROCm's HIP compiler: no clang++ in $ROCM/llvm/bin nor from $ROCM/bin/hipconfig -l (install ROCm 6.x, or pass --rocm-path DIR / set ROCM_PATH)"
-    HIP_CMAKE=""
-    for d in "$ROCM/lib/cmake" "$ROCM/lib64/cmake" "$ROCM/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)/cmake"; do
-      [ -d "$d/hip" ] && HIP_CMAKE="$d" && break
-    done
-    [ -n "$HIP_CMAKE" ] || need "ROCm's CMake packages: no hip/ in $ROCM/lib/cmake (install the rocm-dev / hip-dev packages; Debian: libamdhip64-dev)"
-    [ -z "$HIP_CMAKE" ] || [ -d "$HIP_CMAKE/hipblas" ] || need "hipBLAS: no $HIP_CMAKE/hipblas (install hipblas-dev; Debian: libhipblas-dev)" ;;
+    if [ ! -x "$HIP_BIN/clang++" ] && [ -x "$ROCM/bin/hipconfig" ]; then HIP_BIN="$("$ROCM/bin/hipconfig" -l 2>/dev/null || echo "$HIP_BIN")"; fi
+    [ -x "$ROCM/bin/hipcc" ] || [ -x "$HIP_BIN/clang++" ] || need "ROCm's HIP compiler: no hipcc in $ROCM/bin (install ROCm 6.x, or pass --rocm-path DIR / set ROCM_PATH)"
+    CMAKE_DIRS=("$ROCM/lib/cmake" "$ROCM/lib64/cmake" "$ROCM/lib/$(gcc -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)/cmake")
+    has_pkg() { local d; for d in "${CMAKE_DIRS[@]}"; do [ -d "$d/$1" ] && return 0; done; return 1; }
+    has_pkg hip || has_pkg hip-lang || need "ROCm's CMake packages: no $ROCM/lib/cmake/hip (install the rocm-dev / hip-dev packages; Debian: libamdhip64-dev)"
+    has_pkg hipblas || need "hipBLAS: no $ROCM/lib/cmake/hipblas (install hipblas-dev; Debian: libhipblas-dev)" ;;
   cuda) command -v nvcc >/dev/null 2>&1 || need "nvcc (the CUDA toolkit) on PATH" ;;
   vulkan)
     command -v glslc >/dev/null 2>&1 || need "glslc (shaderc) on PATH"

@@ -160,7 +160,14 @@ fi
 for t in cmake ninja python3 xz; do command -v $t >/dev/null 2>&1 || die "$t is needed on this machine"; done
 case "$BACKEND" in
   cpu) ;;
-  cuda) command -v nvcc >/dev/null 2>&1 || die "nvcc (the CUDA toolkit) is not on PATH" ;;
+  cuda)
+    command -v nvcc >/dev/null 2>&1 || die "nvcc (the CUDA toolkit) is not on PATH"
+    # ggml's CUDA backend links cuBLAS; some images carry nvcc without it (PyTorch's nvidia-cublas wheel has its own)
+    CUDA_HOME_GUESS="$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")"
+    if ! ls "$CUDA_HOME_GUESS"/include/cublas_v2.h "$CUDA_HOME_GUESS"/targets/*/include/cublas_v2.h >/dev/null 2>&1; then
+      WHEEL="$(python3 -c 'import nvidia.cublas, os; print(list(nvidia.cublas.__path__)[0])' 2>/dev/null || true)"
+      die "no cuBLAS headers beside nvcc in $CUDA_HOME_GUESS: install the CUDA toolkit's cuBLAS (libcublas-dev)${WHEEL:+; a cuBLAS wheel is at $WHEEL (include/, lib/), which this script does not wire in}"
+    fi ;;
   hip) [ -x "${ROCM_PATH:-/opt/rocm}/bin/hipconfig" ] || die "no ROCm in ${ROCM_PATH:-/opt/rocm} (set ROCM_PATH)" ;;
 esac
 mkdir -p "$OUT" "$WORK" || die "cannot create $OUT or $WORK"

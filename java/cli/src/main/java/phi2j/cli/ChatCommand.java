@@ -25,7 +25,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.atomic.AtomicReference;
 
 @Command(name = "chat", mixinStandardHelpOptions = true, sortOptions = false,
-        header = "Talk with the model: a REPL in a terminal, a script through standard input.",
+        header = "Chat with the model in a terminal, or script it.",
         description = {"Each line is a user message; the answer streams back in Phi-2's chat format, with the conversation kept",
                 "in context (the oldest turns leave when it no longer fits). In a terminal: line editing and history; Ctrl-C",
                 "stops an answer, a second Ctrl-C quits. Commands: /reset, /save FILE, /set temperature|top_p|max_tokens|seed V,",

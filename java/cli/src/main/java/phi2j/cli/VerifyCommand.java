@@ -30,7 +30,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 @Command(name = "verify", mixinStandardHelpOptions = true, sortOptions = false,
-        header = "Check a backend (or a quantized file) against the CPU (or another file), position by position.",
+        header = "Check a GPU build or a quantized file against a reference.",
         description = {"Runs the walkthrough's six prompts through two models and compares the next-token probabilities at",
                 "evenly spaced positions of each prompt: top-1 agreement, the largest probability difference |dp| and the KL",
                 "divergence, against tolerances for the weight type. Prints PASS, or FAIL (exit 1) naming the prompts and positions.",
