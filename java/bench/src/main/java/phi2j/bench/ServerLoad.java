@@ -30,7 +30,7 @@ import java.util.regex.Pattern;
  *
  * <pre>
  * java -cp 'java/bench/target/classes:java/bench/target/lib/*' phi2j.bench.ServerLoad \
- *     --model TINY.gguf [--clients 32] [--seconds 60] [--parallel 4] [--queue 64] [--max-tokens 64]
+ *     --model TINY.gguf [--clients 32] [--seconds 60] [--parallel 4] [--queue 64] [--max-tokens 64] [--server-heap 128m]
  * </pre>
  */
 public final class ServerLoad {
@@ -39,7 +39,7 @@ public final class ServerLoad {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> a = new LinkedHashMap<>(Map.of("--clients", "32", "--seconds", "60", "--parallel", "4", "--queue", "64",
-                "--max-tokens", "64"));
+                "--max-tokens", "64", "--server-heap", "128m"));
         for (int i = 0; i + 1 < args.length; i += 2) {
             a.put(args[i], args[i + 1]);
         }
@@ -49,7 +49,8 @@ public final class ServerLoad {
         int clients = Integer.parseInt(a.get("--clients"));
         int seconds = Integer.parseInt(a.get("--seconds"));
         String key = "load-" + System.nanoTime();
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx" + a.get("--server-heap"), "-cp",
                 System.getProperty("java.class.path"), "phi2j.cli.Main", "serve", "-m", a.get("--model"), "--port", "0", "-c", "512",
                 "--parallel", a.get("--parallel"), "--queue", a.get("--queue"));
         pb.environment().put("PHI2_API_KEY", key);
@@ -75,6 +76,7 @@ public final class ServerLoad {
             Thread.sleep(50);
         }
         long rssStart = rssKb(server.toHandle());
+        long rssStartJvm = rssKb(server.toHandle(), false);
         String body = "{\"model\": \"phi-2\", \"temperature\": 0.8, \"max_tokens\": " + a.get("--max-tokens") + ", \"stream\": true, "
                 + "\"messages\": [{\"role\": \"user\", \"content\": \"Write a short poem about the sea.\"}]}";
         Map<String, AtomicLong> outcomes = new ConcurrentHashMap<>();
@@ -127,16 +129,19 @@ public final class ServerLoad {
             t.join();
         }
         long rssEnd = rssKb(server.toHandle());
+        long rssEndJvm = rssKb(server.toHandle(), false);
         server.destroy(); // SIGTERM: the graceful path
         server.waitFor();
-        System.out.printf(Locale.ROOT, "%d streaming clients for %d s on %s (%s slots, queue %s, %s tokens per answer)%n", clients, seconds,
-                Path.of(a.get("--model")).getFileName(), a.get("--parallel"), a.get("--queue"), a.get("--max-tokens"));
+        System.out.printf(Locale.ROOT, "%d streaming clients for %d s on %s (%s slots, queue %s, %s tokens per answer, server heap %s)%n",
+                clients, seconds, Path.of(a.get("--model")).getFileName(), a.get("--parallel"), a.get("--queue"), a.get("--max-tokens"),
+                a.get("--server-heap"));
         System.out.println("| measure | value |\n| --- | --: |");
         System.out.printf(Locale.ROOT, "| requests completed (200 with [DONE]) | %d |%n", total.size());
         new TreeMap<>(outcomes).forEach((k, v) -> System.out.printf(Locale.ROOT, "| outcome %s | %d |%n", k, v.get()));
         System.out.printf(Locale.ROOT, "| time to first token p50 / p99 | %.3f / %.3f s |%n", pct(ttft, 50), pct(ttft, 99));
         System.out.printf(Locale.ROOT, "| total latency p50 / p99 | %.3f / %.3f s |%n", pct(total, 50), pct(total, 99));
         System.out.printf(Locale.ROOT, "| server RSS (JVM + runner) start / end | %.1f / %.1f MB |%n", rssStart / 1024.0, rssEnd / 1024.0);
+        System.out.printf(Locale.ROOT, "| of which the server's JVM, start / end | %.1f / %.1f MB |%n", rssStartJvm / 1024.0, rssEndJvm / 1024.0);
     }
 
     static double pct(List<Double> v, int p) {
@@ -147,8 +152,12 @@ public final class ServerLoad {
 
     /** VmRSS of a process and its descendants (the runner), from /proc. */
     static long rssKb(ProcessHandle h) {
+        return rssKb(h, true);
+    }
+
+    static long rssKb(ProcessHandle h, boolean withDescendants) {
         long sum = 0;
-        List<ProcessHandle> all = new ArrayList<>(h.descendants().toList());
+        List<ProcessHandle> all = new ArrayList<>(withDescendants ? h.descendants().toList() : List.of());
         all.add(h);
         for (ProcessHandle p : all) {
             try {
