@@ -86,8 +86,10 @@ class ChatCommandTest {
     @EnabledOnOs(OS.LINUX)
     void inATerminalItPromptsAndCtrlCStopsAnAnswer() throws Exception {
         assumeScript();
-        List<String> args = new ArrayList<>(chat("-n", "1500", "--temperature", "0"));
+        // the K-quant test model (8 blocks) answers slowly enough for a Ctrl-C to land while it streams
+        List<String> args = new ArrayList<>(chat("-n", "1900", "--temperature", "0"));
         args.set(args.indexOf("1024"), "2048");
+        args.set(args.indexOf(TestModels.tiny().toString()), TestModels.quantTest().toString());
         String cmd = String.join(" ", args.stream().map(ChatCommandTest::quote).toList());
         Process p = new ProcessBuilder("script", "-qfec", cmd, "/dev/null").redirectErrorStream(true).start();
         StringBuilder seen = new StringBuilder();
@@ -109,7 +111,20 @@ class ChatCommandTest {
         waitFor(seen, "you> ", 60);
         in.write("Tell me a very long story\r".getBytes(StandardCharsets.UTF_8));
         in.flush();
-        Thread.sleep(700);
+        waitFor(seen, "Tell me a very long story", 30);
+        int echoed;
+        synchronized (seen) {
+            echoed = seen.indexOf("Tell me a very long story") + 40;
+        }
+        long until = System.nanoTime() + 30_000_000_000L;
+        while (System.nanoTime() < until) { // the answer has begun to stream
+            synchronized (seen) {
+                if (seen.length() > echoed + 20) {
+                    break;
+                }
+            }
+            Thread.sleep(5);
+        }
         in.write(3); // Ctrl-C: the terminal turns it into SIGINT for the chat, which stops the answer
         in.flush();
         waitFor(seen, "[stopped]", 30);
