@@ -29,7 +29,8 @@ class ServeCommandTest {
     void servesOnLoopbackAndStopsGracefullyOnSigterm() throws Exception {
         ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "serve", "-m", TestModels.tiny().toString(), "--port", "0", "-c", "1024", "--parallel", "2", "--grace", "20");
+                "serve", "-m", TestModels.tiny().toString(), "--port", "0", "-c", "1024", "--parallel", "2", "--grace", "20",
+                "--engine", "native"); // exact counts and stop reasons: the proof that the request ran to its end
         pb.environment().put("PHI2_API_KEY", "secret-key");
         Process p = pb.start();
         BufferedReader err = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8));
@@ -51,7 +52,8 @@ class ServeCommandTest {
         }
         List<ProcessHandle> runners = p.toHandle().descendants().filter(h -> h.info().commandLine().orElse("").contains("RunnerMain")).toList();
         assertEquals(1, runners.size(), "one runner holds the model");
-        String ask = "{\"model\": \"phi-2\", \"temperature\": 0, \"max_tokens\": 600, \"stream\": true, "
+        String ask = "{\"model\": \"phi-2\", \"temperature\": 0, \"max_tokens\": 600, \"stream\": true, \"ignore_eos\": true, "
+                + "\"stream_options\": {\"include_usage\": true}, "
                 + "\"messages\": [{\"role\": \"user\", \"content\": \"Tell me a long story.\"}]}";
         HttpResponse<InputStream> r = c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/chat/completions"))
                 .header("Authorization", "Bearer secret-key").POST(HttpRequest.BodyPublishers.ofString(ask)).build(),
@@ -62,8 +64,9 @@ class ServeCommandTest {
         new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor();
         CompletableFuture<String> remaining = CompletableFuture.supplyAsync(() -> body.lines().reduce("", (a, b) -> a + b + "\n"));
         String tail = remaining.get(60, TimeUnit.SECONDS);
-        assertTrue(tail.contains("\"finish_reason\":\"length\"") && tail.trim().endsWith("data: [DONE]"),
-                "the request in flight finished within the grace period: " + tail.substring(Math.max(0, tail.length() - 300)));
+        assertTrue(tail.contains("\"finish_reason\":\"length\"") && tail.contains("\"completion_tokens\":600")
+                        && tail.trim().endsWith("data: [DONE]"),
+                "the request in flight finished within the grace period: " + tail.substring(Math.max(0, tail.length() - 400)));
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the server exited after its requests");
         drain.join(5000);
         assertTrue(rest.toString().contains("serve: stopping"), rest.toString());
