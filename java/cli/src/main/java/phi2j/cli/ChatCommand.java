@@ -22,7 +22,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicReference;
 
 @Command(name = "chat", mixinStandardHelpOptions = true, sortOptions = false,
         header = "Chat with the model in a terminal, or script it.",
@@ -198,29 +197,15 @@ public final class ChatCommand implements Callable<Integer> {
         GenerationOptions o = (temperature == 0 ? GenerationOptions.greedy() : GenerationOptions.sampling(temperature, seed++).withTopP(topP))
                 .withMaxNewTokens(maxTokens).withStopStrings(List.of(ChatFormat.STOP)).withCachePrompt(true);
         String prompt = fit(m);
-        AtomicReference<TokenStream> current = new AtomicReference<>();
-        Interrupts.onCtrlC(() -> {
-            TokenStream s = current.get();
-            if (s != null) {
-                s.cancel();
-            }
-        });
         StringBuilder text = new StringBuilder();
         try (TokenStream s = m.stream(prompt, o)) {
-            current.set(s);
-            while (s.hasNext()) {
-                String piece = s.next();
-                if (text.length() == 0) {
-                    piece = piece.stripLeading(); // the space after "Assistant:"
-                }
-                text.append(piece);
-                out.print(piece);
+            GenerationResult r = Interrupts.drain(s, piece -> {
+                String p = text.length() == 0 ? piece.stripLeading() : piece; // the space after "Assistant:"
+                text.append(p);
+                out.print(p);
                 out.flush();
-            }
-            GenerationResult r = s.result();
+            });
             out.println(r.stopReason() == phi2j.runtime.StopReason.CANCELLED && interactive ? " [stopped]" : "");
-        } finally {
-            Interrupts.reset();
         }
         out.flush();
         conversation.add(new ChatFormat.Message("assistant", text.toString().strip()));

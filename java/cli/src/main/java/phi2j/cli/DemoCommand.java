@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicReference;
 
 @Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
         header = "Run the walkthrough's six prompts and time each answer.",
@@ -69,45 +68,34 @@ public final class DemoCommand implements Callable<Integer> {
             err.flush();
             out.println("Loaded in " + Format.seconds(m.loadTime()) + " seconds");
             out.flush();
-            AtomicReference<TokenStream> current = new AtomicReference<>();
-            Interrupts.onCtrlC(() -> {
-                TokenStream s = current.get();
-                if (s != null) {
-                    s.cancel();
+            for (DemoPrompts.Task task : DemoPrompts.TASKS) {
+                if (only != null && only != task.id()) {
+                    continue;
                 }
-            });
-            try {
-                for (DemoPrompts.Task task : DemoPrompts.TASKS) {
-                    if (only != null && only != task.id()) {
-                        continue;
-                    }
-                    GenerationResult r = run(m, task, options, current, out);
-                    String text = (answersOnly ? "" : task.prompt()) + r.text();
-                    if (stream) {
-                        out.println();
-                        out.println("Generated in " + Format.seconds(r.timings().total()) + " seconds");
-                    } else {
-                        out.println("Generated in " + Format.seconds(r.timings().total()) + " seconds");
-                        out.println(text);
-                    }
-                    if (compare) {
-                        double sim = DemoPrompts.similarity(task.prompt() + r.text(), task.answer());
-                        out.println(String.format(Locale.ROOT, "Compared with the walkthrough's answer: %.0f%% of its words in the same order",
-                                100 * sim));
-                    }
-                    out.flush();
-                    double seconds = r.timings().total().toNanos() / 1e9;
-                    rows.add(new String[] {String.valueOf(task.id()), task.title(), String.valueOf(r.promptTokens()),
-                            String.valueOf(r.generatedTokens()), Format.seconds(r.timings().total()),
-                            Format.rate(r.timings().tokensPerSecond()), Format.stop(r.stopReason()),
-                            String.format(Locale.ROOT, "%.2f", task.walkthroughSeconds()),
-                            String.format(Locale.ROOT, "%.1fx", task.walkthroughSeconds() / Math.max(seconds, 1e-9))});
-                    if (r.stopReason() == phi2j.runtime.StopReason.CANCELLED) {
-                        break;
-                    }
+                GenerationResult r = run(m, task, options, out);
+                String text = (answersOnly ? "" : task.prompt()) + r.text();
+                if (stream) {
+                    out.println();
+                    out.println("Generated in " + Format.seconds(r.timings().total()) + " seconds");
+                } else {
+                    out.println("Generated in " + Format.seconds(r.timings().total()) + " seconds");
+                    out.println(text);
                 }
-            } finally {
-                Interrupts.reset();
+                if (compare) {
+                    double sim = DemoPrompts.similarity(task.prompt() + r.text(), task.answer());
+                    out.println(String.format(Locale.ROOT, "Compared with the walkthrough's answer: %.0f%% of its words in the same order",
+                            100 * sim));
+                }
+                out.flush();
+                double seconds = r.timings().total().toNanos() / 1e9;
+                rows.add(new String[] {String.valueOf(task.id()), task.title(), String.valueOf(r.promptTokens()),
+                        String.valueOf(r.generatedTokens()), Format.seconds(r.timings().total()),
+                        Format.rate(r.timings().tokensPerSecond()), Format.stop(r.stopReason()),
+                        String.format(Locale.ROOT, "%.2f", task.walkthroughSeconds()),
+                        String.format(Locale.ROOT, "%.1fx", task.walkthroughSeconds() / Math.max(seconds, 1e-9))});
+                if (r.stopReason() == phi2j.runtime.StopReason.CANCELLED) {
+                    break;
+                }
             }
             out.println();
             out.println(table(List.of("#", "task", "prompt tok", "new tok", "seconds", "tok/s", "stop", "walkthrough MI210 s", "speed-up"), rows));
@@ -117,22 +105,17 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     /** One task's generation; with --stream its text is printed as it comes (the prompt first). */
-    private GenerationResult run(Phi2Model m, DemoPrompts.Task task, GenerationOptions options, AtomicReference<TokenStream> current,
-                                 PrintWriter out) {
+    private GenerationResult run(Phi2Model m, DemoPrompts.Task task, GenerationOptions options, PrintWriter out) {
         try (TokenStream s = m.stream(task.prompt(), options)) {
-            current.set(s);
-            if (stream) {
-                if (!answersOnly) {
-                    out.print(task.prompt());
-                }
-                while (s.hasNext()) {
-                    out.print(s.next());
+            if (stream && !answersOnly) {
+                out.print(task.prompt());
+            }
+            return Interrupts.drain(s, piece -> {
+                if (stream) {
+                    out.print(piece);
                     out.flush();
                 }
-            }
-            return s.result();
-        } finally {
-            current.set(null);
+            });
         }
     }
 

@@ -17,7 +17,6 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicReference;
 
 @Command(name = "generate", mixinStandardHelpOptions = true, header = "Generate text from a prompt.",
         description = "Generate text from a prompt (-p, or standard input).", sortOptions = false)
@@ -67,26 +66,14 @@ public final class GenerateCommand implements Callable<Integer> {
         try (Phi2Model m = Phi2Model.open(model.modelPath(), modelOptions)) {
             err.println("Loaded in " + Format.seconds(m.loadTime()) + " seconds");
             err.flush();
-            AtomicReference<TokenStream> current = new AtomicReference<>();
-            Interrupts.onCtrlC(() -> {
-                TokenStream s = current.get();
-                if (s != null) {
-                    s.cancel();
-                }
-            });
             GenerationResult r;
             try (TokenStream s = m.stream(text, genOptions)) {
-                current.set(s);
-                while (s.hasNext()) {
-                    String piece = s.next();
+                r = Interrupts.drain(s, piece -> {
                     if (stream) {
                         out.print(piece);
                         out.flush();
                     }
-                }
-                r = s.result();
-            } finally {
-                Interrupts.reset();
+                });
             }
             if (json) {
                 out.println(toJson(r, m));

@@ -41,4 +41,20 @@ final class Interrupts {
     static void reset() {
         onFirst = null;
     }
+
+    /**
+     * Reads {@code s} to its end, handing each piece to {@code onPiece}, with Ctrl-C cancelling it meanwhile (what was
+     * generated stays), and returns its result. The one streaming loop of generate, demo and chat.
+     */
+    static phi2j.runtime.GenerationResult drain(phi2j.runtime.TokenStream s, java.util.function.Consumer<String> onPiece) {
+        onCtrlC(s::cancel);
+        try {
+            while (s.hasNext()) {
+                onPiece.accept(s.next());
+            }
+            return s.result();
+        } finally {
+            reset();
+        }
+    }
 }

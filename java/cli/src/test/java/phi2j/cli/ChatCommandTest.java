@@ -26,11 +26,8 @@ import static org.junit.jupiter.api.Assertions.*;
 /** phi2 chat: scripted through standard input, and as a person uses it, through a pseudo-terminal. */
 @EnabledOnOs({OS.LINUX, OS.MAC})
 class ChatCommandTest {
-    static final String JAVA = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-
     static List<String> chat(String... extra) {
-        List<String> cmd = new ArrayList<>(List.of(JAVA, "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "chat", "-m", TestModels.tiny().toString(), "-c", "1024"));
+        List<String> cmd = ProcessTest.cli(List.of(), "chat", "-m", TestModels.tiny().toString(), "-c", "1024");
         cmd.addAll(List.of(extra));
         return cmd;
     }

@@ -8,7 +8,6 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -22,11 +21,7 @@ class EnvironmentTest {
     }
 
     static Run phi2(Map<String, String> env, List<String> jvm, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-        cmd.addAll(jvm);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
-        cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd);
+        ProcessBuilder pb = new ProcessBuilder(ProcessTest.cli(jvm, args));
         for (String v : List.of("PHI2_NATIVE_LIB", "PHI2_CACHE_DIR", "XDG_CACHE_HOME", "PHI2_ENGINE")) {
             pb.environment().remove(v);
         }

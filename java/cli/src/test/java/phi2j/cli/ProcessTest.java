@@ -18,11 +18,17 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** The CLI as a separate process, as a user runs it: it must end by itself, and Ctrl-C must stop it cleanly. */
 class ProcessTest {
-    private static Process start(String... args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName()));
+    /** The CLI's command line in a JVM of its own, on this test's class path: java JVM_OPTIONS -cp ... Main ARGS. */
+    static List<String> cli(List<String> jvmOptions, String... args) {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
         cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).start();
+        return cmd;
+    }
+
+    private static Process start(String... args) throws IOException {
+        return new ProcessBuilder(cli(List.of(), args)).start();
     }
 
     private static CompletableFuture<String> drain(InputStream in) {
@@ -135,9 +141,8 @@ class ProcessTest {
         long shard = java.nio.file.Files.size(ckpt.resolve("model-00001-of-00002.safetensors"));
         assertTrue(shard > 32L << 20, "the shard (" + shard + " bytes) is larger than the heap");
         Path out = dir.resolve("t.gguf");
-        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx32m",
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "convert", ckpt.toString(), "-o", out.toString(),
-                "--outtype", "f16").redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(cli(List.of("-Xmx32m"), "convert", ckpt.toString(), "-o", out.toString(), "--outtype", "f16"))
+                .redirectErrorStream(true).start();
         String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(300, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), log);

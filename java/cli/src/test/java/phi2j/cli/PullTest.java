@@ -224,9 +224,8 @@ class PullTest {
         Path catalog = models.resolve("catalog.json");
         Files.writeString(catalog, "{\"default\": \"m\", \"models\": [{\"name\": \"m\", \"file\": \"m.gguf\", \"type\": \"F32\", "
                 + "\"size\": \"50 kB\", \"sha256\": \"" + sha(b) + "\", \"source\": \"http://phi2j-proxy-only.invalid/m.gguf\"}]}");
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dphi2.catalog=" + catalog,
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "pull", "m", "--models-dir", models.toString())
-                .redirectErrorStream(true);
+        ProcessBuilder pb = new ProcessBuilder(ProcessTest.cli(java.util.List.of("-Dphi2.catalog=" + catalog), "pull", "m", "--models-dir",
+                models.toString())).redirectErrorStream(true);
         pb.environment().put("HF_TOKEN", "hf_test_token");
         pb.environment().put("HTTPS_PROXY", "http://127.0.0.1:" + server.getAddress().getPort());
         Process p = pb.start();
@@ -248,9 +247,8 @@ class PullTest {
                 + "\"size\": \"1.5 MB\", \"sha256\": \"" + sha(b) + "\", \"source\": \"" + url("/m.gguf") + "\"}]}");
         java.util.List<Process> ps = new java.util.ArrayList<>();
         for (int i = 0; i < 2; i++) {
-            ps.add(new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dphi2.catalog=" + catalog,
-                    "-cp", System.getProperty("java.class.path"), Main.class.getName(), "pull", "m", "--models-dir", models.toString())
-                    .redirectErrorStream(true).start());
+            ps.add(new ProcessBuilder(ProcessTest.cli(java.util.List.of("-Dphi2.catalog=" + catalog), "pull", "m", "--models-dir",
+                    models.toString())).redirectErrorStream(true).start());
         }
         java.util.List<String> outs = new java.util.ArrayList<>();
         for (Process p : ps) {

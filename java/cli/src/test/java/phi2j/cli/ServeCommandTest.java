@@ -13,7 +13,6 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -27,10 +26,9 @@ import static org.junit.jupiter.api.Assertions.*;
 class ServeCommandTest {
     @Test
     void servesOnLoopbackAndStopsGracefullyOnSigterm() throws Exception {
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(),
+        ProcessBuilder pb = new ProcessBuilder(ProcessTest.cli(List.of(),
                 "serve", "-m", TestModels.tiny().toString(), "--port", "0", "-c", "1024", "--parallel", "2", "--grace", "20",
-                "--engine", "native"); // exact counts and stop reasons: the proof that the request ran to its end
+                "--engine", "native")); // exact counts and stop reasons: the proof that the request ran to its end
         pb.environment().put("PHI2_API_KEY", "secret-key");
         Process p = pb.start();
         BufferedReader err = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8));
@@ -74,9 +72,8 @@ class ServeCommandTest {
             h.onExit().get(10, TimeUnit.SECONDS);
             assertFalse(h.isAlive(), "the runner is gone");
         }
-        Process refused = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), Main.class.getName(), "serve", "-m", TestModels.tiny().toString(),
-                "--parallel", "0").start();
+        Process refused = new ProcessBuilder(ProcessTest.cli(List.of(), "serve", "-m", TestModels.tiny().toString(), "--parallel", "0"))
+                .start();
         assertTrue(refused.waitFor(60, TimeUnit.SECONDS));
         assertEquals(Main.BAD_INPUT, refused.exitValue());
         assertTrue(new String(refused.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).contains("--parallel"));
