@@ -66,6 +66,9 @@ public final class ServeCommand implements Callable<Integer> {
         if (parallel < 1 || parallel > 64) {
             throw new InvalidOptionException("--parallel", "must be 1 to 64, not " + parallel);
         }
+        if (port < 0 || port > 65535) {
+            throw new InvalidOptionException("--port", "must be 0 to 65535, not " + port);
+        }
         if (queue < 0) {
             throw new InvalidOptionException("--queue", "must not be negative, not " + queue);
         }

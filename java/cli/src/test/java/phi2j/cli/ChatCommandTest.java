@@ -78,6 +78,15 @@ class ChatCommandTest {
         assertFalse(err.get().contains("you> "), "no prompt when the input is not a terminal");
     }
 
+    @Test
+    void badFlagsAreNamedBeforeTheModelLoads() {
+        for (String[] bad : new String[][] {{"-n", "0"}, {"--temperature", "3"}}) {
+            CliTest.Run r = CliTest.run("chat", "-m", TestModels.tiny().toString(), bad[0], bad[1]);
+            assertEquals(Main.BAD_INPUT, r.exit(), String.join(" ", bad));
+            assertTrue(r.err().contains(bad[0]), String.join(" ", bad) + ": " + r.err());
+        }
+    }
+
     /** Through a pseudo-terminal (util-linux script): the prompt, the streamed answer, and Ctrl-C stopping an answer. */
     @Test
     @EnabledOnOs(OS.LINUX)

@@ -72,10 +72,10 @@ class ServeCommandTest {
             h.onExit().get(10, TimeUnit.SECONDS);
             assertFalse(h.isAlive(), "the runner is gone");
         }
-        Process refused = new ProcessBuilder(ProcessTest.cli(List.of(), "serve", "-m", TestModels.tiny().toString(), "--parallel", "0"))
-                .start();
-        assertTrue(refused.waitFor(60, TimeUnit.SECONDS));
-        assertEquals(Main.BAD_INPUT, refused.exitValue());
-        assertTrue(new String(refused.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).contains("--parallel"));
+        for (String[] bad : new String[][] {{"--parallel", "0"}, {"--port", "70000"}, {"--queue", "-1"}, {"--timeout", "0"}}) {
+            CliTest.Run refused = CliTest.run("serve", "-m", TestModels.tiny().toString(), bad[0], bad[1]);
+            assertEquals(Main.BAD_INPUT, refused.exit(), String.join(" ", bad));
+            assertTrue(refused.err().contains(bad[0]), String.join(" ", bad) + ": " + refused.err());
+        }
     }
 }
