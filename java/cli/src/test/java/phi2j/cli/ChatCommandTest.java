@@ -96,7 +96,9 @@ class ChatCommandTest {
         List<String> args = new ArrayList<>(chat("-n", "1900", "--temperature", "0"));
         args.set(args.indexOf("1024"), "2048");
         args.set(args.indexOf(TestModels.tiny().toString()), TestModels.quantTest().toString());
-        String cmd = String.join(" ", args.stream().map(ChatCommandTest::quote).toList());
+        // exec: script runs $SHELL -c, and dash (CI's /bin/sh) stays as the parent, takes the same SIGINT from the
+        // terminal and dies of it after the chat has exited 0 (script then reports 130)
+        String cmd = "exec " + String.join(" ", args.stream().map(ChatCommandTest::quote).toList());
         Process p = new ProcessBuilder("script", "-qfec", cmd, "/dev/null").redirectErrorStream(true).start();
         StringBuilder seen = new StringBuilder();
         Thread reader = new Thread(() -> {
