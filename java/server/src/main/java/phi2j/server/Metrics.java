@@ -14,6 +14,7 @@ final class Metrics {
     private final AtomicLong firstTokens = new AtomicLong();
     private final DoubleAdder firstTokenSeconds = new DoubleAdder();
     private final AtomicLong generations = new AtomicLong();
+    private final AtomicLong abandoned = new AtomicLong();
     private final DoubleAdder tokensPerSecond = new DoubleAdder();
 
     synchronized void request(String path, int status) {
@@ -32,12 +33,18 @@ final class Metrics {
         tokensPerSecond.add(tps);
     }
 
+    /** A generation stopped early because its client went away (its slot was freed once the runner confirmed). */
+    void abandoned() {
+        abandoned.incrementAndGet();
+    }
+
     synchronized String render(int queueDepth) {
         StringBuilder sb = new StringBuilder();
         sb.append("# HELP phi2_requests_total HTTP requests by path and status.\n# TYPE phi2_requests_total counter\n");
         requests.forEach((labels, n) -> sb.append("phi2_requests_total{").append(labels).append("} ").append(n.get()).append('\n'));
         line(sb, "phi2_prompt_tokens_total", "counter", "Prompt tokens evaluated.", promptTokens.get());
         line(sb, "phi2_completion_tokens_total", "counter", "Tokens generated.", completionTokens.get());
+        line(sb, "phi2_generations_abandoned_total", "counter", "Generations cancelled because the client disconnected.", abandoned.get());
         line(sb, "phi2_queue_depth", "gauge", "Requests waiting for a slot.", queueDepth);
         sb.append("# HELP phi2_time_to_first_token_seconds Time from request to first token.\n")
                 .append("# TYPE phi2_time_to_first_token_seconds summary\n")

@@ -357,7 +357,10 @@ public final class Phi2Server implements AutoCloseable {
                     }
                 }
             } catch (IOException gone) {
-                s.cancel(); // the client disconnected: free the slot
+                s.cancel(); // the client disconnected: free the slot, once the runner says the generation ended
+                if (s.result().stopReason() == StopReason.CANCELLED) {
+                    metrics.abandoned();
+                }
                 throw gone;
             }
             GenerationResult r = s.result();

@@ -200,7 +200,11 @@ class ServerFaultsTest {
             Thread.sleep(20);
         }
         assertEquals(4, server.freePermits(), "every abandoned generation gave its slot back");
-        long t0 = System.nanoTime();
+        String metrics = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString()).body();
+        // counted only when the runner reports the generation ended CANCELLED, before its 1500 tokens: the slots
+        // came back because the work stopped, not because the server stopped waiting for it
+        assertTrue(metrics.contains("\nphi2_generations_abandoned_total 4\n"), metrics);
         List<CompletableFuture<HttpResponse<String>>> burst = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
             burst.add(CompletableFuture.supplyAsync(() -> {
@@ -214,8 +218,6 @@ class ServerFaultsTest {
         for (var f : burst) {
             assertEquals(200, f.get(60, TimeUnit.SECONDS).statusCode());
         }
-        double seconds = (System.nanoTime() - t0) / 1e9;
-        assertTrue(seconds < 3, "the burst after the disconnects took " + seconds + " s: it waited for abandoned work");
     }
 
     @Test
