@@ -7,6 +7,7 @@ import phi2j.format.GgufReader;
 import phi2j.format.GgufTensorInfo;
 import phi2j.format.GgufValue;
 import phi2j.format.GgufWriter;
+import phi2j.format.Phi2Key;
 import phi2j.format.Phi2Layout;
 
 import java.io.IOException;
@@ -74,17 +75,17 @@ public final class Quantizer {
 
         GgufWriter w = new GgufWriter(src.alignment());
         for (Map.Entry<String, GgufValue> e : src.metadata().entrySet()) {
-            switch (e.getKey()) {
-                case GgufFile.KEY_ALIGNMENT, "general.quantization_version" -> { }
-                case "general.file_type" -> w.put(e.getKey(), GgufValue.uint32(opts.type().id()));
-                default -> w.put(e.getKey(), e.getValue());
+            if (e.getKey().equals(Phi2Key.FILE_TYPE.key())) {
+                w.put(Phi2Key.FILE_TYPE, opts.type().id());
+            } else if (!e.getKey().equals(GgufFile.KEY_ALIGNMENT) && !e.getKey().equals(Phi2Key.QUANTIZATION_VERSION.key())) {
+                w.put(e.getKey(), e.getValue());
             }
         }
-        if (src.get("general.file_type").isEmpty()) {
-            w.put("general.file_type", GgufValue.uint32(opts.type().id()));
+        if (src.get(Phi2Key.FILE_TYPE.key()).isEmpty()) {
+            w.put(Phi2Key.FILE_TYPE, opts.type().id());
         }
         if (opts.type().isQuantized()) {
-            w.put("general.quantization_version", GgufValue.uint32(2)); // GGML_QNT_VERSION
+            w.put(Phi2Key.QUANTIZATION_VERSION, 2); // GGML_QNT_VERSION
         }
 
         long total = plan.stream().mapToLong(c -> c.tensor().elements()).sum();

@@ -6,7 +6,6 @@ import org.junit.jupiter.api.io.TempDir;
 import phi2j.format.GgmlType;
 import phi2j.format.GgufFile;
 import phi2j.format.GgufReader;
-import phi2j.format.GgufValue;
 import phi2j.format.Phi2Layout;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.ModelOptions;
@@ -135,12 +134,13 @@ class ConvertTest {
 
     @Test
     void tensorNamesAreMappedAsData() {
-        assertEquals("blk.7.ffn_down.weight", Converter.ggufName("model.layers.7.mlp.fc2.weight", 32));
-        assertEquals("output.bias", Converter.ggufName("lm_head.bias", 32));
-        assertNull(Converter.ggufName("model.layers.40.mlp.fc2.weight", 32));
-        assertNull(Converter.ggufName("model.layers.x.mlp.fc2.weight", 32));
-        assertEquals(19, Converter.TENSOR_NAMES.size());
-        GgufValue.string("");
+        assertEquals("blk.7.ffn_down.weight", Phi2Layout.ggufName("model.layers.7.mlp.fc2.weight", 32).orElseThrow());
+        assertEquals("output.bias", Phi2Layout.ggufName("lm_head.bias", 32).orElseThrow());
+        assertTrue(Phi2Layout.ggufName("model.layers.40.mlp.fc2.weight", 32).isEmpty());
+        assertTrue(Phi2Layout.ggufName("model.layers.x.mlp.fc2.weight", 32).isEmpty());
+        assertEquals("model.layers.31.self_attn.k_proj.bias", Phi2Layout.hfName("blk.31.attn_k.bias").orElseThrow());
+        assertTrue(Phi2Layout.hfName("blk.0.attn_qkv.weight").isEmpty(), "the fused layout has no Hugging Face name");
+        assertEquals(19, Phi2Layout.TENSORS.stream().filter(t -> t.hf() != null).count());
     }
 
     /** Every tensor of the real Phi-2 checkpoint's index maps, one to one, onto exactly the GGUF names Phi-2 needs. */
@@ -150,14 +150,14 @@ class ConvertTest {
         var weightMap = com.google.gson.JsonParser.parseString(Files.readString(index)).getAsJsonObject().getAsJsonObject("weight_map");
         java.util.Set<String> mapped = new java.util.TreeSet<>();
         for (String hf : weightMap.keySet()) {
-            String gguf = Converter.ggufName(hf, 32);
+            String gguf = Phi2Layout.ggufName(hf, 32).orElse(null);
             assertNotNull(gguf, hf + " is not mapped");
             assertTrue(mapped.add(gguf), "two checkpoint tensors map onto " + gguf);
         }
         java.util.Set<String> expected = new java.util.TreeSet<>();
-        for (phi2j.format.Phi2Layout.TensorSpec t : phi2j.format.Phi2Layout.TENSORS) {
-            for (int i = 0; i < (t.perBlock() ? 32 : 1); i++) {
-                expected.add(t.name().replace("{i}", Integer.toString(i)));
+        for (Phi2Layout.TensorSpec t : Phi2Layout.TENSORS) {
+            for (int i = 0; t.variant() != Phi2Layout.Variant.FUSED_QKV && i < (t.perBlock() ? 32 : 1); i++) {
+                expected.add(t.gguf().replace("{i}", Integer.toString(i)));
             }
         }
         assertEquals(expected, mapped);

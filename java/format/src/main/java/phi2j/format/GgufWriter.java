@@ -66,6 +66,11 @@ public final class GgufWriter {
         return this;
     }
 
+    /** A phi2 key, with the type {@link Phi2Key} gives it. */
+    public GgufWriter put(Phi2Key key, Object value) {
+        return put(key.key(), key.value(value));
+    }
+
     public GgufWriter putString(String key, String value) {
         return put(key, GgufValue.string(value));
     }

@@ -15,63 +15,55 @@ import java.util.Optional;
 public final class Phi2Layout {
     public static final String ARCH = "phi2";
 
-    public static final String KEY_CONTEXT_LENGTH = "phi2.context_length";
-    public static final String KEY_EMBEDDING_LENGTH = "phi2.embedding_length";
-    public static final String KEY_FEED_FORWARD_LENGTH = "phi2.feed_forward_length";
-    public static final String KEY_BLOCK_COUNT = "phi2.block_count";
-    public static final String KEY_HEAD_COUNT = "phi2.attention.head_count";
-    public static final String KEY_HEAD_COUNT_KV = "phi2.attention.head_count_kv";
-    public static final String KEY_LAYER_NORM_EPS = "phi2.attention.layer_norm_epsilon";
-    public static final String KEY_ROPE_DIMENSION_COUNT = "phi2.rope.dimension_count";
-
-    public static final String KEY_TOKENIZER_MODEL = "tokenizer.ggml.model";
-    public static final String KEY_TOKENIZER_PRE = "tokenizer.ggml.pre";
-    public static final String KEY_TOKENS = "tokenizer.ggml.tokens";
-    public static final String KEY_TOKEN_TYPE = "tokenizer.ggml.token_type";
-    public static final String KEY_MERGES = "tokenizer.ggml.merges";
-    public static final String KEY_BOS = "tokenizer.ggml.bos_token_id";
-    public static final String KEY_EOS = "tokenizer.ggml.eos_token_id";
-    public static final String KEY_UNK = "tokenizer.ggml.unknown_token_id";
-    public static final String KEY_ADD_BOS = "tokenizer.ggml.add_bos_token";
-
-    /** Keys without which llama.cpp cannot build a phi2 model. */
-    public static final List<String> REQUIRED_KEYS = List.of(
-            KEY_CONTEXT_LENGTH, KEY_EMBEDDING_LENGTH, KEY_FEED_FORWARD_LENGTH, KEY_BLOCK_COUNT,
-            KEY_HEAD_COUNT, KEY_LAYER_NORM_EPS, KEY_TOKENIZER_MODEL, KEY_TOKENS, KEY_MERGES);
-
     /** Dimensions a tensor's shape is made of. */
     public enum Dim { EMBD, FF, VOCAB, EMBD_GQA, QKV }
 
-    /** One tensor of the layout; {@code {i}} in the name stands for the block number. */
-    public record TensorSpec(String name, List<Dim> shape, boolean perBlock) {
+    /** Which attention layout a tensor belongs to: llama.cpp takes separate q/k/v projections or one fused. */
+    public enum Variant { BOTH, SEPARATE_QKV, FUSED_QKV }
+
+    /**
+     * One tensor of the layout: its GGUF name, its Hugging Face name (null where the converter has none), its
+     * shape in ggml order in terms of the hyper-parameters. {@code {i}} in a name stands for the block number.
+     */
+    public record TensorSpec(String gguf, String hf, List<Dim> shape, Variant variant) {
+        public boolean perBlock() {
+            return gguf.contains(BLOCK);
+        }
     }
 
-    /** The phi2 tensor table with separate q/k/v projections (the current Hugging Face layout). */
-    public static final List<TensorSpec> TENSORS = List.of(
-            new TensorSpec("token_embd.weight", List.of(Dim.EMBD, Dim.VOCAB), false),
-            new TensorSpec("blk.{i}.attn_norm.weight", List.of(Dim.EMBD), true),
-            new TensorSpec("blk.{i}.attn_norm.bias", List.of(Dim.EMBD), true),
-            new TensorSpec("blk.{i}.attn_q.weight", List.of(Dim.EMBD, Dim.EMBD), true),
-            new TensorSpec("blk.{i}.attn_q.bias", List.of(Dim.EMBD), true),
-            new TensorSpec("blk.{i}.attn_k.weight", List.of(Dim.EMBD, Dim.EMBD_GQA), true),
-            new TensorSpec("blk.{i}.attn_k.bias", List.of(Dim.EMBD_GQA), true),
-            new TensorSpec("blk.{i}.attn_v.weight", List.of(Dim.EMBD, Dim.EMBD_GQA), true),
-            new TensorSpec("blk.{i}.attn_v.bias", List.of(Dim.EMBD_GQA), true),
-            new TensorSpec("blk.{i}.attn_output.weight", List.of(Dim.EMBD, Dim.EMBD), true),
-            new TensorSpec("blk.{i}.attn_output.bias", List.of(Dim.EMBD), true),
-            new TensorSpec("blk.{i}.ffn_up.weight", List.of(Dim.EMBD, Dim.FF), true),
-            new TensorSpec("blk.{i}.ffn_up.bias", List.of(Dim.FF), true),
-            new TensorSpec("blk.{i}.ffn_down.weight", List.of(Dim.FF, Dim.EMBD), true),
-            new TensorSpec("blk.{i}.ffn_down.bias", List.of(Dim.EMBD), true),
-            new TensorSpec("output_norm.weight", List.of(Dim.EMBD), false),
-            new TensorSpec("output_norm.bias", List.of(Dim.EMBD), false),
-            new TensorSpec("output.weight", List.of(Dim.EMBD, Dim.VOCAB), false),
-            new TensorSpec("output.bias", List.of(Dim.VOCAB), false));
+    private static final String BLOCK = "{i}";
 
-    /** The fused alternative llama.cpp also accepts (older MixFormer checkpoints): it replaces attn_q/k/v. */
-    public static final List<TensorSpec> FUSED_QKV = List.of(
-            new TensorSpec("blk.{i}.attn_qkv.weight", List.of(Dim.EMBD, Dim.QKV), true),
-            new TensorSpec("blk.{i}.attn_qkv.bias", List.of(Dim.QKV), true));
+    private static TensorSpec t(String gguf, String hf, Variant v, Dim... shape) {
+        return new TensorSpec(gguf, hf, List.of(shape), v);
+    }
+
+    /**
+     * The phi2 tensor table, in the order converters write it (the embedding, a block, the output head), as
+     * gguf-py's tensor_mapping.py pairs llama.cpp's names with the current Hugging Face ({@code PhiForCausalLM})
+     * ones. The fused q/k/v pair is what older MixFormer exports carry; llama.cpp loads either.
+     */
+    public static final List<TensorSpec> TENSORS = List.of(
+            t("token_embd.weight", "model.embed_tokens.weight", Variant.BOTH, Dim.EMBD, Dim.VOCAB),
+            t("blk.{i}.attn_norm.weight", "model.layers.{i}.input_layernorm.weight", Variant.BOTH, Dim.EMBD),
+            t("blk.{i}.attn_norm.bias", "model.layers.{i}.input_layernorm.bias", Variant.BOTH, Dim.EMBD),
+            t("blk.{i}.attn_qkv.weight", null, Variant.FUSED_QKV, Dim.EMBD, Dim.QKV),
+            t("blk.{i}.attn_qkv.bias", null, Variant.FUSED_QKV, Dim.QKV),
+            t("blk.{i}.attn_q.weight", "model.layers.{i}.self_attn.q_proj.weight", Variant.SEPARATE_QKV, Dim.EMBD, Dim.EMBD),
+            t("blk.{i}.attn_q.bias", "model.layers.{i}.self_attn.q_proj.bias", Variant.SEPARATE_QKV, Dim.EMBD),
+            t("blk.{i}.attn_k.weight", "model.layers.{i}.self_attn.k_proj.weight", Variant.SEPARATE_QKV, Dim.EMBD, Dim.EMBD_GQA),
+            t("blk.{i}.attn_k.bias", "model.layers.{i}.self_attn.k_proj.bias", Variant.SEPARATE_QKV, Dim.EMBD_GQA),
+            t("blk.{i}.attn_v.weight", "model.layers.{i}.self_attn.v_proj.weight", Variant.SEPARATE_QKV, Dim.EMBD, Dim.EMBD_GQA),
+            t("blk.{i}.attn_v.bias", "model.layers.{i}.self_attn.v_proj.bias", Variant.SEPARATE_QKV, Dim.EMBD_GQA),
+            t("blk.{i}.attn_output.weight", "model.layers.{i}.self_attn.dense.weight", Variant.BOTH, Dim.EMBD, Dim.EMBD),
+            t("blk.{i}.attn_output.bias", "model.layers.{i}.self_attn.dense.bias", Variant.BOTH, Dim.EMBD),
+            t("blk.{i}.ffn_up.weight", "model.layers.{i}.mlp.fc1.weight", Variant.BOTH, Dim.EMBD, Dim.FF),
+            t("blk.{i}.ffn_up.bias", "model.layers.{i}.mlp.fc1.bias", Variant.BOTH, Dim.FF),
+            t("blk.{i}.ffn_down.weight", "model.layers.{i}.mlp.fc2.weight", Variant.BOTH, Dim.FF, Dim.EMBD),
+            t("blk.{i}.ffn_down.bias", "model.layers.{i}.mlp.fc2.bias", Variant.BOTH, Dim.EMBD),
+            t("output_norm.weight", "model.final_layernorm.weight", Variant.BOTH, Dim.EMBD),
+            t("output_norm.bias", "model.final_layernorm.bias", Variant.BOTH, Dim.EMBD),
+            t("output.weight", "lm_head.weight", Variant.BOTH, Dim.EMBD, Dim.VOCAB),
+            t("output.bias", "lm_head.bias", Variant.BOTH, Dim.VOCAB));
 
     /** Hyper-parameters of a phi2 model, as read from its metadata. */
     public record Hparams(long contextLength, long embedding, long feedForward, long blocks, long heads,
@@ -103,35 +95,69 @@ public final class Phi2Layout {
      * the embedding, then block by block, then the output head.
      */
     public static Map<String, long[]> expectedShapes(Hparams hp, boolean fusedQkv) {
-        List<TensorSpec> perBlock = new ArrayList<>();
-        for (TensorSpec spec : TENSORS) {
-            if (!spec.perBlock) {
+        Variant skip = fusedQkv ? Variant.SEPARATE_QKV : Variant.FUSED_QKV;
+        List<TensorSpec> used = TENSORS.stream().filter(t -> t.variant() != skip).toList();
+        Map<String, long[]> out = new LinkedHashMap<>();
+        for (int k = 0; k < used.size(); k++) {
+            TensorSpec spec = used.get(k);
+            if (!spec.perBlock()) {
+                out.put(spec.gguf(), shape(spec, hp));
                 continue;
             }
-            boolean separateQkv = spec.name.contains("attn_q.") || spec.name.contains("attn_k.") || spec.name.contains("attn_v.");
-            if (fusedQkv && separateQkv) {
-                if (spec.name.contains("attn_q.")) {
-                    perBlock.add(FUSED_QKV.get(spec.name.endsWith("weight") ? 0 : 1));
-                }
-            } else {
-                perBlock.add(spec);
+            int end = k;
+            while (end < used.size() && used.get(end).perBlock()) {
+                end++;
             }
-        }
-        Map<String, long[]> out = new LinkedHashMap<>();
-        boolean blocksDone = false;
-        for (TensorSpec spec : TENSORS) {
-            if (!spec.perBlock) {
-                out.put(spec.name, shape(spec, hp));
-            } else if (!blocksDone) {
-                for (long i = 0; i < hp.blocks; i++) {
-                    for (TensorSpec b : perBlock) {
-                        out.put(b.name.replace("{i}", Long.toString(i)), shape(b, hp));
-                    }
+            for (long i = 0; i < hp.blocks; i++) {
+                for (TensorSpec b : used.subList(k, end)) {
+                    out.put(b.gguf().replace(BLOCK, Long.toString(i)), shape(b, hp));
                 }
-                blocksDone = true;
             }
+            k = end - 1;
         }
         return out;
+    }
+
+    /** The GGUF name of a Hugging Face tensor of a {@code blocks}-block Phi-2, or empty when it is not one of its tensors. */
+    public static Optional<String> ggufName(String hf, long blocks) {
+        for (TensorSpec t : TENSORS) {
+            if (t.hf() != null) {
+                long i = blockOf(t.hf(), hf);
+                if (i == GLOBAL || (i >= 0 && i < blocks)) {
+                    return Optional.of(t.gguf().replace(BLOCK, Long.toString(i)));
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** The Hugging Face name of a GGUF tensor, or empty when the converter takes it from nowhere. */
+    public static Optional<String> hfName(String gguf) {
+        for (TensorSpec t : TENSORS) {
+            long i = blockOf(t.gguf(), gguf);
+            if (i != NO_MATCH && t.hf() != null) {
+                return Optional.of(t.hf().replace(BLOCK, Long.toString(i)));
+            }
+        }
+        return Optional.empty();
+    }
+
+    private static final long GLOBAL = -1;
+    private static final long NO_MATCH = -2;
+
+    /** The block number {@code name} has in {@code template}, {@link #GLOBAL} for a name without one, or {@link #NO_MATCH}. */
+    private static long blockOf(String template, String name) {
+        int at = template.indexOf(BLOCK);
+        if (at < 0) {
+            return template.equals(name) ? GLOBAL : NO_MATCH;
+        }
+        String prefix = template.substring(0, at);
+        String suffix = template.substring(at + BLOCK.length());
+        if (!name.startsWith(prefix) || !name.endsWith(suffix) || name.length() <= prefix.length() + suffix.length()) {
+            return NO_MATCH;
+        }
+        String digits = name.substring(prefix.length(), name.length() - suffix.length());
+        return digits.length() <= 6 && digits.chars().allMatch(c -> c >= '0' && c <= '9') ? Long.parseLong(digits) : NO_MATCH;
     }
 
     private static long[] shape(TensorSpec spec, Hparams hp) {
@@ -139,8 +165,9 @@ public final class Phi2Layout {
     }
 
     /**
-     * Checks that {@code gguf} is a phi2 model llama.cpp can load: architecture, required metadata with sane
-     * values, tokenizer, and every tensor present with its expected shape. Returns the hyper-parameters.
+     * Checks that {@code gguf} is a phi2 model llama.cpp can load: architecture, required metadata of the types
+     * {@link Phi2Key} gives them with sane values, tokenizer, and every tensor present with its expected shape.
+     * Returns the hyper-parameters.
      */
     public static Hparams check(GgufFile gguf) {
         String arch = gguf.architecture().orElseThrow(() -> bad(gguf, "has no general.architecture; not a model file"));
@@ -148,46 +175,18 @@ public final class Phi2Layout {
             throw bad(gguf, "architecture is '" + arch + "', this project runs Phi-2 ('" + ARCH + "') models only");
         }
         List<String> missing = new ArrayList<>();
-        for (String key : REQUIRED_KEYS) {
-            if (gguf.get(key).isEmpty()) {
-                missing.add(key);
+        for (Phi2Key key : Phi2Key.values()) {
+            if (key.required() && gguf.get(key.key()).isEmpty()) {
+                missing.add(key.key());
             }
         }
         if (!missing.isEmpty()) {
             throw bad(gguf, "lacks the metadata a Phi-2 model needs: " + String.join(", ", missing));
         }
-        long embedding = positive(gguf, KEY_EMBEDDING_LENGTH);
-        long heads = positive(gguf, KEY_HEAD_COUNT);
-        long headsKv = gguf.getLong(KEY_HEAD_COUNT_KV).orElse(heads);
-        if (embedding % heads != 0) {
-            throw bad(gguf, KEY_EMBEDDING_LENGTH + " " + embedding + " is not a multiple of " + KEY_HEAD_COUNT + " " + heads);
-        }
-        if (headsKv <= 0 || heads % headsKv != 0) {
-            throw bad(gguf, KEY_HEAD_COUNT_KV + " " + headsKv + " does not divide " + KEY_HEAD_COUNT + " " + heads);
-        }
-        long ropeDims = gguf.getLong(KEY_ROPE_DIMENSION_COUNT).orElse(embedding / heads);
-        if (ropeDims <= 0 || ropeDims > embedding / heads || ropeDims % 2 != 0) {
-            throw bad(gguf, KEY_ROPE_DIMENSION_COUNT + " " + ropeDims + " must be even and at most the head size " + embedding / heads);
-        }
-        double eps = gguf.get(KEY_LAYER_NORM_EPS).map(GgufValue::asDouble).orElse(0.0);
-        if (!(eps > 0 && eps < 1)) {
-            throw bad(gguf, KEY_LAYER_NORM_EPS + " must be in (0, 1), found " + eps);
-        }
-        String tokenizer = gguf.getString(KEY_TOKENIZER_MODEL).orElse("");
-        if (!"gpt2".equals(tokenizer)) {
-            throw bad(gguf, KEY_TOKENIZER_MODEL + " is '" + tokenizer + "'; Phi-2 uses the 'gpt2' byte-level BPE tokenizer");
-        }
-        long vocab = tokens(gguf).size();
-        Hparams hp = new Hparams(positive(gguf, KEY_CONTEXT_LENGTH), embedding, positive(gguf, KEY_FEED_FORWARD_LENGTH),
-                positive(gguf, KEY_BLOCK_COUNT), heads, headsKv, eps, ropeDims, vocab);
-        if (hp.blocks > 1024) {
-            throw bad(gguf, KEY_BLOCK_COUNT + " " + hp.blocks + " is not plausible");
-        }
+        Hparams hp = hparams(gguf);
         vocabulary(gguf);
-
         boolean fused = gguf.tensor("blk.0.attn_qkv.weight").isPresent();
-        Map<String, long[]> expected = expectedShapes(hp, fused);
-        for (Map.Entry<String, long[]> e : expected.entrySet()) {
+        for (Map.Entry<String, long[]> e : expectedShapes(hp, fused).entrySet()) {
             GgufTensorInfo t = gguf.tensor(e.getKey())
                     .orElseThrow(() -> bad(gguf, "tensor '" + e.getKey() + "' is missing"));
             if (!java.util.Arrays.equals(t.shape(), e.getValue())) {
@@ -198,67 +197,99 @@ public final class Phi2Layout {
         return hp;
     }
 
+    private static Hparams hparams(GgufFile gguf) {
+        long embedding = positive(gguf, Phi2Key.EMBEDDING_LENGTH);
+        long heads = positive(gguf, Phi2Key.HEAD_COUNT);
+        long headsKv = get(gguf, Phi2Key.HEAD_COUNT_KV).isPresent() ? positive(gguf, Phi2Key.HEAD_COUNT_KV) : heads;
+        if (embedding % heads != 0) {
+            throw bad(gguf, Phi2Key.EMBEDDING_LENGTH + " " + embedding + " is not a multiple of " + Phi2Key.HEAD_COUNT + " " + heads);
+        }
+        if (heads % headsKv != 0) {
+            throw bad(gguf, Phi2Key.HEAD_COUNT_KV + " " + headsKv + " does not divide " + Phi2Key.HEAD_COUNT + " " + heads);
+        }
+        long ropeDims = get(gguf, Phi2Key.ROPE_DIMENSION_COUNT).map(GgufValue::asLong).orElse(embedding / heads);
+        if (ropeDims <= 0 || ropeDims > embedding / heads || ropeDims % 2 != 0) {
+            throw bad(gguf, Phi2Key.ROPE_DIMENSION_COUNT + " " + ropeDims + " must be even and at most the head size " + embedding / heads);
+        }
+        double eps = get(gguf, Phi2Key.LAYER_NORM_EPS).map(GgufValue::asDouble).orElse(0.0);
+        if (!(eps > 0 && eps < 1)) {
+            throw bad(gguf, Phi2Key.LAYER_NORM_EPS + " must be in (0, 1), found " + eps);
+        }
+        String tokenizer = get(gguf, Phi2Key.TOKENIZER_MODEL).map(GgufValue::asString).orElse("");
+        if (!"gpt2".equals(tokenizer)) {
+            throw bad(gguf, Phi2Key.TOKENIZER_MODEL + " is '" + tokenizer + "'; Phi-2 uses the 'gpt2' byte-level BPE tokenizer");
+        }
+        Hparams hp = new Hparams(positive(gguf, Phi2Key.CONTEXT_LENGTH), embedding, positive(gguf, Phi2Key.FEED_FORWARD_LENGTH),
+                positive(gguf, Phi2Key.BLOCK_COUNT), heads, headsKv, eps, ropeDims, tokens(gguf).size());
+        if (hp.blocks > 1024) {
+            throw bad(gguf, Phi2Key.BLOCK_COUNT + " " + hp.blocks + " is not plausible");
+        }
+        return hp;
+    }
+
     /** The vocabulary facts, checked: ids in range, the end-of-text token present. */
     public static Vocabulary vocabulary(GgufFile gguf) {
         List<?> tokens = tokens(gguf);
         int size = tokens.size();
-        int eos = tokenId(gguf, KEY_EOS, size).orElseThrow(() -> bad(gguf, "has no " + KEY_EOS)).intValue();
-        int bos = tokenId(gguf, KEY_BOS, size).orElse((long) eos).intValue();
-        boolean addBos = gguf.get(KEY_ADD_BOS).filter(v -> v.type() == GgufValueType.BOOL).map(GgufValue::asBool).orElse(false);
+        int eos = tokenId(gguf, Phi2Key.EOS, size).orElseThrow(() -> bad(gguf, "has no " + Phi2Key.EOS)).intValue();
+        int bos = tokenId(gguf, Phi2Key.BOS, size).orElse((long) eos).intValue();
+        boolean addBos = get(gguf, Phi2Key.ADD_BOS).map(GgufValue::asBool).orElse(false);
         return new Vocabulary(size, eos, (String) tokens.get(eos), bos, addBos);
     }
 
-    private static List<?> tokens(GgufFile gguf) {
-        GgufValue v = gguf.get(KEY_TOKENS).orElseThrow(() -> bad(gguf, "has no " + KEY_TOKENS));
-        if (v.type() != GgufValueType.ARRAY || v.asArray().elementType() != GgufValueType.STRING || v.asArray().values().isEmpty()) {
-            throw bad(gguf, KEY_TOKENS + " must be a non-empty array of strings");
+    /** The key's value when present, refused when it has another type than {@link Phi2Key} gives it (llama.cpp would refuse it). */
+    private static Optional<GgufValue> get(GgufFile gguf, Phi2Key key) {
+        Optional<GgufValue> v = gguf.get(key.key());
+        if (v.isPresent() && !key.accepts(v.get())) {
+            GgufValue found = v.get();
+            String what = found.type() == GgufValueType.ARRAY ? "array of " + found.asArray().elementType() : found.type().toString();
+            throw bad(gguf, key + " must be of type " + key.typeName() + " (llama.cpp refuses any other), found " + what + " " + found.display());
         }
-        List<?> tokens = v.asArray().values();
+        return v;
+    }
+
+    private static List<?> tokens(GgufFile gguf) {
+        List<?> tokens = get(gguf, Phi2Key.TOKENS).orElseThrow(() -> bad(gguf, "has no " + Phi2Key.TOKENS)).asArray().values();
+        if (tokens.isEmpty()) {
+            throw bad(gguf, Phi2Key.TOKENS + " must be a non-empty array of strings");
+        }
         // llama.cpp asserts (and aborts the process) on these, so they are refused here first.
         java.util.Map<Object, Integer> seen = new java.util.HashMap<>(tokens.size() * 2);
         for (int i = 0; i < tokens.size(); i++) {
             Integer before = seen.put(tokens.get(i), i);
             if (before != null) {
-                throw bad(gguf, KEY_TOKENS + " has token '" + tokens.get(i) + "' twice (ids " + before + " and " + i + "); a damaged vocabulary");
+                throw bad(gguf, Phi2Key.TOKENS + " has token '" + tokens.get(i) + "' twice (ids " + before + " and " + i + "); a damaged vocabulary");
             }
         }
-        arrayOf(gguf, KEY_TOKEN_TYPE, GgufValueType.INT32, tokens.size());
-        arrayOf(gguf, "tokenizer.ggml.scores", GgufValueType.FLOAT32, tokens.size());
-        GgufValue merges = gguf.get(KEY_MERGES).orElse(null);
-        if (merges != null && (merges.type() != GgufValueType.ARRAY || merges.asArray().elementType() != GgufValueType.STRING)) {
-            throw bad(gguf, KEY_MERGES + " must be an array of strings");
-        }
+        onePerToken(gguf, Phi2Key.TOKEN_TYPE, tokens.size());
+        onePerToken(gguf, Phi2Key.SCORES, tokens.size());
+        get(gguf, Phi2Key.MERGES);
         return tokens;
     }
 
-    /** An optional per-token array: when present, of this element type and one entry per token. */
-    private static void arrayOf(GgufFile gguf, String key, GgufValueType elem, int n) {
-        GgufValue v = gguf.get(key).orElse(null);
-        if (v == null) {
-            return;
-        }
-        if (v.type() != GgufValueType.ARRAY || v.asArray().elementType() != elem || v.asArray().values().size() != n) {
-            throw bad(gguf, key + " must be an array of " + n + " " + elem + " values, one per token");
-        }
+    /** An optional per-token array: when present, one entry per token. */
+    private static void onePerToken(GgufFile gguf, Phi2Key key, int n) {
+        get(gguf, key).ifPresent(v -> {
+            if (v.asArray().values().size() != n) {
+                throw bad(gguf, key + " must be an array of " + n + " " + key.typeName().replace("array of ", "") + " values, one per token");
+            }
+        });
     }
 
-    private static Optional<Long> tokenId(GgufFile gguf, String key, int size) {
-        Optional<GgufValue> v = gguf.get(key);
-        if (v.isEmpty()) {
-            return Optional.empty();
-        }
-        if (!(v.get().value() instanceof Long id) || id < 0 || id >= size) {
+    private static Optional<Long> tokenId(GgufFile gguf, Phi2Key key, int size) {
+        Optional<GgufValue> v = get(gguf, key);
+        if (v.isPresent() && (v.get().asLong() < 0 || v.get().asLong() >= size)) {
             throw bad(gguf, key + " " + v.get().display() + " is not a token id below the vocabulary size " + size);
         }
-        return Optional.of(id);
+        return v.map(GgufValue::asLong);
     }
 
-    private static long positive(GgufFile gguf, String key) {
-        GgufValue v = gguf.get(key).orElseThrow(() -> bad(gguf, "lacks " + key));
-        if (!(v.value() instanceof Long n) || n <= 0 || n > (1L << 31)) {
+    private static long positive(GgufFile gguf, Phi2Key key) {
+        GgufValue v = get(gguf, key).orElseThrow(() -> bad(gguf, "lacks " + key));
+        if (v.asLong() <= 0 || v.asLong() > (1L << 31)) {
             throw bad(gguf, key + " must be a positive integer, found " + v.display());
         }
-        return n;
+        return v.asLong();
     }
 
     private static BadModelFileException bad(GgufFile gguf, String problem) {

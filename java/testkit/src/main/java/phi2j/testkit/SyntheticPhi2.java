@@ -2,9 +2,8 @@ package phi2j.testkit;
 
 import phi2j.format.GgmlType;
 import phi2j.format.GgufTensorInfo;
-import phi2j.format.GgufValue;
-import phi2j.format.GgufValueType;
 import phi2j.format.GgufWriter;
+import phi2j.format.Phi2Key;
 import phi2j.format.Phi2Layout;
 
 import java.io.IOException;
@@ -93,28 +92,28 @@ public record SyntheticPhi2(int embedding, int heads, int blocks, int feedForwar
             tokens.add("[PAD" + i + "]");
             types.add((long) ByteLevelVocabulary.TYPE_UNUSED);
         }
-        GgufWriter w = new GgufWriter();
-        w.putString("general.architecture", Phi2Layout.ARCH);
-        w.putString("general.name", "synthetic-phi2-" + embedding + "x" + blocks + "-seed" + seed);
-        w.putUInt32("general.file_type", weightType == GgmlType.F16 ? 1 : 0); // LLAMA_FTYPE_MOSTLY_F16 or ALL_F32
-        w.putUInt32(Phi2Layout.KEY_CONTEXT_LENGTH, contextLength);
-        w.putUInt32(Phi2Layout.KEY_EMBEDDING_LENGTH, embedding);
-        w.putUInt32(Phi2Layout.KEY_FEED_FORWARD_LENGTH, feedForward);
-        w.putUInt32(Phi2Layout.KEY_BLOCK_COUNT, blocks);
-        w.putUInt32(Phi2Layout.KEY_HEAD_COUNT, heads);
-        w.putUInt32(Phi2Layout.KEY_HEAD_COUNT_KV, heads);
-        w.putFloat32(Phi2Layout.KEY_LAYER_NORM_EPS, 1e-5f);
-        w.putUInt32(Phi2Layout.KEY_ROPE_DIMENSION_COUNT, ropeDimensions());
-        w.putString(Phi2Layout.KEY_TOKENIZER_MODEL, "gpt2");
-        w.putString(Phi2Layout.KEY_TOKENIZER_PRE, "phi-2");
-        w.put(Phi2Layout.KEY_TOKENS, GgufValue.array(GgufValueType.STRING, tokens));
-        w.put(Phi2Layout.KEY_TOKEN_TYPE, GgufValue.array(GgufValueType.INT32, types));
-        w.put(Phi2Layout.KEY_MERGES, GgufValue.array(GgufValueType.STRING, vocab.merges()));
         int eos = vocab.endOfTextId();
-        w.putUInt32(Phi2Layout.KEY_BOS, eos);
-        w.putUInt32(Phi2Layout.KEY_EOS, eos);
-        w.putUInt32(Phi2Layout.KEY_UNK, eos);
-        w.putBool(Phi2Layout.KEY_ADD_BOS, false);
+        GgufWriter w = new GgufWriter()
+                .put(Phi2Key.ARCHITECTURE, Phi2Layout.ARCH)
+                .put(Phi2Key.NAME, "synthetic-phi2-" + embedding + "x" + blocks + "-seed" + seed)
+                .put(Phi2Key.FILE_TYPE, weightType == GgmlType.F16 ? 1 : 0) // LLAMA_FTYPE_MOSTLY_F16 or ALL_F32
+                .put(Phi2Key.CONTEXT_LENGTH, contextLength)
+                .put(Phi2Key.EMBEDDING_LENGTH, embedding)
+                .put(Phi2Key.FEED_FORWARD_LENGTH, feedForward)
+                .put(Phi2Key.BLOCK_COUNT, blocks)
+                .put(Phi2Key.HEAD_COUNT, heads)
+                .put(Phi2Key.HEAD_COUNT_KV, heads)
+                .put(Phi2Key.LAYER_NORM_EPS, 1e-5f)
+                .put(Phi2Key.ROPE_DIMENSION_COUNT, ropeDimensions())
+                .put(Phi2Key.TOKENIZER_MODEL, "gpt2")
+                .put(Phi2Key.TOKENIZER_PRE, "phi-2")
+                .put(Phi2Key.TOKENS, tokens)
+                .put(Phi2Key.TOKEN_TYPE, types)
+                .put(Phi2Key.MERGES, vocab.merges())
+                .put(Phi2Key.BOS, eos)
+                .put(Phi2Key.EOS, eos)
+                .put(Phi2Key.UNK, eos)
+                .put(Phi2Key.ADD_BOS, false);
 
         Phi2Layout.Hparams hp = new Phi2Layout.Hparams(contextLength, embedding, feedForward, blocks, heads, heads,
                 1e-5, ropeDimensions(), tokens.size());

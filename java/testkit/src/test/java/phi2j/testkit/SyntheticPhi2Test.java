@@ -89,9 +89,24 @@ class SyntheticPhi2Test {
     @Test
     void missingMetadataIsNamed() {
         Path p = dir.resolve("bare.gguf");
-        new GgufWriter().putString("general.architecture", "phi2").putUInt32(Phi2Layout.KEY_BLOCK_COUNT, 2).write(p, false);
+        new GgufWriter().putString("general.architecture", "phi2").put(phi2j.format.Phi2Key.BLOCK_COUNT, 2).write(p, false);
         var e = assertThrows(BadModelFileException.class, () -> Phi2Layout.check(GgufReader.read(p)));
         assertTrue(e.getMessage().contains("lacks the metadata a Phi-2 model needs: phi2.context_length, phi2.embedding_length"),
                 e.getMessage());
+    }
+
+    /** Phi2Key states each key's type once: a file that holds another type is refused, naming key and both types. */
+    @Test
+    void aKeyOfAnotherTypeIsRefusedAsLlamaCppWould() throws Exception {
+        GgufFile src = GgufReader.read(model("phi2", false, false));
+        Path p = dir.resolve("int32-blocks.gguf");
+        GgufWriter w = new GgufWriter();
+        for (Map.Entry<String, GgufValue> e : src.metadata().entrySet()) {
+            boolean blocks = e.getKey().equals(phi2j.format.Phi2Key.BLOCK_COUNT.key());
+            w.put(e.getKey(), blocks ? GgufValue.int32(e.getValue().asLong()) : e.getValue());
+        }
+        w.write(p, false);
+        var e = assertThrows(BadModelFileException.class, () -> Phi2Layout.check(GgufReader.read(p)));
+        assertTrue(e.getMessage().contains("phi2.block_count must be of type UINT32 (llama.cpp refuses any other), found INT32 2"), e.getMessage());
     }
 }
