@@ -124,11 +124,9 @@ public final class BenchCommand implements Callable<Integer> {
         int maxDepth = depth.stream().mapToInt(Integer::intValue).max().orElse(0);
         int ctx = maxDepth + Math.max(pp.stream().mapToInt(Integer::intValue).max().orElse(0), tg.stream().mapToInt(Integer::intValue).max().orElse(0)) + 16;
         BenchRunner runner = new BenchRunner(repetitions, err, c -> {
-            ModelOptions o = ModelOptions.defaults().withContextSize(Math.max(ctx, 64) * c.parallel()).withThreads(c.threads())
-                    .withGpuLayers(c.gpuLayers()).withBatchSize(c.batchSize()).withNativeLibrary(library).withEngine(lib.engine()).withParallel(c.parallel())
-                    .withFlashAttention(c.flashAttention());
-            o.validate();
-            return o;
+            return ModelOptions.builder().contextSize(Math.max(ctx, 64) * c.parallel()).threads(c.threads()).gpuLayers(c.gpuLayers())
+                    .batchSize(c.batchSize()).nativeLibrary(library).engine(lib.engine()).parallel(c.parallel())
+                    .flashAttention(c.flashAttention()).build();
         });
         List<BenchResult> results = new ArrayList<>();
         BenchReport.Build[] build = new BenchReport.Build[1];

@@ -50,11 +50,8 @@ public final class ConvertCommand implements Callable<Integer> {
             throw new phi2j.InvalidOptionException("--threads", "must be at least 1, not " + threads);
         }
         Converter.Report r;
-        try (Progress p = new Progress("convert " + ft, 1, "M weights", 1_000_000)) {
-            r = Converter.convert(dir, out, new Converter.Options(ft, threads, force, lib.resolveLibjllama()), (done, total, tensor) -> {
-                p.max(total);
-                p.update(done, tensor);
-            });
+        try (TerminalProgress p = new TerminalProgress("convert " + ft, "M weights", 1_000_000)) {
+            r = Converter.convert(dir, out, new Converter.Options(ft, threads, force, lib.resolveLibjllama()), p);
         }
         double s = r.time().toNanos() / 1e9;
         spec.commandLine().getOut().printf(Locale.ROOT, "wrote %s: %s, %d tensors, %s read, %s written in %.1f s (%.2f GB/s read)%n",

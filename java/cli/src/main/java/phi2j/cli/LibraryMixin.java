@@ -41,8 +41,9 @@ public final class LibraryMixin {
     }
 
     /** {@code o} with the chosen library folder and engine. */
-    public ModelOptions apply(ModelOptions o) {
-        return o.withNativeLibrary(resolve()).withEngine(engine());
+    /** The builder with the chosen library folder and engine set; builds the options. */
+    public ModelOptions apply(ModelOptions.Builder b) {
+        return b.nativeLibrary(resolve()).engine(engine()).build();
     }
 
     /**

@@ -36,10 +36,8 @@ public final class ModelMixin {
     LibraryMixin library;
 
     public ModelOptions options() {
-        ModelOptions o = library.apply(ModelOptions.defaults().withContextSize(contextSize).withThreads(threads).withGpuLayers(gpuLayers)
-                .withSplit(splitMode, tensorSplit, mainGpu));
-        o.validate();
-        return o;
+        return library.apply(ModelOptions.builder().contextSize(contextSize).threads(threads).gpuLayers(gpuLayers)
+                .splitMode(splitMode).tensorSplit(tensorSplit).mainGpu(mainGpu));
     }
 
     @Option(names = "--no-download", description = "Do not download the default model when it is missing (also: PHI2_NO_DOWNLOAD=1).")
@@ -66,13 +64,8 @@ public final class ModelMixin {
         java.io.PrintWriter err = new java.io.PrintWriter(System.err, true);
         err.println("The default model " + c.defaultEntry().name() + " (" + c.defaultEntry().size() + ") is not in " + c.dir()
                 + "; downloading it (--no-download to stop this).");
-        try (Progress bar = new Progress("pull " + c.defaultEntry().name(), 1, "MB", 1_000_000)) {
-            phi2j.cli.pull.Pulls.model(c, c.defaultEntry().name(), phi2j.cli.pull.Pulls.downloader(err), err, (done, total) -> {
-                if (total > 0) {
-                    bar.max(total);
-                }
-                bar.update(done, "");
-            });
+        try (TerminalProgress bar = new TerminalProgress("pull " + c.defaultEntry().name(), "MB", 1_000_000)) {
+            phi2j.cli.pull.Pulls.model(c, c.defaultEntry().name(), phi2j.cli.pull.Pulls.downloader(err), err, bar);
         }
         return p;
     }

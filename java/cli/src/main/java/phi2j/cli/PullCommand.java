@@ -63,13 +63,8 @@ public final class PullCommand implements Callable<Integer> {
             Catalog c = Catalog.load();
             String n = name != null ? name : c.defaultName();
             Downloader.Result r;
-            try (Progress p = new Progress("pull " + n, 1, "MB", 1_000_000)) {
-                r = Pulls.model(c, n, d, err, (done, total) -> {
-                    if (total > 0) {
-                        p.max(total);
-                    }
-                    p.update(done, "");
-                });
+            try (TerminalProgress p = new TerminalProgress("pull " + n, "MB", 1_000_000)) {
+                r = Pulls.model(c, n, d, err, p);
             }
             out.println((r.alreadyPresent() ? "already have " : "pulled ") + r.file() + " (" + Format.bytes(r.bytes()) + ", sha256 " + r.sha256()
                     + " checked against the " + r.checksumSource() + ")");

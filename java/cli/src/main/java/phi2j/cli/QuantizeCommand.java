@@ -66,9 +66,8 @@ public final class QuantizeCommand implements Callable<Integer> {
         }
         Quantizer.Options opts = new Quantizer.Options(ft, threads, allowRequantize, force, lib.resolveLibjllama());
         Quantizer.Report r;
-        long total = phi2j.format.GgufReader.read(in).parameterCount();
-        try (Progress p = new Progress("quantize " + ft, total, "M weights", 1_000_000)) {
-            r = Quantizer.quantize(in, out, opts, (done, all, tensor) -> p.update(done, tensor));
+        try (TerminalProgress p = new TerminalProgress("quantize " + ft, "M weights", 1_000_000)) {
+            r = Quantizer.quantize(in, out, opts, p);
         }
         o.printf(Locale.ROOT, "wrote %s: %s, %s -> %s in %.1f s (%s)%n", r.output(), ft, Format.bytes(r.inputBytes()),
                 Format.bytes(r.outputBytes()), r.time().toNanos() / 1e9, summary(r.plan()));

@@ -42,10 +42,9 @@ public final class SamplingMixin {
     int logprobs;
 
     public GenerationOptions options() {
-        GenerationOptions o = new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repeatPenalty, seed,
-                stops.stream().map(SamplingMixin::unescape).toList(), ignoreEos, false, logprobs);
-        o.validate();
-        return o;
+        return GenerationOptions.builder().maxLength(maxLength).maxNewTokens(maxNewTokens).temperature(temperature).topK(topK)
+                .topP(topP).minP(minP).repetitionPenalty(repeatPenalty).seed(seed).stopStrings(stops.stream().map(SamplingMixin::unescape).toList())
+                .ignoreEndOfText(ignoreEos).logprobs(logprobs).build();
     }
 
     /** Lets {@code --stop '\n\n'} mean two newlines, as users type it in a shell. */

@@ -152,14 +152,14 @@ class PullTest {
     }
 
     static String sha(byte[] b) throws Exception {
-        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(b));
+        return phi2j.Sha256.of(b);
     }
 
     @Test
     void completeDownloadIsVerifiedAndAppearsOnlyWhenDone() throws Exception {
         byte[] b = data(3_000_000, 1);
         files.put("/m.gguf", b);
-        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), (d, t) -> { });
+        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), phi2j.Progress.NONE);
         assertArrayEquals(b, Files.readAllBytes(dir.resolve("m.gguf")));
         assertEquals("catalog", r.checksumSource());
         assertEquals(1, r.attempts());
@@ -172,7 +172,7 @@ class PullTest {
         byte[] b = data(2_000_000, 2);
         files.put("/m.gguf", b);
         mode.put("/m.gguf", "cut");
-        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), (d, t) -> { });
+        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), phi2j.Progress.NONE);
         assertArrayEquals(b, Files.readAllBytes(dir.resolve("m.gguf")));
         assertEquals(2, r.attempts(), logText.toString());
         assertTrue(logText.toString().contains("attempt 2 of 4"), logText.toString());
@@ -191,7 +191,7 @@ class PullTest {
         files.put("/m.gguf", b);
         mode.put("/m.gguf", "slow");
         CompletableFuture<Downloader.Result> pull = CompletableFuture.supplyAsync(() -> downloader(Duration.ofSeconds(10))
-                .download(url("/m.gguf"), dir.resolve("m.gguf"), null, (x, y) -> { }));
+                .download(url("/m.gguf"), dir.resolve("m.gguf"), null, phi2j.Progress.NONE));
         Path part = dir.resolve("m.gguf.part");
         for (int i = 0; i < 400 && !Files.exists(part); i++) {
             Thread.sleep(5);
@@ -207,7 +207,7 @@ class PullTest {
         byte[] b = data(10_000, 11);
         files.put("/m.gguf", b);
         mode.put("/m.gguf", "500"); // two server errors, then the file
-        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), (x, y) -> { });
+        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), phi2j.Progress.NONE);
         assertEquals(3, r.attempts());
         java.util.List<Long> t = arrivals.get("/m.gguf");
         long first = (t.get(1) - t.get(0)) / 1_000_000;
@@ -269,7 +269,7 @@ class PullTest {
         files.put("/m.gguf", b);
         String wrong = "0".repeat(64);
         Downloader.ChecksumMismatchException e = assertThrows(Downloader.ChecksumMismatchException.class,
-                () -> downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), wrong, (d, t) -> { }));
+                () -> downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), wrong, phi2j.Progress.NONE));
         assertTrue(e.getMessage().contains("expected " + wrong) && e.getMessage().contains("got " + sha(b)), e.getMessage());
         assertTrue(e.isUserError(), "exit 2 in the CLI");
         assertFalse(Files.exists(dir.resolve("m.gguf")));
@@ -281,29 +281,29 @@ class PullTest {
         byte[] b = data(50_000, 4);
         files.put("/m.gguf", b);
         linkedEtag.put("/m.gguf", sha(b));
-        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), null, (d, t) -> { });
+        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), null, phi2j.Progress.NONE);
         assertEquals("server (X-Linked-Etag)", r.checksumSource());
         linkedEtag.put("/m.gguf", "1".repeat(64));
         assertThrows(Downloader.ChecksumMismatchException.class,
-                () -> downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("n.gguf"), null, (d, t) -> { }));
+                () -> downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("n.gguf"), null, phi2j.Progress.NONE));
     }
 
     @Test
     void notFoundFailsAtOnceAndServerErrorsAreRetried() throws Exception {
         InvalidOptionException nf = assertThrows(InvalidOptionException.class,
-                () -> downloader(Duration.ofSeconds(10)).download(url("/missing.gguf"), dir.resolve("x.gguf"), null, (d, t) -> { }));
+                () -> downloader(Duration.ofSeconds(10)).download(url("/missing.gguf"), dir.resolve("x.gguf"), null, phi2j.Progress.NONE));
         assertTrue(nf.getMessage().contains("404") && nf.getMessage().contains("after 1 attempt"), nf.getMessage());
         byte[] b = data(10_000, 5);
         files.put("/flaky.gguf", b);
         mode.put("/flaky.gguf", "500");
-        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/flaky.gguf"), dir.resolve("f.gguf"), sha(b), (d, t) -> { });
+        Downloader.Result r = downloader(Duration.ofSeconds(10)).download(url("/flaky.gguf"), dir.resolve("f.gguf"), sha(b), phi2j.Progress.NONE);
         assertEquals(3, r.attempts(), "two 500s, then success");
         assertTrue(logText.toString().contains("server answered 500"), logText.toString());
         files.put("/down.gguf", b);
         mode.put("/down.gguf", "500");
         hits.put("/down.gguf", new AtomicInteger(-10));
         Phi2Exception e = assertThrows(Phi2Exception.class,
-                () -> downloader(Duration.ofSeconds(10)).download(url("/down.gguf"), dir.resolve("d.gguf"), null, (d, t) -> { }));
+                () -> downloader(Duration.ofSeconds(10)).download(url("/down.gguf"), dir.resolve("d.gguf"), null, phi2j.Progress.NONE));
         assertTrue(e.getMessage().contains("after 4 attempts") && e.getMessage().contains("500"), e.getMessage());
     }
 
@@ -315,7 +315,7 @@ class PullTest {
         }
         java.net.URI refused = java.net.URI.create("http://127.0.0.1:" + closedPort + "/model.gguf");
         Phi2Exception e = assertThrows(Phi2Exception.class,
-                () -> downloader(Duration.ofSeconds(5)).download(refused, dir.resolve("r.gguf"), null, (d, t) -> { }));
+                () -> downloader(Duration.ofSeconds(5)).download(refused, dir.resolve("r.gguf"), null, phi2j.Progress.NONE));
         assertTrue(e.getMessage().contains("connection was refused") && e.getMessage().contains("-m FILE")
                 && e.getMessage().contains("--no-download") && e.getMessage().contains("phi2 synth"), e.getMessage());
         assertFalse(e.getMessage().contains("null"), e.getMessage());
@@ -323,7 +323,7 @@ class PullTest {
         logText.getBuffer().setLength(0);
         java.net.URI nowhere = java.net.URI.create("http://phi2j-test.invalid/model.gguf"); // .invalid never resolves (RFC 2606)
         Phi2Exception e2 = assertThrows(Phi2Exception.class,
-                () -> downloader(Duration.ofSeconds(5)).download(nowhere, dir.resolve("n.gguf"), null, (d, t) -> { }));
+                () -> downloader(Duration.ofSeconds(5)).download(nowhere, dir.resolve("n.gguf"), null, phi2j.Progress.NONE));
         assertTrue(e2.getMessage().contains("does not resolve") && e2.getMessage().contains("after 1 attempt:"), e2.getMessage());
         assertFalse(logText.toString().contains("attempt 2"), "no retries for a name that does not resolve: " + logText);
     }
@@ -334,7 +334,7 @@ class PullTest {
         mode.put("/stall.gguf", "stall");
         long t0 = System.nanoTime();
         Downloader d = new Downloader(null, 2, Duration.ofSeconds(1), Duration.ofMillis(10), Downloader.FILES, log);
-        Phi2Exception e = assertThrows(Phi2Exception.class, () -> d.download(url("/stall.gguf"), dir.resolve("s.gguf"), null, (a, b) -> { }));
+        Phi2Exception e = assertThrows(Phi2Exception.class, () -> d.download(url("/stall.gguf"), dir.resolve("s.gguf"), null, phi2j.Progress.NONE));
         assertTrue(e.getMessage().contains("sent nothing for 1 s"), e.getMessage());
         assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(15));
         assertFalse(Files.exists(dir.resolve("s.gguf")));
@@ -377,11 +377,11 @@ class PullTest {
                 @Override protected void implCloseChannel() throws IOException { real.close(); }
             };
         }, log);
-        Phi2Exception e = assertThrows(Phi2Exception.class, () -> full.download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), (x, y) -> { }));
+        Phi2Exception e = assertThrows(Phi2Exception.class, () -> full.download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), phi2j.Progress.NONE));
         assertTrue(e.getMessage().contains("No space left on device") && e.getMessage().contains("resumes next time"), e.getMessage());
         assertFalse(Files.exists(dir.resolve("m.gguf")));
         // space freed: the same download resumes from the partial file
-        Downloader.Result r = downloader(Duration.ofSeconds(5)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), (x, y) -> { });
+        Downloader.Result r = downloader(Duration.ofSeconds(5)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha(b), phi2j.Progress.NONE);
         assertArrayEquals(b, Files.readAllBytes(dir.resolve("m.gguf")));
         assertEquals(1, r.attempts());
     }
@@ -392,8 +392,8 @@ class PullTest {
         files.put("/m.gguf", b);
         mode.put("/m.gguf", "slow");
         String sha = sha(b);
-        CompletableFuture<Downloader.Result> one = CompletableFuture.supplyAsync(() -> downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha, (x, y) -> { }));
-        CompletableFuture<Downloader.Result> two = CompletableFuture.supplyAsync(() -> downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha, (x, y) -> { }));
+        CompletableFuture<Downloader.Result> one = CompletableFuture.supplyAsync(() -> downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha, phi2j.Progress.NONE));
+        CompletableFuture<Downloader.Result> two = CompletableFuture.supplyAsync(() -> downloader(Duration.ofSeconds(10)).download(url("/m.gguf"), dir.resolve("m.gguf"), sha, phi2j.Progress.NONE));
         Downloader.Result a = one.get(60, TimeUnit.SECONDS);
         Downloader.Result c = two.get(60, TimeUnit.SECONDS);
         assertArrayEquals(b, Files.readAllBytes(dir.resolve("m.gguf")));

@@ -3,6 +3,8 @@ package phi2j.convert;
 import phi2j.BadModelFileException;
 import phi2j.InvalidOptionException;
 import phi2j.Phi2Exception;
+import phi2j.Progress;
+import phi2j.Timer;
 import phi2j.format.GgmlType;
 import phi2j.format.GgufTensorInfo;
 import phi2j.format.GgufWriter;
@@ -41,8 +43,8 @@ public final class Converter {
     private Converter() {
     }
 
-    public static Report convert(Path hfDir, Path out, Options opts, Quantizer.Progress progress) {
-        long t0 = System.nanoTime();
+    public static Report convert(Path hfDir, Path out, Options opts, Progress progress) {
+        Timer timer = Timer.start();
         if (!opts.overwrite() && Files.exists(out)) {
             throw new InvalidOptionException("--output", out + " already exists (use --force to replace it)");
         }
@@ -52,21 +54,10 @@ public final class Converter {
         Map<String, TensorConverter.Source> sources = sources(hfDir, ckpt, cfg);
         List<QuantMix.Choice> plan = plan(sources, cfg.layers(), opts.outType());
         GgufWriter w = metadata(cfg, tok, opts.outType());
-        long total = plan.stream().mapToLong(c -> c.tensor().elements()).sum();
-        long[] done = {0};
-        try (TensorConverter conv = new TensorConverter(Ggml.get(opts.nativeLibrary()), opts.threads())) {
-            for (QuantMix.Choice c : plan) {
-                TensorConverter.Source s = sources.get(c.tensor().name());
-                w.addTensor(s.name(), c.type(), s.shape(), (info, sink) -> conv.convert(s, c.type(), sink, n -> {
-                    done[0] += n;
-                    progress.update(done[0], total, s.name());
-                }));
-            }
-            w.write(out, opts.overwrite());
-        }
+        TensorConverter.writeAll(w, plan, sources::get, out, opts.overwrite(), Ggml.get(opts.nativeLibrary()), opts.threads(), progress);
         long read = sources.values().stream().mapToLong(s -> s.type().bytesFor(s.elements())).sum();
         try {
-            return new Report(out, read, Files.size(out), Duration.ofNanos(System.nanoTime() - t0), plan);
+            return new Report(out, read, Files.size(out), timer.elapsed(), plan);
         } catch (IOException e) {
             throw new Phi2Exception("cannot read back " + out + ": " + e.getMessage(), e);
         }

@@ -2,6 +2,8 @@ package phi2j.convert;
 
 import phi2j.InvalidOptionException;
 import phi2j.Phi2Exception;
+import phi2j.Progress;
+import phi2j.Timer;
 import phi2j.format.GgufFile;
 import phi2j.format.GgufReader;
 import phi2j.format.GgufTensorInfo;
@@ -35,12 +37,6 @@ public final class Quantizer {
     public record Report(Path output, long inputBytes, long outputBytes, Duration time, List<QuantMix.Choice> plan) {
     }
 
-    /** Told as data is written: bytes of tensor data done and in all. */
-    @FunctionalInterface
-    public interface Progress {
-        void update(long done, long total, String tensor);
-    }
-
     private Quantizer() {
     }
 
@@ -52,7 +48,7 @@ public final class Quantizer {
     }
 
     public static Report quantize(Path in, Path out, Options opts, Progress progress) {
-        long t0 = System.nanoTime();
+        Timer timer = Timer.start();
         if (Files.exists(out) && in.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
             throw new InvalidOptionException("OUT", "is the input file " + in + "; write to another file");
         }
@@ -88,21 +84,12 @@ public final class Quantizer {
             w.put(Phi2Key.QUANTIZATION_VERSION, 2); // GGML_QNT_VERSION
         }
 
-        long total = plan.stream().mapToLong(c -> c.tensor().elements()).sum();
-        long[] done = {0};
-        try (TensorConverter conv = new TensorConverter(ggml, opts.threads())) {
-            for (QuantMix.Choice c : plan) {
-                GgufTensorInfo t = c.tensor();
-                TensorConverter.Source s = new TensorConverter.Source(t.name(), t.shape(), t.type(), in, src.dataOffset() + t.offset());
-                w.addTensor(t.name(), c.type(), t.shape(), (info, sink) -> conv.convert(s, c.type(), sink, n -> {
-                    done[0] += n;
-                    progress.update(done[0], total, t.name());
-                }));
-            }
-            w.write(out, opts.overwrite());
-        }
+        TensorConverter.writeAll(w, plan, name -> {
+            GgufTensorInfo t = src.tensor(name).orElseThrow();
+            return new TensorConverter.Source(t.name(), t.shape(), t.type(), in, src.dataOffset() + t.offset());
+        }, out, opts.overwrite(), ggml, opts.threads(), progress);
         try {
-            return new Report(out, Files.size(in), Files.size(out), Duration.ofNanos(System.nanoTime() - t0), plan);
+            return new Report(out, Files.size(in), Files.size(out), timer.elapsed(), plan);
         } catch (IOException e) {
             throw new Phi2Exception("cannot read back " + out + ": " + e.getMessage(), e);
         }

@@ -57,6 +57,24 @@ public final class TensorConverter implements AutoCloseable {
     private final Memory floats = new Memory(CHUNK_VALUES * 4);
     private final Memory dst = new Memory(CHUNK_VALUES * 4);
 
+    /**
+     * Adds every tensor of {@code plan} to {@code w}, converted from its source as the file is written, and writes
+     * it to {@code out}; {@code progress} counts weights (tensor elements). The one write loop of convert and quantize.
+     */
+    static void writeAll(GgufWriter w, List<QuantMix.Choice> plan, java.util.function.Function<String, Source> sources, Path out,
+                         boolean overwrite, Ggml ggml, int threads, phi2j.Progress progress) {
+        long total = plan.stream().mapToLong(c -> c.tensor().elements()).sum();
+        java.util.concurrent.atomic.AtomicLong done = new java.util.concurrent.atomic.AtomicLong();
+        try (TensorConverter conv = new TensorConverter(ggml, threads)) {
+            for (QuantMix.Choice c : plan) {
+                Source s = sources.apply(c.tensor().name());
+                w.addTensor(s.name(), c.type(), s.shape(), (info, sink) -> conv.convert(s, c.type(), sink,
+                        n -> progress.update(done.addAndGet(n), total, s.name())));
+            }
+            w.write(out, overwrite);
+        }
+    }
+
     public TensorConverter(Ggml ggml, int threads) {
         this.ggml = ggml;
         this.threads = threads;

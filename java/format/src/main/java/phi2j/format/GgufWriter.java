@@ -1,6 +1,7 @@
 package phi2j.format;
 
 import phi2j.Phi2Exception;
+import phi2j.Progress;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -30,12 +31,6 @@ public final class GgufWriter {
     /** Where tensor bytes go; buffers are consumed whole. */
     public interface ByteSink {
         void write(ByteBuffer bytes) throws IOException;
-    }
-
-    /** Told after each tensor, for progress bars. */
-    @FunctionalInterface
-    public interface Progress {
-        void tensorWritten(GgufTensorInfo info, long bytesDone, long bytesTotal);
     }
 
     private record Pending(String name, long[] shape, GgmlType type, TensorData data) {
@@ -111,9 +106,10 @@ public final class GgufWriter {
     }
 
     public void write(Path out, boolean overwrite) {
-        write(out, overwrite, (i, d, t) -> { });
+        write(out, overwrite, Progress.NONE);
     }
 
+    /** Writes the file; {@code progress} is told after each tensor, in bytes of tensor data. */
     public void write(Path out, boolean overwrite, Progress progress) {
         try (AtomicOutputFile file = AtomicOutputFile.open(out, overwrite)) {
             writeTo(file.channel(), progress);
@@ -157,7 +153,7 @@ public final class GgufWriter {
                 throw new IllegalStateException("tensor " + info.name() + ": wrote " + written + " bytes, expected " + info.byteSize());
             }
             sink.pad(alignment);
-            progress.tensorWritten(info, sink.position() - dataStart, total);
+            progress.update(sink.position() - dataStart, total, info.name());
         }
         sink.flush();
     }

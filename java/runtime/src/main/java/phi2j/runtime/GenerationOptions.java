@@ -28,75 +28,12 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
     /** The most alternatives per token that {@code logprobs} may ask for (OpenAI's top_logprobs allows 20). */
     public static final int MAX_LOGPROBS = 20;
 
+    /** Checked here, so that options out of range never exist: an {@link InvalidOptionException} names the field. */
     public GenerationOptions {
-        stopStrings = List.copyOf(stopStrings);
-    }
-
-    /** Greedy decoding up to maxLength 500. */
-    public static GenerationOptions greedy() {
-        return new GenerationOptions(null, null, 0f, 40, 0.95f, 0.05f, 1.0f, null, List.of(), false, false, 0);
-    }
-
-    /** Sampling with llama.cpp's defaults (top-k 40, top-p 0.95, min-p 0.05) at this temperature. */
-    public static GenerationOptions sampling(float temperature, long seed) {
-        return greedy().withTemperature(temperature).withSeed(seed);
-    }
-
-    public GenerationOptions withMaxLength(int n) {
-        return new GenerationOptions(n, null, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
-    }
-
-    public GenerationOptions withMaxNewTokens(int n) {
-        return new GenerationOptions(null, n, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
-    }
-
-    public GenerationOptions withTemperature(float t) {
-        return new GenerationOptions(maxLength, maxNewTokens, t, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
-    }
-
-    public GenerationOptions withTopK(int k) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, k, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
-    }
-
-    public GenerationOptions withTopP(float p) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, p, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
-    }
-
-    public GenerationOptions withMinP(float p) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, p, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
-    }
-
-    public GenerationOptions withRepetitionPenalty(float r) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, r, seed, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
-    }
-
-    public GenerationOptions withSeed(Long s) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, s, stopStrings, ignoreEndOfText, cachePrompt, logprobs);
-    }
-
-    public GenerationOptions withStopStrings(List<String> stops) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stops, ignoreEndOfText, cachePrompt, logprobs);
-    }
-
-    public GenerationOptions withIgnoreEndOfText(boolean on) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, on, cachePrompt, logprobs);
-    }
-
-    public GenerationOptions withCachePrompt(boolean on) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, on, logprobs);
-    }
-
-    /** Each generated token with its log-probability and the {@code n} most likely alternatives; 0 turns it off. */
-    public GenerationOptions withLogprobs(int n) {
-        return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings, ignoreEndOfText, cachePrompt, n);
-    }
-
-    public boolean isGreedy() {
-        return temperature == 0f;
-    }
-
-    /** Checks the ranges that do not depend on the prompt; throws {@link InvalidOptionException} naming the option. */
-    public void validate() {
+        if (stopStrings == null) {
+            throw new InvalidOptionException("stopStrings", "must be a list (empty for none)");
+        }
+        stopStrings = java.util.Collections.unmodifiableList(new java.util.ArrayList<>(stopStrings)); // List.copyOf refuses nulls before the check below
         if (maxLength != null && maxNewTokens != null) {
             throw new InvalidOptionException("maxLength", "set either maxLength or maxNewTokens, not both");
         }
@@ -132,6 +69,180 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
                 throw new InvalidOptionException("stopStrings", "must not contain an empty string");
             }
         }
+    }
+
+    /** Greedy decoding up to maxLength 500. */
+    public static GenerationOptions greedy() {
+        return builder().build();
+    }
+
+    /** Sampling with llama.cpp's defaults (top-k 40, top-p 0.95, min-p 0.05) at this temperature. */
+    public static GenerationOptions sampling(float temperature, long seed) {
+        return builder().temperature(temperature).seed(seed).build();
+    }
+
+    /** A builder holding the defaults (greedy, maxLength 500). */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding these options, to change some of them. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.maxLength = maxLength;
+        b.maxNewTokens = maxNewTokens;
+        b.temperature = temperature;
+        b.topK = topK;
+        b.topP = topP;
+        b.minP = minP;
+        b.repetitionPenalty = repetitionPenalty;
+        b.seed = seed;
+        b.stopStrings = stopStrings;
+        b.ignoreEndOfText = ignoreEndOfText;
+        b.cachePrompt = cachePrompt;
+        b.logprobs = logprobs;
+        return b;
+    }
+
+    /** Options built field by field by name; {@link #build()} validates them. Set one of maxLength and maxNewTokens. */
+    public static final class Builder {
+        private Integer maxLength = null;
+        private Integer maxNewTokens = null;
+        private float temperature = 0f;
+        private int topK = 40;
+        private float topP = 0.95f;
+        private float minP = 0.05f;
+        private float repetitionPenalty = 1.0f;
+        private Long seed = null;
+        private List<String> stopStrings = List.of();
+        private boolean ignoreEndOfText = false;
+        private boolean cachePrompt = false;
+        private int logprobs = 0;
+
+        private Builder() {
+        }
+
+        public Builder maxLength(Integer v) {
+            maxLength = v;
+            return this;
+        }
+
+        public Builder maxNewTokens(Integer v) {
+            maxNewTokens = v;
+            return this;
+        }
+
+        public Builder temperature(float v) {
+            temperature = v;
+            return this;
+        }
+
+        public Builder topK(int v) {
+            topK = v;
+            return this;
+        }
+
+        public Builder topP(float v) {
+            topP = v;
+            return this;
+        }
+
+        public Builder minP(float v) {
+            minP = v;
+            return this;
+        }
+
+        public Builder repetitionPenalty(float v) {
+            repetitionPenalty = v;
+            return this;
+        }
+
+        public Builder seed(Long v) {
+            seed = v;
+            return this;
+        }
+
+        public Builder stopStrings(List<String> v) {
+            stopStrings = v;
+            return this;
+        }
+
+        public Builder ignoreEndOfText(boolean v) {
+            ignoreEndOfText = v;
+            return this;
+        }
+
+        public Builder cachePrompt(boolean v) {
+            cachePrompt = v;
+            return this;
+        }
+
+        public Builder logprobs(int v) {
+            logprobs = v;
+            return this;
+        }
+
+        public GenerationOptions build() {
+            return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings,
+                    ignoreEndOfText, cachePrompt, logprobs);
+        }
+    }
+
+    // One-field changes, kept for callers of the first API; each goes through the builder, so none restates the fields.
+
+    /** The limit as prompt plus generated tokens (clears maxNewTokens). */
+    public GenerationOptions withMaxLength(int n) {
+        return toBuilder().maxLength(n).maxNewTokens(null).build();
+    }
+
+    /** The limit as generated tokens only (clears maxLength). */
+    public GenerationOptions withMaxNewTokens(int n) {
+        return toBuilder().maxNewTokens(n).maxLength(null).build();
+    }
+
+    public GenerationOptions withTemperature(float t) {
+        return toBuilder().temperature(t).build();
+    }
+
+    public GenerationOptions withTopK(int k) {
+        return toBuilder().topK(k).build();
+    }
+
+    public GenerationOptions withTopP(float p) {
+        return toBuilder().topP(p).build();
+    }
+
+    public GenerationOptions withMinP(float p) {
+        return toBuilder().minP(p).build();
+    }
+
+    public GenerationOptions withRepetitionPenalty(float r) {
+        return toBuilder().repetitionPenalty(r).build();
+    }
+
+    public GenerationOptions withSeed(Long s) {
+        return toBuilder().seed(s).build();
+    }
+
+    public GenerationOptions withStopStrings(List<String> stops) {
+        return toBuilder().stopStrings(stops).build();
+    }
+
+    public GenerationOptions withIgnoreEndOfText(boolean on) {
+        return toBuilder().ignoreEndOfText(on).build();
+    }
+
+    public GenerationOptions withCachePrompt(boolean on) {
+        return toBuilder().cachePrompt(on).build();
+    }
+
+    /** Each generated token with its log-probability and the {@code n} most likely alternatives; 0 turns it off. */
+    public GenerationOptions withLogprobs(int n) {
+        return toBuilder().logprobs(n).build();
+    }
+
+    public boolean isGreedy() {
+        return temperature == 0f;
     }
 
     /**

@@ -38,73 +38,9 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
                            int batchSize, String visibleDevices, int parallel, EngineKind engine, FlashAttention flashAttention,
                            Duration stallTimeout) {
 
+    /** Checked here, so that options out of range never exist: an {@link InvalidOptionException} names the field. */
     public ModelOptions {
-        tensorSplit = List.copyOf(tensorSplit);
-    }
-
-    public static ModelOptions defaults() {
-        return new ModelOptions(0, 0, 0, SplitMode.LAYER, List.of(), 0, null, Duration.ofMinutes(5), null, false, 0, null, 1, EngineKind.AUTO, FlashAttention.AUTO,
-                Duration.ofSeconds(30));
-    }
-
-    public ModelOptions withContextSize(int n) {
-        return new ModelOptions(n, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
-    }
-
-    public ModelOptions withThreads(int n) {
-        return new ModelOptions(contextSize, n, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
-    }
-
-    public ModelOptions withGpuLayers(int n) {
-        return new ModelOptions(contextSize, threads, n, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
-    }
-
-    public ModelOptions withSplit(SplitMode mode, List<Float> split, int main) {
-        return new ModelOptions(contextSize, threads, gpuLayers, mode, split, main, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
-    }
-
-    public ModelOptions withSeed(Long s) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, s, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
-    }
-
-    public ModelOptions withLoadTimeout(Duration d) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, d, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
-    }
-
-    public ModelOptions withNativeLibrary(Path dir) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, dir, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
-    }
-
-    public ModelOptions withEmbeddings(boolean on) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, on, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
-    }
-
-    public ModelOptions withBatchSize(int n) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, n, visibleDevices, parallel, engine, flashAttention, stallTimeout);
-    }
-
-    public ModelOptions withVisibleDevices(String devices) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, devices, parallel, engine, flashAttention, stallTimeout);
-    }
-
-    public ModelOptions withParallel(int n) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, n, engine, flashAttention, stallTimeout);
-    }
-
-    public ModelOptions withEngine(EngineKind kind) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, kind, flashAttention, stallTimeout);
-    }
-
-    public ModelOptions withFlashAttention(FlashAttention fa) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, fa, stallTimeout);
-    }
-
-    public ModelOptions withStallTimeout(Duration d) {
-        return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary, embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, d);
-    }
-
-    /** Checks ranges that do not depend on the model; throws {@link InvalidOptionException} naming the option. */
-    public void validate() {
+        tensorSplit = tensorSplit == null ? null : List.copyOf(tensorSplit);
         if (contextSize < 0 || contextSize > (1 << 20)) {
             throw new InvalidOptionException("contextSize", "must be 0 (the model's own) or 1 to 1048576, not " + contextSize);
         }
@@ -116,6 +52,9 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
         }
         if (splitMode == null) {
             throw new InvalidOptionException("splitMode", "must be one of none, layer, row");
+        }
+        if (tensorSplit == null) {
+            throw new InvalidOptionException("tensorSplit", "must be a list (empty for llama.cpp's default)");
         }
         for (Float f : tensorSplit) {
             if (f == null || !(f >= 0) || f.isInfinite()) {
@@ -153,5 +92,202 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
             throw new InvalidOptionException("stallTimeout", "must be at least 2 s (the runner's sign of life comes every second), not "
                     + stallTimeout);
         }
+    }
+
+    public static ModelOptions defaults() {
+        return builder().build();
+    }
+
+    /** A builder holding the defaults. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A builder holding these options, to change some of them. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.contextSize = contextSize;
+        b.threads = threads;
+        b.gpuLayers = gpuLayers;
+        b.splitMode = splitMode;
+        b.tensorSplit = tensorSplit;
+        b.mainGpu = mainGpu;
+        b.seed = seed;
+        b.loadTimeout = loadTimeout;
+        b.nativeLibrary = nativeLibrary;
+        b.embeddings = embeddings;
+        b.batchSize = batchSize;
+        b.visibleDevices = visibleDevices;
+        b.parallel = parallel;
+        b.engine = engine;
+        b.flashAttention = flashAttention;
+        b.stallTimeout = stallTimeout;
+        return b;
+    }
+
+    /** Options built field by field by name; {@link #build()} validates them. */
+    public static final class Builder {
+        private int contextSize = 0;
+        private int threads = 0;
+        private int gpuLayers = 0;
+        private SplitMode splitMode = SplitMode.LAYER;
+        private List<Float> tensorSplit = List.of();
+        private int mainGpu = 0;
+        private Long seed = null;
+        private Duration loadTimeout = Duration.ofMinutes(5);
+        private Path nativeLibrary = null;
+        private boolean embeddings = false;
+        private int batchSize = 0;
+        private String visibleDevices = null;
+        private int parallel = 1;
+        private EngineKind engine = EngineKind.AUTO;
+        private FlashAttention flashAttention = FlashAttention.AUTO;
+        private Duration stallTimeout = Duration.ofSeconds(30);
+
+        private Builder() {
+        }
+
+        public Builder contextSize(int v) {
+            contextSize = v;
+            return this;
+        }
+
+        public Builder threads(int v) {
+            threads = v;
+            return this;
+        }
+
+        public Builder gpuLayers(int v) {
+            gpuLayers = v;
+            return this;
+        }
+
+        public Builder splitMode(SplitMode v) {
+            splitMode = v;
+            return this;
+        }
+
+        public Builder tensorSplit(List<Float> v) {
+            tensorSplit = v;
+            return this;
+        }
+
+        public Builder mainGpu(int v) {
+            mainGpu = v;
+            return this;
+        }
+
+        public Builder seed(Long v) {
+            seed = v;
+            return this;
+        }
+
+        public Builder loadTimeout(Duration v) {
+            loadTimeout = v;
+            return this;
+        }
+
+        public Builder nativeLibrary(Path v) {
+            nativeLibrary = v;
+            return this;
+        }
+
+        public Builder embeddings(boolean v) {
+            embeddings = v;
+            return this;
+        }
+
+        public Builder batchSize(int v) {
+            batchSize = v;
+            return this;
+        }
+
+        public Builder visibleDevices(String v) {
+            visibleDevices = v;
+            return this;
+        }
+
+        public Builder parallel(int v) {
+            parallel = v;
+            return this;
+        }
+
+        public Builder engine(EngineKind v) {
+            engine = v;
+            return this;
+        }
+
+        public Builder flashAttention(FlashAttention v) {
+            flashAttention = v;
+            return this;
+        }
+
+        public Builder stallTimeout(Duration v) {
+            stallTimeout = v;
+            return this;
+        }
+
+        public ModelOptions build() {
+            return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary,
+                    embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
+        }
+    }
+
+    // One-field changes, kept for callers of the first API; each goes through the builder, so none restates the fields.
+
+    public ModelOptions withContextSize(int n) {
+        return toBuilder().contextSize(n).build();
+    }
+
+    public ModelOptions withThreads(int n) {
+        return toBuilder().threads(n).build();
+    }
+
+    public ModelOptions withGpuLayers(int n) {
+        return toBuilder().gpuLayers(n).build();
+    }
+
+    public ModelOptions withSplit(SplitMode mode, List<Float> split, int main) {
+        return toBuilder().splitMode(mode).tensorSplit(split).mainGpu(main).build();
+    }
+
+    public ModelOptions withSeed(Long s) {
+        return toBuilder().seed(s).build();
+    }
+
+    public ModelOptions withLoadTimeout(Duration d) {
+        return toBuilder().loadTimeout(d).build();
+    }
+
+    public ModelOptions withNativeLibrary(Path dir) {
+        return toBuilder().nativeLibrary(dir).build();
+    }
+
+    public ModelOptions withEmbeddings(boolean on) {
+        return toBuilder().embeddings(on).build();
+    }
+
+    public ModelOptions withBatchSize(int n) {
+        return toBuilder().batchSize(n).build();
+    }
+
+    public ModelOptions withVisibleDevices(String devices) {
+        return toBuilder().visibleDevices(devices).build();
+    }
+
+    public ModelOptions withParallel(int n) {
+        return toBuilder().parallel(n).build();
+    }
+
+    public ModelOptions withEngine(EngineKind kind) {
+        return toBuilder().engine(kind).build();
+    }
+
+    public ModelOptions withFlashAttention(FlashAttention fa) {
+        return toBuilder().flashAttention(fa).build();
+    }
+
+    public ModelOptions withStallTimeout(Duration d) {
+        return toBuilder().stallTimeout(d).build();
     }
 }

@@ -1,13 +1,14 @@
 package phi2j.runtime;
 
+import phi2j.OwnerOnly;
 import phi2j.Phi2Exception;
+import phi2j.Sha256;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -16,9 +17,6 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
@@ -107,7 +105,7 @@ public final class NativeLibrary {
                             + System.getProperty("os.arch") + " (looked for " + resource + "); build one with scripts/build-native.sh and pass it with --lib");
                 }
                 byte[] bytes = in.readAllBytes();
-                bundledBytes = new Bundled(bytes, sha256(bytes));
+                bundledBytes = new Bundled(bytes, Sha256.of(bytes));
             } catch (IOException e) {
                 throw new NativeLibraryException("cannot read the bundled library " + resource + ": " + e.getMessage());
             }
@@ -129,7 +127,7 @@ public final class NativeLibrary {
             privateDirectory(dir);
             if (Files.exists(lib, LinkOption.NOFOLLOW_LINKS)) {
                 checkOwnedAndNotWritableByOthers(lib);
-                if (sha.equals(sha256(lib))) {
+                if (sha.equals(Sha256.of(lib))) {
                     return lib;
                 }
                 // Ours but damaged or half-written by a crash long ago: replace it atomically.
@@ -145,7 +143,7 @@ public final class NativeLibrary {
                 Files.deleteIfExists(tmp);
             }
             checkOwnedAndNotWritableByOthers(lib);
-            if (!sha.equals(sha256(lib))) {
+            if (!sha.equals(Sha256.of(lib))) {
                 throw new NativeLibraryException(lib + " does not match the bundled library's sha256 " + sha + " after writing it");
             }
             return lib;
@@ -155,19 +153,11 @@ public final class NativeLibrary {
         }
     }
 
-    private static boolean posix() {
-        return FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
-    }
-
     /** Creates {@code dir} owner-only if missing; refuses one that is a link, not ours, or writable by others. */
     static void privateDirectory(Path dir) throws IOException {
         if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
             try {
-                if (posix()) {
-                    Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-                } else {
-                    Files.createDirectory(dir);
-                }
+                OwnerOnly.createDirectory(dir);
             } catch (FileAlreadyExistsException raced) {
                 // another process made it at the same moment; it is checked below like any existing folder
             } catch (java.nio.file.NoSuchFileException parentMissing) {
@@ -183,7 +173,7 @@ public final class NativeLibrary {
     }
 
     private static void checkOwnedAndNotWritableByOthers(Path p) throws IOException {
-        if (!posix()) {
+        if (!OwnerOnly.posix()) {
             return;
         }
         PosixFileAttributes a = Files.readAttributes(p, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
@@ -198,18 +188,6 @@ public final class NativeLibrary {
         if (!java.util.Collections.disjoint(a.permissions(), GROUP_OR_OTHER_WRITE)) {
             throw new NativeLibraryException(p + " is writable by other users (" + PosixFilePermissions.toString(a.permissions())
                     + "); refusing to load code from it (chmod go-w it, or remove it)");
-        }
-    }
-
-    private static String sha256(Path p) throws IOException {
-        return sha256(Files.readAllBytes(p));
-    }
-
-    private static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

@@ -54,7 +54,6 @@ public final class Phi2Model implements AutoCloseable {
      * when the runner dies or hangs while loading.
      */
     public static Phi2Model open(Path gguf, ModelOptions options) {
-        options.validate();
         long t0 = System.nanoTime();
         GgufFile file = GgufReader.read(gguf);
         Phi2Layout.Hparams hp = Phi2Layout.check(file);
@@ -173,7 +172,6 @@ public final class Phi2Model implements AutoCloseable {
         if (prompt == null || prompt.isEmpty()) {
             throw new InvalidOptionException("prompt", "is empty");
         }
-        options.validate();
         ensureOpen();
         try {
             turn.acquire();

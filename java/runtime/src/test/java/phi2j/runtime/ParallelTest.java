@@ -29,7 +29,7 @@ class ParallelTest {
             assertEquals("maxNewTokens", e.option());
         }
         assertEquals("parallel", assertThrows(phi2j.InvalidOptionException.class,
-                () -> ModelOptions.defaults().withParallel(0).validate()).option());
+                () -> ModelOptions.defaults().withParallel(0)).option());
     }
 
     /** First-token and end stamps of one streamed generation. */

@@ -66,7 +66,7 @@ class StallTest {
 
     @Test
     void theTimeoutMustLeaveRoomForTheHeartbeat() {
-        var e = assertThrows(phi2j.InvalidOptionException.class, () -> ModelOptions.defaults().withStallTimeout(Duration.ofMillis(500)).validate());
+        var e = assertThrows(phi2j.InvalidOptionException.class, () -> ModelOptions.defaults().withStallTimeout(Duration.ofMillis(500)));
         assertEquals("stallTimeout", e.option());
         assertEquals(Duration.ofSeconds(30), ModelOptions.defaults().stallTimeout(), "on by default");
     }

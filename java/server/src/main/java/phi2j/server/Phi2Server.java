@@ -293,7 +293,12 @@ public final class Phi2Server implements AutoCloseable {
         } catch (Phi2Exception e) {
             throw new ApiError(503, "server_error", null, "model_unavailable", "The model could not be opened: " + e.getMessage());
         }
-        Requests.Job job = Requests.parse(body, chat, config.modelId(), m.info().contextPerSequence());
+        Requests.Job job;
+        try {
+            job = Requests.parse(body, chat, config.modelId(), m.info().contextPerSequence());
+        } catch (InvalidOptionException e) { // options out of range cannot be made: the API field they came from is named
+            throw ApiError.badRequest(Requests.field(e.option(), chat), e.getMessage());
+        }
         if (!admission.tryAcquire()) {
             throw new ApiError(503, "server_error", null, "overloaded", "All " + config.slots() + " slots and the queue of "
                     + config.queue() + " are busy; retry later");

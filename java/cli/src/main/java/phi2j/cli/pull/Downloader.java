@@ -1,5 +1,7 @@
 package phi2j.cli.pull;
 
+import phi2j.Progress;
+
 import phi2j.InvalidOptionException;
 import phi2j.Phi2Exception;
 
@@ -14,16 +16,11 @@ import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -38,12 +35,6 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class Downloader {
     /** How the download went. {@code checksumSource} says where the expected sha256 came from. */
     public record Result(Path file, long bytes, String sha256, String checksumSource, int attempts, boolean alreadyPresent) {
-    }
-
-    /** Progress: bytes so far and in all (-1 when unknown). */
-    @FunctionalInterface
-    public interface Progress {
-        void update(long done, long total);
     }
 
     /** Where bytes go; tests substitute one that fails (disk full). */
@@ -95,6 +86,7 @@ public final class Downloader {
      * Downloads {@code url} to {@code target}. {@code expectedSha256} may be null: then the server's
      * {@code X-Linked-Etag} (Hugging Face's sha256 of large files) is used, and failing that, none.
      */
+    /** Downloads {@code url} to {@code target}; {@code progress} counts bytes. */
     public Result download(URI url, Path target, String expectedSha256, Progress progress) {
         Path dir = target.toAbsolutePath().getParent();
         try {
@@ -305,9 +297,8 @@ public final class Downloader {
         }, "phi2-pull-watchdog");
         watchdog.setDaemon(true);
         watchdog.start();
-        boolean posix = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
-        if (!Files.exists(part) && posix) {
-            Files.createFile(part, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        if (!Files.exists(part)) {
+            phi2j.OwnerOnly.createFile(part);
         }
         try (InputStream in = body; FileChannel out = sinks.open(part)) {
             byte[] buf = new byte[1 << 16];
@@ -331,7 +322,7 @@ public final class Downloader {
                 }
                 done += n;
                 lastProgress.set(System.nanoTime());
-                progress.update(done, total);
+                progress.update(done, total, part.getFileName().toString());
             }
             if (System.nanoTime() - lastProgress.get() > stallTimeout.toNanos()) {
                 throw new IOException("the server sent nothing for " + stallTimeout.toSeconds() + " s");
@@ -345,20 +336,7 @@ public final class Downloader {
     }
 
     public static String sha256(Path p) throws IOException {
-        try {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
-                ByteBuffer b = ByteBuffer.allocateDirect(1 << 20);
-                while (ch.read(b) >= 0) {
-                    b.flip();
-                    md.update(b);
-                    b.clear();
-                }
-            }
-            return HexFormat.of().formatHex(md.digest());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return phi2j.Sha256.of(p);
     }
 
     private static void sleep(long ms) throws IOException {

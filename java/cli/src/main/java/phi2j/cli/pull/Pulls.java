@@ -37,7 +37,7 @@ public final class Pulls {
     }
 
     /** Pulls a catalog model into the models folder, verified by the catalog's sha256 (or the server's). */
-    public static Downloader.Result model(Catalog catalog, String name, Downloader d, PrintWriter log, Downloader.Progress progress) {
+    public static Downloader.Result model(Catalog catalog, String name, Downloader d, PrintWriter log, phi2j.Progress progress) {
         Catalog.Entry e = catalog.find(name).orElseThrow(() -> new InvalidOptionException("NAME", "'" + name + "' is not in the catalog; "
                 + "known: " + String.join(", ", catalog.models().stream().map(Catalog.Entry::name).toList())));
         if (!e.source().startsWith("http")) {
@@ -114,7 +114,7 @@ public final class Pulls {
 
     private static void get(String endpoint, String repo, String revision, Path dir, String file, Downloader d, PrintWriter log) {
         URI url = fileUrl(endpoint, repo, revision, file);
-        Downloader.Result r = d.download(url, dir.resolve(file), null, (a, b) -> { });
+        Downloader.Result r = d.download(url, dir.resolve(file), null, phi2j.Progress.NONE);
         log.printf(Locale.ROOT, "pull: %s %s (%d bytes, sha256 %s from %s)%n", r.alreadyPresent() ? "have" : "got", file, r.bytes(),
                 r.sha256().substring(0, 12), r.checksumSource());
         log.flush();

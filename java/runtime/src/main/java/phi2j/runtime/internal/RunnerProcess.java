@@ -14,10 +14,8 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -205,10 +203,7 @@ public final class RunnerProcess implements AutoCloseable {
 
     private static Path privateDirectory() {
         try {
-            boolean posix = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
-            return posix
-                    ? Files.createTempDirectory("phi2j-", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")))
-                    : Files.createTempDirectory("phi2j-");
+            return phi2j.OwnerOnly.createTempDirectory("phi2j-");
         } catch (IOException e) {
             throw new Phi2Exception("cannot create a private folder in " + System.getProperty("java.io.tmpdir") + ": " + e.getMessage(), e);
         }
