@@ -5,6 +5,10 @@ import phi2j.cli.bench.BenchChart;
 import phi2j.cli.bench.BenchReport;
 import phi2j.cli.bench.BenchResult;
 import phi2j.cli.bench.BenchRunner;
+import phi2j.cli.bench.BenchTest;
+import phi2j.format.GgufFile;
+import phi2j.format.GgufReader;
+import phi2j.format.Phi2Layout;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.GenerationResult;
 import phi2j.runtime.ModelOptions;
@@ -18,7 +22,9 @@ import picocli.CommandLine.Model.CommandSpec;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -81,6 +87,40 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         logging.apply();
+        checkFlags();
+        if (models.isEmpty()) {
+            models.add(Catalog.load().defaultModelPath());
+        }
+        Map<Path, GgufFile> headers = new LinkedHashMap<>();
+        for (Path m : models) { // each header read once; bad files fail before any run
+            GgufFile f = GgufReader.read(m);
+            Phi2Layout.check(f);
+            headers.put(m, f);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Path library = lib.resolve();
+        if (demo) {
+            return demo(out, err, library);
+        }
+        List<BenchTest> tests = new BenchTest.Sweep(models, gpuLayers, threads, batch, flashAttentionModes(), depth, nPrompt, nGen,
+                runners, parallel).tests();
+        BenchRunner runner = new BenchRunner(repetitions, err, opener(tests, library), headers);
+        BenchReport.Printer printer = BenchReport.printer(output);
+        List<BenchResult> results = runner.run(tests, r -> printer.result(r, runner.build(), out));
+        BenchReport.Build b = runner.build() == null ? new BenchReport.Build("unknown", "de.kherud:llama 4.2.0", "none", "unknown", List.of())
+                : runner.build();
+        b = new BenchReport.Build(b.llamaCpp(), b.binding(), b.library(), b.cpuFeatures(), gpuNames(library));
+        printer.end(results, b, out);
+        out.flush();
+        if (plot != null) {
+            BenchChart.write(results, "phi2 bench (" + b.llamaCpp() + ")", plot);
+            err.println("bench: chart written to " + plot);
+        }
+        return Main.OK;
+    }
+
+    private void checkFlags() {
         if (repetitions < 1) {
             throw new InvalidOptionException("-r", "must be at least 1, not " + repetitions);
         }
@@ -107,65 +147,33 @@ public final class BenchCommand implements Callable<Integer> {
         if (threads.stream().anyMatch(v -> v < 1)) {
             throw new InvalidOptionException("-t", "thread counts must be at least 1: " + threads);
         }
-        if (models.isEmpty()) {
-            models.add(Catalog.load().defaultModelPath());
-        }
-        for (Path m : models) {
-            phi2j.format.Phi2Layout.check(phi2j.format.GgufReader.read(m)); // bad files fail before any run
-        }
-        PrintWriter out = spec.commandLine().getOut();
+    }
+
+    /**
+     * Opens a load's runners, with a context that holds the deepest test's prompt (one runner per GPU with
+     * --runners); tells stderr each time, so a sweep shows how often it loads.
+     */
+    private BenchRunner.Opener opener(List<BenchTest> tests, Path library) {
+        int ctx = Math.max(64, tests.stream().mapToInt(t -> t.depth() + Math.max(t.nPrompt(), t.nGen())).max().orElse(0) + 16);
         PrintWriter err = spec.commandLine().getErr();
-        Path library = lib.resolve();
-        if (demo) {
-            return demo(out, err, library);
-        }
-        List<Integer> pp = nPrompt.stream().filter(v -> v > 0).toList();
-        List<Integer> tg = nGen.stream().filter(v -> v > 0).toList();
-        int maxDepth = depth.stream().mapToInt(Integer::intValue).max().orElse(0);
-        int ctx = maxDepth + Math.max(pp.stream().mapToInt(Integer::intValue).max().orElse(0), tg.stream().mapToInt(Integer::intValue).max().orElse(0)) + 16;
-        BenchRunner runner = new BenchRunner(repetitions, err, c -> {
-            return ModelOptions.builder().contextSize(Math.max(ctx, 64) * c.parallel()).threads(c.threads()).gpuLayers(c.gpuLayers())
-                    .batchSize(c.batchSize()).nativeLibrary(library).engine(lib.engine()).parallel(c.parallel())
-                    .flashAttention(c.flashAttention()).build();
-        });
-        List<BenchResult> results = new ArrayList<>();
-        BenchReport.Build[] build = new BenchReport.Build[1];
-        for (Path m : models) {
-            for (int ngl : gpuLayers) {
-                for (int t : threads) {
-                    for (int b : batch) {
-                        for (int d : depth) {
-                            for (phi2j.runtime.FlashAttention fa : flashAttentionModes()) {
-                                List<BenchResult> rs = runner.run(new BenchRunner.Config(m, ngl, t, b, d, runners, parallel, fa), pp, tg, build);
-                                results.addAll(rs);
-                                if (output.equals("jsonl")) {
-                                    out.print(BenchReport.jsonLines(rs, build[0]));
-                                    out.flush();
-                                }
-                            }
-                        }
-                    }
+        return load -> {
+            err.printf("bench: loading %s (ngl %d, threads %d, batch %d, fa %s, runners %d, parallel %d)%n", load.model().getFileName(),
+                    load.gpuLayers(), load.threads(), load.batchSize(), load.flashAttention(), load.runners(), load.parallel());
+            err.flush();
+            ModelOptions.Builder o = ModelOptions.builder().contextSize(ctx * load.parallel()).threads(load.threads())
+                    .gpuLayers(load.gpuLayers()).batchSize(load.batchSize()).nativeLibrary(library).engine(lib.engine())
+                    .parallel(load.parallel()).flashAttention(load.flashAttention());
+            List<Phi2Model> open = new ArrayList<>();
+            try {
+                for (int i = 0; i < load.runners(); i++) {
+                    open.add(Phi2Model.open(load.model(), load.runners() > 1 ? o.visibleDevices(String.valueOf(i)).build() : o.build()));
                 }
+            } catch (RuntimeException e) {
+                open.forEach(Phi2Model::close);
+                throw e;
             }
-        }
-        BenchReport.Build b = build[0] == null ? new BenchReport.Build("unknown", "de.kherud:llama 4.2.0", "none", "unknown", List.of()) : build[0];
-        b = new BenchReport.Build(b.llamaCpp(), b.binding(), b.library(), b.cpuFeatures(), gpuNames(library));
-        switch (output) {
-            case "csv" -> out.print(BenchReport.csv(results));
-            case "json" -> out.print(BenchReport.json(results, b));
-            case "jsonl" -> { }
-            default -> {
-                out.print(BenchReport.markdown(results));
-                out.println();
-                out.println("build: " + b.llamaCpp() + ", " + b.binding() + ", " + b.library());
-            }
-        }
-        out.flush();
-        if (plot != null) {
-            BenchChart.write(results, "phi2 bench (" + b.llamaCpp() + ")", plot);
-            err.println("bench: chart written to " + plot);
-        }
-        return Main.OK;
+            return open;
+        };
     }
 
     private List<phi2j.runtime.FlashAttention> flashAttentionModes() {
@@ -201,7 +209,7 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
-        out.println(DemoCommand.table(List.of("model", "#", "task", "new tok", "seconds", "MI210 walkthrough s", "speed-up", "stop"), rows));
+        out.println(MarkdownTable.render(List.of("model", "#", "task", "new tok", "seconds", "MI210 walkthrough s", "speed-up", "stop"), rows));
         out.flush();
         return Main.OK;
     }

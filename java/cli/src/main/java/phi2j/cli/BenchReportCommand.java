@@ -90,7 +90,7 @@ public final class BenchReportCommand implements Callable<Integer> {
             table.add(new String[] {r.modelFile(), String.format(Locale.ROOT, "%.2f GiB", r.sizeBytes() / 1073741824.0), r.backend(), String.valueOf(r.gpuLayers()),
                     String.valueOf(r.runners()), r.test(), String.format(Locale.ROOT, "%.2f ± %.2f", r.mean(), r.stddev()), bound, eff});
         }
-        spec.commandLine().getOut().println(DemoCommand.table(List.of("model", "size", "backend", "ngl", "runners", "test", "t/s",
+        spec.commandLine().getOut().println(MarkdownTable.render(List.of("model", "size", "backend", "ngl", "runners", "test", "t/s",
                 "bandwidth bound t/s", "of bound"), table));
         spec.commandLine().getOut().printf(Locale.ROOT, "bound: %.2f TB/s (%s) / weight bytes per token, x runners%n", bw / 1e12, device);
         spec.commandLine().getOut().flush();

@@ -98,7 +98,7 @@ public final class DemoCommand implements Callable<Integer> {
                 }
             }
             out.println();
-            out.println(table(List.of("#", "task", "prompt tok", "new tok", "seconds", "tok/s", "stop", "walkthrough MI210 s", "speed-up"), rows));
+            out.println(MarkdownTable.render(List.of("#", "task", "prompt tok", "new tok", "seconds", "tok/s", "stop", "walkthrough MI210 s", "speed-up"), rows));
             out.flush();
         }
         return rows.size() == (only == null ? tasks : 1) ? Main.OK : Main.INTERRUPTED;
@@ -117,35 +117,5 @@ public final class DemoCommand implements Callable<Integer> {
                 }
             });
         }
-    }
-
-    /** A markdown table with padded columns. */
-    static String table(List<String> header, List<String[]> rows) {
-        int[] w = new int[header.size()];
-        for (int c = 0; c < w.length; c++) {
-            w[c] = header.get(c).length();
-            for (String[] r : rows) {
-                w[c] = Math.max(w[c], r[c].length());
-            }
-        }
-        StringBuilder sb = new StringBuilder();
-        line(sb, header.toArray(String[]::new), w);
-        String[] dashes = new String[w.length];
-        for (int c = 0; c < w.length; c++) {
-            dashes[c] = "-".repeat(w[c]);
-        }
-        line(sb, dashes, w);
-        for (String[] r : rows) {
-            line(sb, r, w);
-        }
-        return sb.toString().stripTrailing();
-    }
-
-    private static void line(StringBuilder sb, String[] cells, int[] w) {
-        sb.append('|');
-        for (int c = 0; c < w.length; c++) {
-            sb.append(' ').append(cells[c]).append(" ".repeat(w[c] - cells[c].length())).append(" |");
-        }
-        sb.append('\n');
     }
 }

@@ -42,7 +42,7 @@ public final class ListCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         out.println("models folder: " + c.dir().toAbsolutePath());
-        out.println(DemoCommand.table(List.of("name", "type", "size", "present", "checksum"), rows));
+        out.println(MarkdownTable.render(List.of("name", "type", "size", "present", "checksum"), rows));
         out.flush();
         return Main.OK;
     }

@@ -111,11 +111,13 @@ class DevicesAndBenchTest {
         CliTest.Run csv = run("bench", "-m", m, "-p", "16", "-n", "4", "-r", "2", "-o", "csv");
         List<String> rows = csv.out().lines().toList();
         assertEquals(3, rows.size());
-        String[] head = rows.get(0).split(",");
+        List<String> head = List.of(rows.get(0).split(","));
+        assertEquals(phi2j.cli.bench.BenchReport.FIELDS.stream().map(phi2j.cli.bench.BenchReport.Field::name).toList(), head,
+                "CSV's header is the one column list, llama-bench's names");
         for (String row : rows.subList(1, 3)) {
             String[] c = row.split(",");
-            assertEquals(head.length, c.length);
-            assertTrue(Double.parseDouble(c[13]) > 0);
+            assertEquals(head.size(), c.length);
+            assertTrue(Double.parseDouble(c[head.indexOf("avg_ts")]) > 0);
         }
 
         CliTest.Run json = run("bench", "-m", m, "-p", "16", "-n", "4", "-r", "2", "-o", "json");
@@ -161,6 +163,20 @@ class DevicesAndBenchTest {
         assertEquals(2, run("devices", "--lib", dir.toString()).exit(), "a --lib folder without the library");
         assertEquals(2, run("bench", "-m", m, "-r", "0").exit());
         assertEquals(2, run("bench", "-m", m, "-o", "xml").exit());
+    }
+
+    /** As llama-bench: the sweep is one flat list of tests, and consecutive tests with equal load parameters share the runner. */
+    @Test
+    void aSweepOpensOneRunnerPerDistinctLoadConfiguration() {
+        String m = TestModels.tiny().toString();
+        CliTest.Run r = run("bench", "-m", m, "-p", "8", "-n", "4", "-r", "1", "-d", "0,16", "-t", "1,2", "-o", "jsonl");
+        assertEquals(0, r.exit(), r.err());
+        List<JsonObject> rows = r.out().lines().map(l -> JsonParser.parseString(l).getAsJsonObject()).toList();
+        assertEquals(List.of("pp8", "tg4", "pp8 @ d16", "tg4 @ d16", "pp8", "tg4", "pp8 @ d16", "tg4 @ d16"),
+                rows.stream().map(o -> o.get("test").getAsString()).toList(), "2 thread counts x 2 depths x (pp8, tg4), loads outermost");
+        List<String> loads = r.err().lines().filter(l -> l.startsWith("bench: loading")).toList();
+        assertEquals(2, loads.size(), "one runner per thread count, reused across depths and tests: " + r.err());
+        assertTrue(loads.get(0).contains("threads 1,") && loads.get(1).contains("threads 2,"), loads.toString());
     }
 
     @Test

@@ -1,18 +1,85 @@
 package phi2j.cli.bench;
 
+import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import phi2j.cli.MarkdownTable;
 
+import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.Function;
 
-/** Renders results as llama-bench does: markdown table, CSV, one JSON document, or JSON lines. */
+/**
+ * Renders results as llama-bench does, through one {@link Printer} per format (markdown table, CSV, one JSON
+ * document, JSON lines), all reading the one column list {@link #FIELDS}.
+ */
 public final class BenchReport {
     /** Facts about the build that produced the numbers. */
     public record Build(String llamaCpp, String binding, String library, String cpuFeatures, List<String> gpus) {
     }
+
+    /** One column: its name in CSV and JSON (llama-bench's, where it has one) and its value. */
+    public record Field(String name, Function<BenchResult, Object> value) {
+    }
+
+    /** The columns, in llama-bench's order; CSV and JSON print all of them, markdown a readable subset. */
+    public static final List<Field> FIELDS = List.of(
+            new Field("model", BenchResult::model),
+            new Field("model_filename", BenchResult::modelFile),
+            new Field("model_size", BenchResult::sizeBytes),
+            new Field("model_n_params", BenchResult::params),
+            new Field("backends", BenchResult::backend),
+            new Field("n_gpu_layers", BenchResult::gpuLayers),
+            new Field("n_threads", BenchResult::threads),
+            new Field("n_batch", BenchResult::batchSize),
+            new Field("runners", BenchResult::runners),
+            new Field("n_parallel", BenchResult::parallel),
+            new Field("n_depth", BenchResult::depth),
+            new Field("n_prompt", BenchResult::nPrompt),
+            new Field("n_gen", BenchResult::nGen),
+            new Field("test", BenchResult::test),
+            new Field("avg_ts", BenchResult::mean),
+            new Field("stddev_ts", BenchResult::stddev),
+            new Field("avg_ts_per_sequence", BenchResult::perSequenceMean));
+
+    /** How a format prints: each result as it is measured (JSON lines), and everything at the end. */
+    public interface Printer {
+        default void result(BenchResult r, Build b, PrintWriter out) {
+        }
+
+        void end(List<BenchResult> results, Build b, PrintWriter out);
+    }
+
+    /** The printer for {@code -o}: md, csv, json or jsonl. */
+    public static Printer printer(String format) {
+        return switch (format) {
+            case "csv" -> (rs, b, out) -> out.print(csv(rs));
+            case "json" -> (rs, b, out) -> out.print(json(rs, b));
+            case "jsonl" -> new Printer() {
+                @Override
+                public void result(BenchResult r, Build b, PrintWriter out) {
+                    out.println(COMPACT.toJson(json(r, b)));
+                    out.flush();
+                }
+
+                @Override
+                public void end(List<BenchResult> results, Build b, PrintWriter out) {
+                }
+            };
+            case "md" -> (rs, b, out) -> {
+                out.println(markdown(rs));
+                out.println();
+                out.println("build: " + b.llamaCpp() + ", " + b.binding() + ", " + b.library());
+            };
+            default -> throw new IllegalArgumentException("no printer for '" + format + "'");
+        };
+    }
+
+    private static final Gson COMPACT = new GsonBuilder().disableHtmlEscaping().serializeSpecialFloatingPointValues().create();
+    private static final Gson PRETTY = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().serializeSpecialFloatingPointValues().create();
 
     private BenchReport() {
     }
@@ -25,6 +92,7 @@ public final class BenchReport {
         return n >= 1e9 ? String.format(Locale.ROOT, "%.2f B", n / 1e9) : String.format(Locale.ROOT, "%.2f M", n / 1e6);
     }
 
+    /** llama-bench's markdown table: runners and per-sequence speed appear only when some result has them. */
     public static String markdown(List<BenchResult> results) {
         boolean runners = results.stream().anyMatch(r -> r.runners() > 1);
         boolean parallel = results.stream().anyMatch(r -> r.parallel() > 1);
@@ -50,47 +118,22 @@ public final class BenchReport {
             }
             rows.add(row.toArray(String[]::new));
         }
-        int[] w = new int[head.size()];
-        for (int c = 0; c < w.length; c++) {
-            w[c] = head.get(c).length();
-            for (String[] r : rows) {
-                w[c] = Math.max(w[c], r[c].length());
-            }
-        }
-        StringBuilder sb = new StringBuilder();
-        line(sb, head.toArray(String[]::new), w, false);
-        String[] dash = new String[w.length];
-        for (int c = 0; c < w.length; c++) {
-            dash[c] = "-".repeat(w[c] - 1) + (c >= 4 ? ":" : "-");
-        }
-        line(sb, dash, w, false);
-        for (String[] r : rows) {
-            line(sb, r, w, true);
-        }
-        return sb.toString();
-    }
-
-    private static void line(StringBuilder sb, String[] cells, int[] w, boolean alignNumbers) {
-        sb.append('|');
-        for (int c = 0; c < w.length; c++) {
-            String pad = " ".repeat(w[c] - cells[c].length());
-            sb.append(' ').append(alignNumbers && c >= 4 ? pad + cells[c] : cells[c] + pad).append(" |");
-        }
-        sb.append('\n');
+        return MarkdownTable.render(head, rows, 4); // numbers from the fifth column on, right-aligned as llama-bench does
     }
 
     public static String csv(List<BenchResult> results) {
-        StringBuilder sb = new StringBuilder("model,model_file,size_bytes,params,backend,n_gpu_layers,n_threads,n_batch,runners,n_depth,n_prompt,n_gen,test,avg_ts,stddev_ts\n");
+        StringBuilder sb = new StringBuilder(String.join(",", FIELDS.stream().map(Field::name).toList())).append('\n');
         for (BenchResult r : results) {
-            sb.append(String.join(",", quote(r.model()), quote(r.modelFile()), String.valueOf(r.sizeBytes()), String.valueOf(r.params()),
-                    quote(r.backend()), String.valueOf(r.gpuLayers()), String.valueOf(r.threads()), String.valueOf(r.batchSize()),
-                    String.valueOf(r.runners()), String.valueOf(r.depth()), String.valueOf(r.nPrompt()), String.valueOf(r.nGen()),
-                    quote(r.test()), String.format(Locale.ROOT, "%.4f", r.mean()), String.format(Locale.ROOT, "%.4f", r.stddev()))).append('\n');
+            sb.append(String.join(",", FIELDS.stream().map(f -> csvValue(f.value().apply(r))).toList())).append('\n');
         }
         return sb.toString();
     }
 
-    private static String quote(String s) {
+    private static String csvValue(Object v) {
+        if (v instanceof Double d) {
+            return String.format(Locale.ROOT, "%.4f", d);
+        }
+        String s = String.valueOf(v);
         return s.contains(",") || s.contains("\"") ? '"' + s.replace("\"", "\"\"") + '"' : s;
     }
 
@@ -103,23 +146,14 @@ public final class BenchReport {
         JsonArray gpus = new JsonArray();
         b.gpus().forEach(gpus::add);
         o.add("gpu_info", gpus);
-        o.addProperty("model", r.model());
-        o.addProperty("model_filename", r.modelFile());
-        o.addProperty("model_size", r.sizeBytes());
-        o.addProperty("model_n_params", r.params());
-        o.addProperty("backends", r.backend());
-        o.addProperty("n_gpu_layers", r.gpuLayers());
-        o.addProperty("n_threads", r.threads());
-        o.addProperty("n_batch", r.batchSize());
-        o.addProperty("runners", r.runners());
-        o.addProperty("n_parallel", r.parallel());
-        o.addProperty("avg_ts_per_sequence", r.perSequenceMean());
-        o.addProperty("n_depth", r.depth());
-        o.addProperty("n_prompt", r.nPrompt());
-        o.addProperty("n_gen", r.nGen());
-        o.addProperty("test", r.test());
-        o.addProperty("avg_ts", r.mean());
-        o.addProperty("stddev_ts", r.stddev());
+        for (Field f : FIELDS) {
+            Object v = f.value().apply(r);
+            if (v instanceof Number n) {
+                o.addProperty(f.name(), n);
+            } else {
+                o.addProperty(f.name(), String.valueOf(v));
+            }
+        }
         JsonArray s = new JsonArray();
         r.samples().forEach(s::add);
         o.add("samples_ts", s);
@@ -129,12 +163,6 @@ public final class BenchReport {
     public static String json(List<BenchResult> results, Build b) {
         JsonArray a = new JsonArray();
         results.forEach(r -> a.add(json(r, b)));
-        return new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().serializeSpecialFloatingPointValues().create().toJson(a) + "\n";
-    }
-
-    public static String jsonLines(List<BenchResult> results, Build b) {
-        StringBuilder sb = new StringBuilder();
-        results.forEach(r -> sb.append(new GsonBuilder().disableHtmlEscaping().serializeSpecialFloatingPointValues().create().toJson(json(r, b))).append('\n'));
-        return sb.toString();
+        return PRETTY.toJson(a) + "\n";
     }
 }

@@ -1,9 +1,10 @@
 package phi2j.cli.bench;
 
 import phi2j.Phi2Exception;
+import phi2j.Timer;
 import phi2j.format.GgufFile;
-import phi2j.format.GgufReader;
 import phi2j.runtime.EngineKind;
+import phi2j.runtime.FlashAttention;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.GenerationResult;
 import phi2j.runtime.ModelOptions;
@@ -13,29 +14,84 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.Function;
+import java.util.function.Consumer;
 
 /**
- * Runs llama-bench's tests through the runtime. {@code ppN}: a prompt of N tokens (after {@code depth} tokens
- * already in the KV cache) timed by llama.cpp's prompt-evaluation clock. {@code tgN}: N generated tokens (past
- * any end-of-text) timed by llama.cpp's decode clock. Each configuration gets a warm-up, then the repetitions.
- * With several runners the same test runs on all of them at once and tokens/s add up.
+ * Runs the flat list of {@link BenchTest}s through the runtime, as llama-bench does: consecutive tests with the
+ * same {@link BenchTest.Load} share the open runners (opened, warmed up, closed once). {@code ppN}: a prompt of N
+ * tokens (after {@code depth} tokens already in the KV cache) timed by llama.cpp's prompt-evaluation clock.
+ * {@code tgN}: N generated tokens (past any end-of-text) timed by llama.cpp's decode clock. Each test gets a
+ * warm-up, then the repetitions. With several runners the same test runs on all of them at once and tokens/s add up.
  */
 public final class BenchRunner {
-    /** One configuration of the sweep. */
-    public record Config(Path model, int gpuLayers, int threads, int batchSize, int depth, int runners, int parallel,
-                         phi2j.runtime.FlashAttention flashAttention) {
+    /** Opens the runners of one load: one, or one per GPU with several runners. */
+    @FunctionalInterface
+    public interface Opener {
+        List<Phi2Model> open(BenchTest.Load load);
     }
 
     private final int repetitions;
     private final PrintWriter progress;
-    private final Function<Config, ModelOptions> options;
+    private final Opener opener;
+    private final Map<Path, GgufFile> headers;
+    private BenchReport.Build build;
 
-    public BenchRunner(int repetitions, PrintWriter progress, Function<Config, ModelOptions> options) {
+    /** {@code headers}: each model's GGUF header, read (and checked) once by the caller. */
+    public BenchRunner(int repetitions, PrintWriter progress, Opener opener, Map<Path, GgufFile> headers) {
         this.repetitions = repetitions;
         this.progress = progress;
-        this.options = options;
+        this.opener = opener;
+        this.headers = Map.copyOf(headers);
+    }
+
+    /** Facts about the build, from the first runner opened; null before any. */
+    public BenchReport.Build build() {
+        return build;
+    }
+
+    /** Runs every test in order, handing each result to {@code onResult} as it is measured; returns them all. */
+    public List<BenchResult> run(List<BenchTest> tests, Consumer<BenchResult> onResult) {
+        List<BenchResult> out = new ArrayList<>();
+        BenchTest.Load open = null;
+        List<Phi2Model> models = List.of();
+        try {
+            for (BenchTest t : tests) {
+                if (!t.load().equals(open)) {
+                    models.forEach(Phi2Model::close);
+                    models = List.of();
+                    models = opener.open(t.load());
+                    open = t.load();
+                    started(models.get(0));
+                    measure(models, "", 8, 4, 0); // warm-up: page the weights in and let threads spin up
+                }
+                BenchResult r = run(t, models);
+                out.add(r);
+                onResult.accept(r);
+            }
+        } finally {
+            models.forEach(Phi2Model::close);
+        }
+        return out;
+    }
+
+    private void started(Phi2Model first) {
+        if (build == null) {
+            build = new BenchReport.Build(first.nativeBuild(), first.info().engine() == EngineKind.NATIVE
+                    ? "phi2j native engine" : "de.kherud:llama 4.2.0", first.info().nativeLibrary(), first.cpuFeatures(), List.of());
+        }
+    }
+
+    private BenchResult run(BenchTest t, List<Phi2Model> models) {
+        BenchTest.Load l = t.load();
+        Phi2Model first = models.get(0);
+        // flash attention, when set, is part of the backend column: "CUDA native 0.5.0 (de3ff81) fa=1"
+        String backend = backend(first) + (l.flashAttention() == FlashAttention.AUTO ? "" : " fa=" + l.flashAttention().llamaValue());
+        if (l.parallel() > 1) {
+            return parallelSeries(t, backend, first);
+        }
+        return result(t, backend, series(models, promptOf(first, t.depth()), t), null);
     }
 
     /** A prompt of exactly {@code n} tokens for this model (" the" is one token in Phi-2's vocabulary and ours). */
@@ -69,100 +125,59 @@ public final class BenchRunner {
         return device + " " + m.info().engine().label() + " " + m.nativeBuild();
     }
 
-    public List<BenchResult> run(Config c, List<Integer> pp, List<Integer> tg, BenchReport.Build[] build) {
-        List<Phi2Model> models = new ArrayList<>();
-        try {
-            for (int i = 0; i < c.runners(); i++) {
-                ModelOptions o = options.apply(c);
-                if (c.runners() > 1) {
-                    o = o.withVisibleDevices(String.valueOf(i)); // one runner per GPU
-                }
-                models.add(Phi2Model.open(c.model(), o));
-            }
-            Phi2Model first = models.get(0);
-            if (build[0] == null) {
-                build[0] = new BenchReport.Build(first.nativeBuild(), first.info().engine() == EngineKind.NATIVE
-                        ? "phi2j native engine" : "de.kherud:llama 4.2.0", first.info().nativeLibrary(), first.cpuFeatures(), List.of());
-            }
-            GgufFile f = GgufReader.read(c.model());
-            // flash attention, when set, is part of the backend column: "CUDA native 0.5.0 (de3ff81) fa=1"
-            String backend = backend(first) + (c.flashAttention() == phi2j.runtime.FlashAttention.AUTO ? "" : " fa=" + c.flashAttention().llamaValue());
-            String name = f.getString("general.name").orElse(c.model().getFileName().toString());
-            String depthPrompt = promptOf(first, c.depth());
-            List<BenchResult> out = new ArrayList<>();
-            // warm-up: page the weights in and let threads spin up
-            measure(models, depthPrompt, 8, 4, c.depth());
-            if (c.parallel() > 1) {
-                for (int n : pp) {
-                    out.add(parallelSeries(c, f, name, backend, models.get(0), n, 0));
-                }
-                for (int n : tg) {
-                    out.add(parallelSeries(c, f, name, backend, models.get(0), 0, n));
-                }
-                return out;
-            }
-            for (int n : pp) {
-                out.add(result(c, f, name, backend, n, 0, series(models, depthPrompt, n, 0, c)));
-            }
-            for (int n : tg) {
-                out.add(result(c, f, name, backend, 0, n, series(models, depthPrompt, 0, n, c)));
-            }
-            return out;
-        } finally {
-            models.forEach(Phi2Model::close);
-        }
-    }
-
     /**
      * {@code parallel} sequences at once in one runner's slots: aggregate tokens/s is all their tokens over the wall
      * time until the last finishes; per-sequence tokens/s is each one's tokens over its own time.
      */
-    private BenchResult parallelSeries(Config c, GgufFile f, String name, String backend, Phi2Model m, int nPrompt, int nGen) {
+    private BenchResult parallelSeries(BenchTest t, String backend, Phi2Model m) {
+        int parallel = t.load().parallel();
         List<Double> aggregate = new ArrayList<>();
         List<Double> perSeq = new ArrayList<>();
-        String prompt = nPrompt > 0 ? promptOf(m, nPrompt) : "The";
-        GenerationOptions o = GenerationOptions.greedy().withMaxNewTokens(nPrompt > 0 ? 1 : nGen).withIgnoreEndOfText(true);
+        String prompt = t.nPrompt() > 0 ? promptOf(m, t.nPrompt()) : "The";
+        GenerationOptions o = GenerationOptions.greedy().withMaxNewTokens(t.nPrompt() > 0 ? 1 : t.nGen()).withIgnoreEndOfText(true);
         for (int r = 0; r < repetitions; r++) {
-            progress.printf("bench: %s %s x%d: repetition %d/%d%n", c.model().getFileName(), nPrompt > 0 ? "pp" + nPrompt : "tg" + nGen,
-                    c.parallel(), r + 1, repetitions);
+            progress.printf("bench: %s %s: repetition %d/%d%n", t.load().model().getFileName(), t.name(), r + 1, repetitions);
             progress.flush();
-            long t0 = System.nanoTime();
+            Timer wall = Timer.start();
             List<CompletableFuture<Double>> seqs = new ArrayList<>();
-            for (int s = 0; s < c.parallel(); s++) {
+            for (int s = 0; s < parallel; s++) {
                 seqs.add(CompletableFuture.supplyAsync(() -> {
-                    long s0 = System.nanoTime();
+                    Timer own = Timer.start();
                     GenerationResult res = m.generate(prompt, o);
-                    double secs = (System.nanoTime() - s0) / 1e9;
-                    return (nPrompt > 0 ? res.promptTokens() : res.generatedTokens()) / secs;
+                    return (t.nPrompt() > 0 ? res.promptTokens() : res.generatedTokens()) / own.seconds();
                 }));
             }
             seqs.forEach(s -> perSeq.add(s.join()));
-            double wall = (System.nanoTime() - t0) / 1e9;
-            aggregate.add((double) c.parallel() * (nPrompt > 0 ? nPrompt : nGen) / wall);
+            aggregate.add((double) parallel * (t.nPrompt() > 0 ? t.nPrompt() : t.nGen()) / wall.seconds());
         }
-        return new BenchResult(name, c.model().getFileName().toString(), f.tensorBytes(), f.parameterCount(), backend, c.gpuLayers(),
-                c.threads(), c.batchSize(), c.runners(), c.depth(), nPrompt, nGen, aggregate, c.parallel(), perSeq);
+        return result(t, backend, aggregate, perSeq);
     }
 
-    private BenchResult result(Config c, GgufFile f, String name, String backend, int nPrompt, int nGen, List<Double> samples) {
-        return new BenchResult(name, c.model().getFileName().toString(), f.tensorBytes(), f.parameterCount(), backend,
-                c.gpuLayers(), c.threads(), c.batchSize(), c.runners(), c.depth(), nPrompt, nGen, samples);
+    private BenchResult result(BenchTest t, String backend, List<Double> samples, List<Double> perSequence) {
+        BenchTest.Load l = t.load();
+        GgufFile f = headers.get(l.model());
+        String name = f.getString("general.name").orElse(l.model().getFileName().toString());
+        return new BenchResult(name, l.model().getFileName().toString(), f.tensorBytes(), f.parameterCount(), backend, l.gpuLayers(),
+                l.threads(), l.batchSize(), l.runners(), t.depth(), t.nPrompt(), t.nGen(), samples, l.parallel(),
+                perSequence == null ? samples : perSequence);
     }
 
-    private List<Double> series(List<Phi2Model> models, String depthPrompt, int nPrompt, int nGen, Config c) {
+    private List<Double> series(List<Phi2Model> models, String depthPrompt, BenchTest t) {
+        int nPrompt = t.nPrompt();
+        int nGen = t.nGen();
         List<Double> samples = new ArrayList<>();
         // Discarded runs of the test itself first, as llama-bench warms up each test, for at least a second: a tiny
         // model's run takes milliseconds, and the runner JVM's JIT compiler, still busy for the first few hundred
         // milliseconds, would otherwise take a core from llama.cpp's threads during the measured runs.
         long warmUntil = System.nanoTime() + 1_000_000_000L;
         for (int w = 0; w < 50 && (w == 0 || System.nanoTime() < warmUntil); w++) {
-            measure(models, depthPrompt, nPrompt, nGen, c.depth());
+            measure(models, depthPrompt, nPrompt, nGen, t.depth());
         }
-        String test = (nPrompt > 0 ? "pp" + nPrompt : "tg" + nGen) + (c.depth() > 0 ? " @ d" + c.depth() : "");
+        BenchTest.Load l = t.load();
         for (int r = 0; r < repetitions; r++) {
-            progress.printf("bench: %s %s ngl %d t %d: repetition %d/%d%n", c.model().getFileName(), test, c.gpuLayers(), c.threads(), r + 1, repetitions);
+            progress.printf("bench: %s %s ngl %d t %d: repetition %d/%d%n", l.model().getFileName(), t.name(), l.gpuLayers(), l.threads(), r + 1, repetitions);
             progress.flush();
-            samples.add(measure(models, depthPrompt, nPrompt, nGen, c.depth()));
+            samples.add(measure(models, depthPrompt, nPrompt, nGen, t.depth()));
         }
         return samples;
     }
