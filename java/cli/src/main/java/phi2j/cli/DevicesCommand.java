@@ -1,7 +1,7 @@
 package phi2j.cli;
 
+import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
-import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import phi2j.runtime.Devices;
 import picocli.CommandLine.Command;
@@ -49,54 +49,38 @@ public final class DevicesCommand implements Callable<Integer> {
             JsonObject o = new JsonObject();
             o.addProperty("library", library);
             o.addProperty("systemInfo", features);
-            JsonArray d = new JsonArray();
-            for (Devices.Device x : devs) {
-                JsonObject j = new JsonObject();
-                j.addProperty("index", x.index());
-                j.addProperty("name", x.name());
-                j.addProperty("description", x.description());
-                j.addProperty("type", x.type());
-                j.addProperty("freeBytes", x.freeBytes());
-                j.addProperty("totalBytes", x.totalBytes());
-                d.add(j);
-            }
-            o.add("devices", d);
-            JsonArray g = new JsonArray();
-            for (Devices.Gpu x : gpus) {
-                JsonObject j = new JsonObject();
-                j.addProperty("vendor", x.vendor());
-                j.addProperty("index", x.index());
-                j.addProperty("name", x.name());
-                j.addProperty("arch", x.arch());
-                j.addProperty("totalBytes", x.totalBytes());
-                g.add(j);
-            }
-            o.add("gpus", g);
+            Gson gson = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create();
+            o.add("devices", gson.toJsonTree(devs)); // records: their components are the JSON fields
+            o.add("gpus", gson.toJsonTree(gpus));
             if (warning != null) {
                 o.addProperty("warning", warning);
             }
-            out.println(new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(o));
+            out.println(gson.toJson(o));
         } else {
-            out.println("library: " + library);
-            out.println("llama.cpp devices:");
-            for (Devices.Device x : devs) {
-                out.printf("  %d  %-6s %-8s %s%s%n", x.index(), x.type(), x.name(), x.description(),
-                        x.totalBytes() > 0 ? "  (" + Format.bytes(x.freeBytes()) + " free of " + Format.bytes(x.totalBytes()) + ")" : "");
-            }
-            out.println("CPU features: " + features);
-            if (gpus.isEmpty()) {
-                out.println("GPUs: none found (no AMD GPU through HIP or /sys/class/kfd, no NVIDIA GPU through NVML); running on the CPU");
-            } else {
-                out.println("GPUs:");
-                for (Devices.Gpu x : gpus) {
-                    out.printf("  %s %d  %s  %s  %s%n", x.vendor(), x.index(), x.name(), x.arch(), Format.bytes(x.totalBytes()));
-                }
-            }
+            text(out, library, devs, features, gpus);
             if (warning != null) {
                 spec.commandLine().getErr().println("warning: " + warning);
             }
         }
         out.flush();
         return Main.OK;
+    }
+
+    private static void text(PrintWriter out, String library, List<Devices.Device> devs, String features, List<Devices.Gpu> gpus) {
+        out.println("library: " + library);
+        out.println("llama.cpp devices:");
+        for (Devices.Device x : devs) {
+            out.printf("  %d  %-6s %-8s %s%s%n", x.index(), x.type(), x.name(), x.description(),
+                    x.totalBytes() > 0 ? "  (" + Format.bytes(x.freeBytes()) + " free of " + Format.bytes(x.totalBytes()) + ")" : "");
+        }
+        out.println("CPU features: " + features);
+        if (gpus.isEmpty()) {
+            out.println("GPUs: none found (no AMD GPU through HIP or /sys/class/kfd, no NVIDIA GPU through NVML); running on the CPU");
+        } else {
+            out.println("GPUs:");
+            for (Devices.Gpu x : gpus) {
+                out.printf("  %s %d  %s  %s  %s%n", x.vendor(), x.index(), x.name(), x.arch(), Format.bytes(x.totalBytes()));
+            }
+        }
     }
 }

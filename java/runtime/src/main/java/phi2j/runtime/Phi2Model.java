@@ -54,7 +54,7 @@ public final class Phi2Model implements AutoCloseable {
      * when the runner dies or hangs while loading.
      */
     public static Phi2Model open(Path gguf, ModelOptions options) {
-        long t0 = System.nanoTime();
+        phi2j.Timer timer = phi2j.Timer.start();
         GgufFile file = GgufReader.read(gguf);
         Phi2Layout.Hparams hp = Phi2Layout.check(file);
         Phi2Layout.Vocabulary vocab = Phi2Layout.vocabulary(file);
@@ -62,33 +62,9 @@ public final class Phi2Model implements AutoCloseable {
         int threads = options.threads() == 0 ? Runtime.getRuntime().availableProcessors() : options.threads();
 
         EngineKind engine = NativeEngineBuild.choose(options);
-        Path libraryDir = null;
-        String engineLibrary = null;
-        String libraryLabel;
-        String rebuild;
-        if (engine == EngineKind.NATIVE) {
-            NativeEngineBuild build = NativeEngineBuild.forOptions(options);
-            engineLibrary = build.library().toString();
-            libraryLabel = "phi2j native engine (" + build.preset() + "), " + build.library();
-            rebuild = " (library " + build.library() + "; rebuild it with " + NativeEngineBuild.buildCommand(build.preset()) + ")";
-        } else {
-            if (options.nativeLibrary() != null && NativeEngineBuild.isEngineBuild(options.nativeLibrary())) {
-                throw new NativeLibraryException(options.nativeLibrary().toAbsolutePath() + " is a native engine build, which the "
-                        + "binding engine cannot load: use the native engine (--engine native or auto)");
-            }
-            libraryDir = NativeLibrary.resolve(options.nativeLibrary());
-            libraryLabel = (options.nativeLibrary() != null ? "custom " : "bundled CPU build, ")
-                    + libraryDir.resolve(NativeLibrary.fileName());
-            rebuild = " (library " + libraryDir.resolve(NativeLibrary.fileName()) + ")";
-        }
-        java.util.Map<String, String> env = new java.util.HashMap<>();
-        if (options.visibleDevices() != null) {
-            for (String v : List.of("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES")) {
-                env.put(v, options.visibleDevices());
-            }
-        }
-        RunnerProcess runner = RunnerProcess.start(engine == EngineKind.NATIVE ? null : libraryDir, env);
-        runner.libraryHint(rebuild);
+        Library lib = library(engine, options);
+        RunnerProcess runner = RunnerProcess.start(lib.bindingDir(), visibleDevices(options));
+        runner.libraryHint(lib.rebuild());
         runner.stallTimeout(options.stallTimeout());
         try {
             if (engine == EngineKind.BINDING) { // the native engine checks these itself, before loading
@@ -96,13 +72,13 @@ public final class Phi2Model implements AutoCloseable {
             }
             Messages.Loaded loaded = runner.load(new Messages.Load(gguf.toAbsolutePath().toString(), context, threads,
                     options.gpuLayers(), options.splitMode().name(), options.tensorSplit(), options.mainGpu(), options.seed(),
-                    options.embeddings(), options.batchSize(), options.parallel(), engine.label(), engineLibrary,
+                    options.embeddings(), options.batchSize(), options.parallel(), engine.label(), lib.engineLibrary(),
                     options.flashAttention().llamaValue()),
                     options.loadTimeout());
-            Duration loadTime = Duration.ofNanos(System.nanoTime() - t0);
+            Duration loadTime = timer.elapsed();
             ModelInfo info = new ModelInfo(gguf.toAbsolutePath(), file.getString("general.name").orElse(gguf.getFileName().toString()),
                     file.fileSize(), file.parameterCount(), context, (int) hp.contextLength(), vocab.size(), vocab.eosText(),
-                    loadTime, Duration.ofMillis(loaded.nativeLoadMillis()), libraryLabel, engine,
+                    loadTime, Duration.ofMillis(loaded.nativeLoadMillis()), lib.label(), engine,
                     engine == EngineKind.NATIVE ? loaded.llamaCpp() : "b" + runner.log().build(),
                     loaded.contextPerSequence());
             if (engine == EngineKind.NATIVE) {
@@ -113,6 +89,39 @@ public final class Phi2Model implements AutoCloseable {
             runner.close();
             throw e;
         }
+    }
+
+    /**
+     * Where llama.cpp comes from: the native engine's build, or the binding's libjllama folder ({@code bindingDir}),
+     * with the label ModelInfo shows and the hint a load failure gives.
+     */
+    private record Library(Path bindingDir, String engineLibrary, String label, String rebuild) {
+    }
+
+    private static Library library(EngineKind engine, ModelOptions options) {
+        if (engine == EngineKind.NATIVE) {
+            NativeEngineBuild build = NativeEngineBuild.forOptions(options);
+            return new Library(null, build.library().toString(), "phi2j native engine (" + build.preset() + "), " + build.library(),
+                    " (library " + build.library() + "; rebuild it with " + NativeEngineBuild.buildCommand(build.preset()) + ")");
+        }
+        if (options.nativeLibrary() != null && NativeEngineBuild.isEngineBuild(options.nativeLibrary())) {
+            throw new NativeLibraryException(options.nativeLibrary().toAbsolutePath() + " is a native engine build, which the "
+                    + "binding engine cannot load: use the native engine (--engine native or auto)");
+        }
+        Path dir = NativeLibrary.resolve(options.nativeLibrary());
+        Path file = dir.resolve(NativeLibrary.fileName());
+        return new Library(dir, null, (options.nativeLibrary() != null ? "custom " : "bundled CPU build, ") + file, " (library " + file + ")");
+    }
+
+    /** The GPUs the runner may see, in each vendor's variable; empty to inherit the caller's. */
+    private static java.util.Map<String, String> visibleDevices(ModelOptions options) {
+        java.util.Map<String, String> env = new java.util.HashMap<>();
+        if (options.visibleDevices() != null) {
+            for (String v : List.of("HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "CUDA_VISIBLE_DEVICES")) {
+                env.put(v, options.visibleDevices());
+            }
+        }
+        return env;
     }
 
     /** A split or main GPU that names devices the library does not have is an error here, not a surprise in llama.cpp. */
