@@ -1,5 +1,6 @@
 package phi2j.cli;
 
+import phi2j.nativelib.GpuProbe;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
@@ -38,7 +39,7 @@ public final class DevicesCommand implements Callable<Integer> {
         String library = report.library();
         List<Devices.Device> devs = report.devices();
         String features = report.systemInfo();
-        List<Devices.Gpu> gpus = report.gpus();
+        List<GpuProbe.Gpu> gpus = report.gpus();
         String warning = null;
         if (!gpus.isEmpty() && !report.hasGpuBackend()) {
             warning = gpus.size() + " GPU(s) found, but " + library + " has no GPU backend (the jar's bundled library is a CPU build). Build one: "
@@ -66,7 +67,7 @@ public final class DevicesCommand implements Callable<Integer> {
         return Main.OK;
     }
 
-    private static void text(PrintWriter out, String library, List<Devices.Device> devs, String features, List<Devices.Gpu> gpus) {
+    private static void text(PrintWriter out, String library, List<Devices.Device> devs, String features, List<GpuProbe.Gpu> gpus) {
         out.println("library: " + library);
         out.println("llama.cpp devices:");
         for (Devices.Device x : devs) {
@@ -78,7 +79,7 @@ public final class DevicesCommand implements Callable<Integer> {
             out.println("GPUs: none found (no AMD GPU through HIP or /sys/class/kfd, no NVIDIA GPU through NVML); running on the CPU");
         } else {
             out.println("GPUs:");
-            for (Devices.Gpu x : gpus) {
+            for (GpuProbe.Gpu x : gpus) {
                 out.printf("  %s %d  %s  %s  %s%n", x.vendor(), x.index(), x.name(), x.arch(), Format.bytes(x.totalBytes()));
             }
         }

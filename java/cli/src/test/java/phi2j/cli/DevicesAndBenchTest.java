@@ -1,5 +1,6 @@
 package phi2j.cli;
 
+import phi2j.nativelib.GpuProbe;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -71,18 +72,18 @@ class DevicesAndBenchTest {
 
     @Test
     void gfxTargetsAreNamedAsLlvmNamesThem(@TempDir Path topo) throws IOException {
-        assertEquals("gfx90a", Devices.gfxName(90010));
-        assertEquals("gfx942", Devices.gfxName(90402));
-        assertEquals("gfx1100", Devices.gfxName(110000));
+        assertEquals("gfx90a", GpuProbe.gfxName(90010));
+        assertEquals("gfx942", GpuProbe.gfxName(90402));
+        assertEquals("gfx1100", GpuProbe.gfxName(110000));
         Files.createDirectories(topo.resolve("0"));
         Files.writeString(topo.resolve("0/properties"), "cpu_cores_count 64\ngfx_target_version 0\n");
         Files.createDirectories(topo.resolve("1"));
         Files.writeString(topo.resolve("1/properties"), "simd_count 440\ngfx_target_version 90010\n");
         Files.createDirectories(topo.resolve("2"));
         Files.writeString(topo.resolve("2/properties"), "gfx_target_version 90010\n");
-        assertEquals(List.of("gfx90a", "gfx90a"), Devices.kfdTargets(topo), "an MI250 shows as two GCDs");
+        assertEquals(List.of("gfx90a", "gfx90a"), GpuProbe.kfdTargets(topo), "an MI250 shows as two GCDs");
         assertEquals("scripts/build-native.sh hip-gfx90a && phi2 ... --lib native/build/hip-gfx90a",
-                Devices.buildAdvice(List.of(new Devices.Gpu("AMD", 0, "AMD Instinct MI250X", "gfx90a", 64L << 30))).orElseThrow());
+                Devices.buildAdvice(List.of(new GpuProbe.Gpu("AMD", 0, "AMD Instinct MI250X", "gfx90a", 64L << 30))).orElseThrow());
     }
 
     @Test

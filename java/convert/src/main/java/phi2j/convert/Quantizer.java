@@ -1,5 +1,6 @@
 package phi2j.convert;
 
+import phi2j.nativelib.Ggml;
 import phi2j.InvalidOptionException;
 import phi2j.Phi2Exception;
 import phi2j.Progress;

@@ -1,5 +1,6 @@
 package phi2j.convert;
 
+import phi2j.nativelib.Ggml;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;

@@ -1,5 +1,6 @@
 package phi2j.convert;
 
+import phi2j.nativelib.Ggml;
 import com.sun.jna.Memory;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

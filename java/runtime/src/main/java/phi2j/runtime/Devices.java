@@ -1,11 +1,12 @@
 package phi2j.runtime;
 
+import phi2j.nativelib.GpuProbe;
+import phi2j.nativelib.NativeLibrary;
+import phi2j.nativelib.NativeLibraryException;
 import phi2j.runtime.internal.RunnerProcess;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -21,7 +22,7 @@ public final class Devices {
     }
 
     /** What a runner found for {@code library}: its devices, its system_info string and the machine's GPUs. */
-    public record Report(String library, List<Device> devices, String systemInfo, List<Gpu> gpus) {
+    public record Report(String library, List<Device> devices, String systemInfo, List<GpuProbe.Gpu> gpus) {
         public Report {
             devices = List.copyOf(devices);
             gpus = List.copyOf(gpus);
@@ -31,10 +32,6 @@ public final class Devices {
         public boolean hasGpuBackend() {
             return Devices.hasGpuBackend(devices);
         }
-    }
-
-    /** A GPU seen by its vendor's runtime. {@code arch} is the gfx target for AMD (gfx90a, gfx942) or the compute capability. */
-    public record Gpu(String vendor, int index, String name, String arch, long totalBytes) {
     }
 
     private Devices() {
@@ -73,59 +70,16 @@ public final class Devices {
         return report(customDir).devices();
     }
 
-    /** The gfx targets of the GPU nodes in the KFD topology, in node order (CPU nodes report 0). */
-    public static List<String> kfdTargets(Path nodes) {
-        List<String> out = new ArrayList<>();
-        if (!Files.isDirectory(nodes)) {
-            return out;
-        }
-        try (var dirs = Files.list(nodes)) {
-            for (Path n : dirs.sorted((a, b) -> Integer.compare(num(a), num(b))).toList()) {
-                Path props = n.resolve("properties");
-                if (!Files.isReadable(props)) {
-                    continue;
-                }
-                for (String line : Files.readAllLines(props)) {
-                    if (line.startsWith("gfx_target_version")) {
-                        long v = Long.parseLong(line.substring("gfx_target_version".length()).trim());
-                        if (v > 0) {
-                            out.add(gfxName(v));
-                        }
-                    }
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            return out;
-        }
-        return out;
-    }
-
-    private static int num(Path p) {
-        try {
-            return Integer.parseInt(p.getFileName().toString());
-        } catch (NumberFormatException e) {
-            return Integer.MAX_VALUE;
-        }
-    }
-
-    /** KFD's gfx_target_version (major*10000 + minor*100 + stepping) as LLVM's target name: 90010 is gfx90a. */
-    public static String gfxName(long version) {
-        long major = version / 10000;
-        long minor = (version / 100) % 100;
-        long step = version % 100;
-        return "gfx" + major + Long.toHexString(minor) + Long.toHexString(step);
-    }
-
     /** True when the library has a device of type GPU. */
     public static boolean hasGpuBackend(List<Device> devices) {
         return devices.stream().anyMatch(d -> !d.type().equals("CPU"));
     }
 
-    public static Optional<String> buildAdvice(List<Gpu> gpus) {
+    public static Optional<String> buildAdvice(List<GpuProbe.Gpu> gpus) {
         if (gpus.isEmpty()) {
             return Optional.empty();
         }
-        Gpu g = gpus.get(0);
+        GpuProbe.Gpu g = gpus.get(0);
         if (g.vendor().equals("AMD")) {
             String preset = g.arch().equals("gfx942") ? "hip-gfx942" : g.arch().equals("gfx90a") ? "hip-gfx90a" : "hip";
             return Optional.of("scripts/build-native.sh " + preset + " && phi2 ... --lib native/build/" + preset);

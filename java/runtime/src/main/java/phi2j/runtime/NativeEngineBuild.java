@@ -1,5 +1,6 @@
 package phi2j.runtime;
 
+import phi2j.nativelib.NativeLibraryException;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 

@@ -1,5 +1,7 @@
 package phi2j.runtime;
 
+import phi2j.nativelib.NativeLibraryException;
+import phi2j.nativelib.NativeLibrary;
 import phi2j.BadModelFileException;
 import phi2j.InvalidOptionException;
 import phi2j.Phi2Exception;

@@ -1,5 +1,6 @@
 package phi2j.runtime;
 
+import phi2j.nativelib.NativeLibraryException;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

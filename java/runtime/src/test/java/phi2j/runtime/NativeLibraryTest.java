@@ -1,5 +1,7 @@
 package phi2j.runtime;
 
+import phi2j.nativelib.NativeLibraryException;
+import phi2j.nativelib.NativeLibrary;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;

@@ -294,10 +294,10 @@ public final class RunnerProcess implements AutoCloseable {
     public phi2j.runtime.Devices.Report devices(Path library) {
         try {
             return call("devices", library.toAbsolutePath().toString(), null).devices();
-        } catch (phi2j.runtime.NativeLibraryException e) {
+        } catch (phi2j.nativelib.NativeLibraryException e) {
             throw e;
         } catch (Phi2Exception e) {
-            throw new phi2j.runtime.NativeLibraryException("cannot list the devices of " + library + ": " + e.getMessage());
+            throw new phi2j.nativelib.NativeLibraryException("cannot list the devices of " + library + ": " + e.getMessage());
         }
     }
 
@@ -453,7 +453,7 @@ public final class RunnerProcess implements AutoCloseable {
             return new phi2j.InvalidOptionException(err.option(), err.message());
         }
         if ("library".equals(err.kind())) {
-            return new phi2j.runtime.NativeLibraryException("the llama.cpp native library could not be loaded: " + err.message()
+            return new phi2j.nativelib.NativeLibraryException("the llama.cpp native library could not be loaded: " + err.message()
                     + libraryHint);
         }
         return new Phi2Exception("llama.cpp could not load the model: " + err.message()

@@ -1,4 +1,4 @@
-package phi2j.runtime;
+package phi2j.nativelib;
 
 import phi2j.Phi2Exception;
 
