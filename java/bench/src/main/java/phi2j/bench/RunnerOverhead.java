@@ -3,11 +3,9 @@ package phi2j.bench;
 import phi2j.runtime.EngineKind;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.NativeEngineBuild;
-import phi2j.runtime.internal.NativeInProcessBaseline;
 import phi2j.runtime.GenerationResult;
 import phi2j.runtime.ModelOptions;
 import phi2j.runtime.Phi2Model;
-import phi2j.runtime.internal.InProcessBaseline;
 import phi2j.testkit.TestModels;
 
 import java.nio.file.Path;

@@ -16,7 +16,6 @@ import org.openjdk.jmh.annotations.Warmup;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.ModelOptions;
 import phi2j.runtime.Phi2Model;
-import phi2j.runtime.internal.InProcessBaseline;
 import phi2j.testkit.TestModels;
 
 import java.nio.file.Path;

@@ -74,7 +74,7 @@ public final class Phi2Model implements AutoCloseable {
             }
             Messages.Loaded loaded = runner.load(new Messages.Load(gguf.toAbsolutePath().toString(), context, threads,
                     options.gpuLayers(), options.splitMode().name(), options.tensorSplit(), options.mainGpu(), options.seed(),
-                    options.embeddings(), options.batchSize(), options.parallel(), engine.label(), lib.engineLibrary(),
+                    options.embeddings(), options.batchSize(), options.parallel(), engine, lib.engineLibrary(),
                     options.flashAttention().llamaValue()),
                     options.loadTimeout());
             Duration loadTime = timer.elapsed();
@@ -213,7 +213,7 @@ public final class Phi2Model implements AutoCloseable {
     /** The model's token ids for {@code text}, as llama.cpp tokenizes a prompt (no BOS for Phi-2). */
     public int[] tokenize(String text) {
         ensureOpen();
-        return runner.call("tokenize", text, null).tokens();
+        return runner.call(Messages.CallKind.TOKENIZE, text, null).tokens();
     }
 
     /** The text of {@code tokens}. */
@@ -224,7 +224,7 @@ public final class Phi2Model implements AutoCloseable {
                 throw new InvalidOptionException("tokens", "id " + t + " is outside the vocabulary of " + info.vocabularySize());
             }
         }
-        return runner.call("detokenize", null, tokens).text();
+        return runner.call(Messages.CallKind.DETOKENIZE, null, tokens).text();
     }
 
     /**
@@ -239,7 +239,7 @@ public final class Phi2Model implements AutoCloseable {
         if (text == null || text.isEmpty()) {
             throw new InvalidOptionException("text", "is empty");
         }
-        return runner.call("embed", text, null).floats();
+        return runner.call(Messages.CallKind.EMBED, text, null).floats();
     }
 
     private void ensureOpen() {

@@ -104,7 +104,7 @@ public final class BindingEngine implements Engine {
     @Override
     public void submit(Messages.Generate req, Sink sink) {
         if (req.options().logprobs() > 0) {
-            sink.error(new Messages.Error(req.id(), "option", "logprobs",
+            sink.error(new Messages.Error(req.id(), Messages.ErrorKind.OPTION, "logprobs",
                     "needs the native engine (de.kherud:llama 4.2.0 aborts the process when asked for probabilities)"));
             sink.flush();
             return;
@@ -118,9 +118,9 @@ public final class BindingEngine implements Engine {
                 cancelled.remove(req.id());
                 sink.done(done);
             } catch (InvalidOptionException e) {
-                sink.error(new Messages.Error(req.id(), "option", e.option(), e.problem()));
+                sink.error(new Messages.Error(req.id(), Messages.ErrorKind.OPTION, e.option(), e.problem()));
             } catch (RuntimeException e) {
-                sink.error(new Messages.Error(req.id(), "native", null, String.valueOf(e.getMessage())));
+                sink.error(new Messages.Error(req.id(), Messages.ErrorKind.NATIVE, null, String.valueOf(e.getMessage())));
             }
             sink.flush();
         });

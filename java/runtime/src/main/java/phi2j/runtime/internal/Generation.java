@@ -232,7 +232,7 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
         if (error.id() != request.id()) {
             return;
         }
-        Phi2Exception e = "option".equals(error.kind())
+        Phi2Exception e = error.kind() == Messages.ErrorKind.OPTION
                 ? new InvalidOptionException(error.option(), error.message())
                 : new Phi2Exception("generation failed in llama.cpp: " + error.message());
         finish(new Failed(e));

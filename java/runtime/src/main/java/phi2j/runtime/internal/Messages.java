@@ -14,12 +14,12 @@ public final class Messages {
     }
 
     /**
-     * @param engine        "native" or "binding"
+     * @param engine        which engine loads it: NATIVE or BINDING (never AUTO: the caller has chosen)
      * @param engineLibrary the native engine's library file (native), or null
      * @param flashAttention llama_flash_attn_type: -1 auto, 0 off, 1 on
      */
     public record Load(String path, int contextSize, int threads, int gpuLayers, String splitMode, List<Float> tensorSplit,
-                       int mainGpu, Long seed, boolean embeddings, int batchSize, int parallel, String engine,
+                       int mainGpu, Long seed, boolean embeddings, int batchSize, int parallel, phi2j.runtime.EngineKind engine,
                        String engineLibrary, int flashAttention) {
     }
 
@@ -51,11 +51,25 @@ public final class Messages {
         }
     }
 
-    /**
-     * A small synchronous request: kind "tokenize" (text), "detokenize" (tokens), "embed" (text), or "devices" (text:
-     * the llama.cpp library file to probe; answered with or without a model loaded).
-     */
-    public record Call(int id, String kind, String text, int[] tokens) {
+    /** What a CALL asks for. */
+    public enum CallKind {
+        /** text to token ids */
+        TOKENIZE,
+        /** token ids to text */
+        DETOKENIZE,
+        /** text to its embedding */
+        EMBED,
+        /** text: the llama.cpp library file to probe; answered with or without a model loaded */
+        DEVICES;
+
+        /** "tokenize", for messages. */
+        public String label() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** A small synchronous request, answered by a REPLY with the same id. */
+    public record Call(int id, CallKind kind, String text, int[] tokens) {
     }
 
     public record Reply(int id, int[] tokens, String text, float[] floats, String error, phi2j.runtime.Devices.Report devices) {
@@ -77,10 +91,10 @@ public final class Messages {
                             Function<String, float[]> embed) {
             try {
                 return switch (call.kind()) {
-                    case "tokenize" -> new Reply(call.id(), tokenize.apply(call.text()), null, null, null);
-                    case "detokenize" -> new Reply(call.id(), null, detokenize.apply(call.tokens()), null, null);
-                    case "embed" -> new Reply(call.id(), null, null, embed.apply(call.text()), null);
-                    default -> new Reply(call.id(), null, null, null, "unknown call " + call.kind());
+                    case TOKENIZE -> new Reply(call.id(), tokenize.apply(call.text()), null, null, null);
+                    case DETOKENIZE -> new Reply(call.id(), null, detokenize.apply(call.tokens()), null, null);
+                    case EMBED -> new Reply(call.id(), null, null, embed.apply(call.text()), null);
+                    case DEVICES -> devices(call);
                 };
             } catch (RuntimeException e) {
                 return new Reply(call.id(), null, null, null, String.valueOf(e.getMessage()));
@@ -88,7 +102,19 @@ public final class Messages {
         }
     }
 
-    /** kind: "option" (bad value; {@code option} names it), "model" (bad model file), "native" (llama.cpp failed). */
-    public record Error(int id, String kind, String option, String message) {
+    /** What went wrong, which decides the exception the caller throws. */
+    public enum ErrorKind {
+        /** a value out of range: {@code option} names the API field */
+        OPTION,
+        /** the llama.cpp library could not be loaded */
+        LIBRARY,
+        /** llama.cpp could not load the model file */
+        MODEL,
+        /** llama.cpp failed while working */
+        NATIVE
+    }
+
+    /** A failed LOAD (id -1) or generation. */
+    public record Error(int id, ErrorKind kind, String option, String message) {
     }
 }

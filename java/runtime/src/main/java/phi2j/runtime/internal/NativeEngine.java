@@ -195,7 +195,7 @@ public final class NativeEngine implements Engine {
 
     @Override
     public void call(Messages.Call call, Consumer<Messages.Reply> reply) {
-        if (!"embed".equals(call.kind())) {
+        if (call.kind() != Messages.CallKind.EMBED) {
             // llama.cpp's tokenizer is thread-safe: no need to wait for the loop
             reply.accept(Messages.Reply.answer(call, this::tokenize, this::detokenize, this::embed));
             return;
@@ -228,7 +228,7 @@ public final class NativeEngine implements Engine {
             System.err.println("native engine: loop failed: " + t);
             for (int s = 0; s < slotRequest.length; s++) {
                 if (slotRequest[s] >= 0) {
-                    slotSink[s].error(new Messages.Error(slotRequest[s], "native", null, "the native engine failed: " + t.getMessage()));
+                    slotSink[s].error(new Messages.Error(slotRequest[s], Messages.ErrorKind.NATIVE, null, "the native engine failed: " + t.getMessage()));
                     slotSink[s].flush();
                 }
             }
@@ -279,11 +279,11 @@ public final class NativeEngine implements Engine {
                 slotOf.put(req.id(), s);
                 active++;
             } catch (InvalidOptionException e) {
-                w.sink().error(new Messages.Error(req.id(), "option", e.option(), e.problem()));
+                w.sink().error(new Messages.Error(req.id(), Messages.ErrorKind.OPTION, e.option(), e.problem()));
                 w.sink().flush();
                 s--; // the slot is still free for the next one
             } catch (EngineException e) {
-                w.sink().error(new Messages.Error(req.id(), "native", null, e.getMessage()));
+                w.sink().error(new Messages.Error(req.id(), Messages.ErrorKind.NATIVE, null, e.getMessage()));
                 w.sink().flush();
                 s--;
             }
@@ -349,7 +349,7 @@ public final class NativeEngine implements Engine {
                     sink.text(id, tail);
                 }
                 if (stop == STOP_ERROR) {
-                    sink.error(new Messages.Error(id, "native", null, error));
+                    sink.error(new Messages.Error(id, Messages.ErrorKind.NATIVE, null, error));
                 } else {
                     sink.done(new Messages.Done(id, promptTokens, 0, stop == STOP_CANCELLED, 0, true, stop, generated, evaluated, promptNanos, decodeNanos));
                 }

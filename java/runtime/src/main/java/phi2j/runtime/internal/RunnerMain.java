@@ -72,61 +72,94 @@ public final class RunnerMain {
         frames.sendJson(Frames.HELLO, new Messages.Hello(token, ProcessHandle.current().pid()));
         startHeartbeat(frames, log);
 
-        Engine engine = null;
-        Engine.Sink sink = new FrameSink(frames, log);
-        while (true) {
-            Frames.Frame f;
-            try {
-                f = frames.read();
-            } catch (EOFException e) {
-                return;
-            }
-            switch (f.type()) {
-                case Frames.LOAD -> {
-                    Messages.Load req = f.json(Messages.Load.class);
-                    long t0 = System.nanoTime();
-                    try {
-                        engine = "native".equals(req.engine())
-                                ? NativeEngine.load(Path.of(req.engineLibrary()), req)
-                                : BindingEngine.load(req);
-                        frames.sendJson(Frames.LOADED, new Messages.Loaded((System.nanoTime() - t0) / 1_000_000, engine.kind(),
-                                engine.llamaCpp(), engine.systemInfo(), engine.contextPerSequence()));
-                    } catch (phi2j.InvalidOptionException e) {
-                        frames.sendJson(Frames.ERROR, new Messages.Error(-1, "option", e.option(), e.problem()));
-                    } catch (UnsatisfiedLinkError e) {
-                        frames.sendJson(Frames.ERROR, new Messages.Error(-1, "library", null, String.valueOf(e.getMessage())));
-                    } catch (RuntimeException e) {
-                        frames.sendJson(Frames.ERROR, new Messages.Error(-1, "model", null, String.valueOf(e.getMessage())));
-                    }
-                }
-                case Frames.GENERATE -> {
-                    Messages.Generate req = f.json(Messages.Generate.class);
-                    if (engine == null) {
-                        sink.error(new Messages.Error(req.id(), "native", null, "no model loaded"));
-                        sink.flush();
-                    } else {
-                        engine.submit(req, sink);
-                    }
-                }
-                case Frames.CANCEL -> {
-                    if (engine != null) {
-                        engine.cancel(f.id());
-                    }
-                }
-                case Frames.CALL -> {
-                    Messages.Call call = f.json(Messages.Call.class);
-                    if ("devices".equals(call.kind())) {
-                        send(frames, log, Frames.REPLY, Messages.Reply.devices(call));
-                    } else if (engine == null) {
-                        send(frames, log, Frames.REPLY, new Messages.Reply(call.id(), null, null, null, "no model loaded"));
-                    } else {
-                        engine.call(call, r -> send(frames, log, Frames.REPLY, r));
-                    }
-                }
-                case Frames.SHUTDOWN -> {
+        new Serving(frames, log).serve();
+    }
+
+    /** The runner's side of the protocol once connected: one model, its engine, and the frames that drive it. */
+    private static final class Serving {
+        private final Frames frames;
+        private final PrintStream log;
+        private final Engine.Sink sink;
+        private Engine engine;
+
+        Serving(Frames frames, PrintStream log) {
+            this.frames = frames;
+            this.log = log;
+            this.sink = new FrameSink(frames, log);
+        }
+
+        /** Until SHUTDOWN or the end of the socket. */
+        void serve() throws IOException {
+            while (true) {
+                Frames.Frame f;
+                try {
+                    f = frames.read();
+                } catch (EOFException e) {
                     return;
                 }
-                default -> log.println("runner: ignoring frame type " + f.type());
+                switch (f.type()) {
+                    case Frames.LOAD -> load(f.json(Messages.Load.class));
+                    case Frames.GENERATE -> generate(f.json(Messages.Generate.class));
+                    case Frames.CANCEL -> {
+                        if (engine != null) {
+                            engine.cancel(f.id());
+                        }
+                    }
+                    case Frames.CALL -> call(f.json(Messages.Call.class));
+                    case Frames.SHUTDOWN -> {
+                        return;
+                    }
+                    default -> log.println("runner: ignoring frame type " + f.type());
+                }
+            }
+        }
+
+        private void load(Messages.Load req) throws IOException {
+            long t0 = System.nanoTime();
+            try {
+                engine = open(req);
+                frames.sendJson(Frames.LOADED, new Messages.Loaded((System.nanoTime() - t0) / 1_000_000, engine.kind(),
+                        engine.llamaCpp(), engine.systemInfo(), engine.contextPerSequence()));
+            } catch (phi2j.InvalidOptionException e) {
+                frames.sendJson(Frames.ERROR, new Messages.Error(-1, Messages.ErrorKind.OPTION, e.option(), e.problem()));
+            } catch (UnsatisfiedLinkError e) {
+                frames.sendJson(Frames.ERROR, new Messages.Error(-1, Messages.ErrorKind.LIBRARY, null, String.valueOf(e.getMessage())));
+            } catch (RuntimeException e) {
+                frames.sendJson(Frames.ERROR, new Messages.Error(-1, Messages.ErrorKind.MODEL, null, String.valueOf(e.getMessage())));
+            }
+        }
+
+        /** The engine LOAD names; a test's stand-in when the caller set {@code phi2.runner.fakeEngine} (protocol tests). */
+        private static Engine open(Messages.Load req) {
+            String fake = System.getProperty(RunnerLauncher.FAKE_ENGINE);
+            if (fake != null) {
+                try {
+                    return (Engine) Class.forName(fake).getConstructor(Messages.Load.class).newInstance(req);
+                } catch (java.lang.reflect.InvocationTargetException e) {
+                    throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+                } catch (ReflectiveOperationException e) {
+                    throw new IllegalStateException("cannot make the test engine " + fake + ": " + e);
+                }
+            }
+            return req.engine() == phi2j.runtime.EngineKind.NATIVE ? NativeEngine.load(Path.of(req.engineLibrary()), req) : BindingEngine.load(req);
+        }
+
+        private void generate(Messages.Generate req) {
+            if (engine == null) {
+                sink.error(new Messages.Error(req.id(), Messages.ErrorKind.NATIVE, null, "no model loaded"));
+                sink.flush();
+            } else {
+                engine.submit(req, sink);
+            }
+        }
+
+        private void call(Messages.Call call) {
+            if (call.kind() == Messages.CallKind.DEVICES) { // answered with or without a model
+                send(frames, log, Frames.REPLY, Messages.Reply.devices(call));
+            } else if (engine == null) {
+                send(frames, log, Frames.REPLY, new Messages.Reply(call.id(), null, null, null, "no model loaded"));
+            } else {
+                engine.call(call, r -> send(frames, log, Frames.REPLY, r));
             }
         }
     }

@@ -4,22 +4,10 @@ import phi2j.Phi2Exception;
 import phi2j.runtime.ModelClosedException;
 import phi2j.runtime.RunnerCrashedException;
 
-import java.io.BufferedReader;
 import java.io.EOFException;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
-import java.net.StandardProtocolFamily;
-import java.net.UnixDomainSocketAddress;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -27,12 +15,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * The caller's side of one runner process: starts it, accepts its connection on a private socket, reads its
- * frames and its log on daemon threads, and ends it. All callbacks arrive on the reader thread.
+ * The caller's side of one runner's connection, once {@link RunnerLauncher} has started it: reads its frames on a
+ * daemon thread and routes them (LOADED, REPLY to the call waiting for it, TEXT/TOKEN/DONE/ERROR to the generation's
+ * listener), sends requests, watches for stalls, turns a runner that died into a crash report, and ends it. All
+ * callbacks arrive on the reader thread.
  */
 public final class RunnerProcess implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("phi2j.runner");
-    private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(60);
 
     /** Receives the frames of the generation in flight. */
     public interface Listener {
@@ -49,15 +38,13 @@ public final class RunnerProcess implements AutoCloseable {
         void onGone(Phi2Exception why);
     }
 
+    private final RunnerLauncher.Launched runner;
     private final Process process;
-    private final Path dir;
-    private final OutputStream stdin;
-    private final NativeLog log = new NativeLog();
+    private final NativeLog log;
+    private final Frames frames;
     private final CompletableFuture<Messages.Loaded> loaded = new CompletableFuture<>();
     private final java.util.concurrent.ConcurrentHashMap<Integer, CompletableFuture<Messages.Reply>> calls = new java.util.concurrent.ConcurrentHashMap<>();
     private final java.util.concurrent.atomic.AtomicInteger callIds = new java.util.concurrent.atomic.AtomicInteger();
-    private Frames frames;
-    private java.nio.channels.SocketChannel channel;
     private final java.util.concurrent.ConcurrentHashMap<Integer, Listener> listeners = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile boolean closing;
     private volatile Phi2Exception gone;
@@ -77,152 +64,26 @@ public final class RunnerProcess implements AutoCloseable {
         this.libraryHint = hint;
     }
 
-    private RunnerProcess(Process process, Path dir) {
-        this.process = process;
-        this.dir = dir;
-        this.stdin = process.getOutputStream();
+    private RunnerProcess(RunnerLauncher.Launched runner) {
+        this.runner = runner;
+        this.process = runner.process();
+        this.log = runner.log();
+        this.frames = runner.frames();
     }
 
     /**
-     * Starts a runner JVM and waits for it to connect; {@code nativeLibrary} is a custom libjllama folder for the
-     * binding engine, or null (the native engine's library is named in the LOAD message instead).
+     * Starts a runner JVM (see {@link RunnerLauncher}) and begins reading its frames; {@code nativeLibrary} is a custom
+     * libjllama folder for the binding engine, or null (the native engine's library is named in the LOAD message).
      */
     public static RunnerProcess start(Path nativeLibrary, java.util.Map<String, String> environment) {
-        Path dir = privateDirectory();
-        Path socket = dir.resolve("runner.sock");
-        ServerSocketChannel server = null;
-        RunnerProcess rp = null;
-        try {
-            server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
-            server.bind(UnixDomainSocketAddress.of(socket));
-            server.configureBlocking(false);
-
-            List<String> cmd = new ArrayList<>();
-            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            cmd.add("-Xmx256m");
-            cmd.add("-XX:+UseSerialGC");
-            cmd.add("-XX:TieredStopAtLevel=1");
-            // The runner's own Java is small and runs between decode batches: compile it after a few calls rather than
-            // thousands, or interpreted frame writing takes a core from llama.cpp's threads for a long warm-up.
-            cmd.add("-XX:CompileThresholdScaling=0.05");
-            if (System.getProperty("phi2.batchMicros") != null) { // the native engine's batch length, for experiments
-                cmd.add("-Dphi2.batchMicros=" + System.getProperty("phi2.batchMicros"));
-            }
-            cmd.add("-Djava.io.tmpdir=" + dir);
-            // The binding extracts its library into this folder; one private folder per runner means runners
-            // never overwrite or delete each other's copy.
-            cmd.add("-Dde.kherud.llama.tmpdir=" + dir);
-            if (nativeLibrary != null) {
-                cmd.add("-Dde.kherud.llama.lib.path=" + nativeLibrary.toAbsolutePath());
-            }
-            cmd.add("-cp");
-            cmd.add(System.getProperty("java.class.path"));
-            // phi2.runner.testMain: for tests of the handshake only, another program in the runner's place
-            cmd.add(System.getProperty("phi2.runner.testMain", RunnerMain.class.getName()));
-            cmd.add(socket.toString());
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
-            pb.environment().putAll(environment);
-            Process p = pb.start();
-            rp = new RunnerProcess(p, dir);
-            rp.startLogReader();
-
-            byte[] token = new byte[24];
-            new SecureRandom().nextBytes(token);
-            String hex = HexFormat.of().formatHex(token);
-            rp.stdin.write((hex + "\n").getBytes(StandardCharsets.US_ASCII));
-            rp.stdin.flush();
-
-            SocketChannel ch = rp.accept(server);
-            rp.channel = ch;
-            rp.frames = new Frames(ch);
-            Frames.Frame hello = rp.frames.read();
-            Messages.Hello h = hello.type() == Frames.HELLO ? hello.json(Messages.Hello.class) : null;
-            if (h == null || !hex.equals(h.token()) || h.pid() != p.pid()) {
-                throw new Phi2Exception("runner socket " + socket + " was answered by a process that is not our runner; refusing it");
-            }
-            Thread reader = new Thread(rp::readLoop, "phi2-runner-reader-" + p.pid());
-            reader.setDaemon(true);
-            reader.start();
-            Thread stall = new Thread(rp::watchForStalls, "phi2-runner-stall-" + p.pid());
-            stall.setDaemon(true);
-            stall.start();
-            return rp;
-        } catch (IOException | RuntimeException e) {
-            if (rp != null) {
-                rp.kill();
-            } else {
-                deleteQuietly(dir);
-            }
-            if (e instanceof Phi2Exception pe) {
-                throw pe;
-            }
-            throw new RunnerCrashedException("could not start the runner process: " + e, exitStatus(rp), rp == null ? List.of() : rp.log.tail());
-        } finally {
-            if (server != null) {
-                try {
-                    server.close();
-                } catch (IOException ignored) {
-                    // nothing more can go through it either way
-                }
-            }
-            try {
-                Files.deleteIfExists(socket);
-            } catch (IOException ignored) {
-                // the folder goes with the runner
-            }
-        }
-    }
-
-    private static Integer exitStatus(RunnerProcess rp) {
-        return rp == null || rp.process.isAlive() ? null : rp.process.exitValue();
-    }
-
-    private SocketChannel accept(ServerSocketChannel server) throws IOException {
-        long deadline = System.nanoTime() + CONNECT_TIMEOUT.toNanos();
-        while (true) {
-            SocketChannel ch = server.accept();
-            if (ch != null) {
-                ch.configureBlocking(true);
-                return ch;
-            }
-            if (!process.isAlive()) {
-                waitForLog();
-                throw new RunnerCrashedException("the runner exited before connecting", process.exitValue(), log.tail());
-            }
-            if (System.nanoTime() > deadline) {
-                throw new RunnerCrashedException("the runner did not connect within " + CONNECT_TIMEOUT.toSeconds() + " s", null, log.tail());
-            }
-            try {
-                Thread.sleep(5);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted while waiting for the runner");
-            }
-        }
-    }
-
-    private static Path privateDirectory() {
-        try {
-            return phi2j.OwnerOnly.createTempDirectory("phi2j-");
-        } catch (IOException e) {
-            throw new Phi2Exception("cannot create a private folder in " + System.getProperty("java.io.tmpdir") + ": " + e.getMessage(), e);
-        }
-    }
-
-    private void startLogReader() {
-        Thread t = new Thread(() -> {
-            try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = r.readLine()) != null) {
-                    log.accept(line);
-                    LOG.log(System.Logger.Level.DEBUG, line);
-                }
-            } catch (IOException ignored) {
-                // the runner is gone; the reader loop reports it
-            }
-        }, "phi2-runner-log-" + process.pid());
-        t.setDaemon(true);
-        t.start();
+        RunnerProcess rp = new RunnerProcess(RunnerLauncher.launch(nativeLibrary, environment));
+        Thread reader = new Thread(rp::readLoop, "phi2-runner-reader-" + rp.pid());
+        reader.setDaemon(true);
+        reader.start();
+        Thread stall = new Thread(rp::watchForStalls, "phi2-runner-stall-" + rp.pid());
+        stall.setDaemon(true);
+        stall.start();
+        return rp;
     }
 
     public NativeLog log() {
@@ -269,7 +130,7 @@ public final class RunnerProcess implements AutoCloseable {
     }
 
     /** A synchronous request answered in the runner's turn (after a generation in flight). */
-    public Messages.Reply call(String kind, String text, int[] tokens) {
+    public Messages.Reply call(Messages.CallKind kind, String text, int[] tokens) {
         int id = callIds.incrementAndGet();
         CompletableFuture<Messages.Reply> f = new CompletableFuture<>();
         calls.put(id, f);
@@ -277,14 +138,14 @@ public final class RunnerProcess implements AutoCloseable {
             send(() -> frames.sendJson(Frames.CALL, new Messages.Call(id, kind, text, tokens)));
             Messages.Reply r = f.get();
             if (r.error() != null) {
-                throw new Phi2Exception(kind + " failed in llama.cpp: " + r.error());
+                throw new Phi2Exception(kind.label() + " failed in llama.cpp: " + r.error());
             }
             return r;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new Phi2Exception("interrupted during " + kind);
+            throw new Phi2Exception("interrupted during " + kind.label());
         } catch (ExecutionException e) {
-            throw e.getCause() instanceof Phi2Exception pe ? pe : new Phi2Exception(kind + " failed: " + e.getCause(), e.getCause());
+            throw e.getCause() instanceof Phi2Exception pe ? pe : new Phi2Exception(kind.label() + " failed: " + e.getCause(), e.getCause());
         } finally {
             calls.remove(id);
         }
@@ -293,7 +154,7 @@ public final class RunnerProcess implements AutoCloseable {
     /** The devices of the llama.cpp library file {@code library} and the machine's GPUs, probed in the runner. */
     public phi2j.runtime.Devices.Report devices(Path library) {
         try {
-            return call("devices", library.toAbsolutePath().toString(), null).devices();
+            return call(Messages.CallKind.DEVICES, library.toAbsolutePath().toString(), null).devices();
         } catch (phi2j.nativelib.NativeLibraryException e) {
             throw e;
         } catch (Phi2Exception e) {
@@ -334,23 +195,14 @@ public final class RunnerProcess implements AutoCloseable {
     }
 
     private RunnerCrashedException stalledCrash() {
-        waitForLog();
+        runner.waitForLog();
         return new phi2j.runtime.RunnerStalledException("the runner showed no sign of life for " + stallTimeout.toSeconds()
                 + " s (stopped, hung or starved) and was killed", null, log.tail());
     }
 
     private RunnerCrashedException crash(String what) {
-        waitForLog();
-        return new RunnerCrashedException(what, exitStatus(this), log.tail());
-    }
-
-    private void waitForLog() {
-        try {
-            process.waitFor(2, TimeUnit.SECONDS);
-            Thread.sleep(50); // the log reader drains the last lines after exit
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        runner.waitForLog();
+        return new RunnerCrashedException(what, runner.exitStatus(), log.tail());
     }
 
     /**
@@ -386,53 +238,7 @@ public final class RunnerProcess implements AutoCloseable {
             while (true) {
                 Frames.Frame f = frames.read();
                 lastSignNanos = System.nanoTime();
-                switch (f.type()) {
-                    case Frames.HEARTBEAT -> {
-                        // nothing more: its arrival is the sign of life
-                    }
-                    case Frames.LOADED -> loaded.complete(f.json(Messages.Loaded.class));
-                    case Frames.REPLY -> {
-                        Messages.Reply r = f.json(Messages.Reply.class);
-                        CompletableFuture<Messages.Reply> c = calls.get(r.id());
-                        if (c != null) {
-                            c.complete(r);
-                        }
-                    }
-                    case Frames.TEXT -> {
-                        int id = f.id();
-                        Listener l = listeners.get(id);
-                        if (l != null) {
-                            l.onText(id, f.text());
-                        }
-                    }
-                    case Frames.TOKEN -> {
-                        java.nio.ByteBuffer body = java.nio.ByteBuffer.wrap(f.payload(), 4, f.payload().length - 4).slice();
-                        int id = f.id();
-                        Listener l = listeners.get(id);
-                        if (l != null) {
-                            l.onToken(id, body);
-                        }
-                    }
-                    case Frames.DONE -> {
-                        Messages.Done d = f.json(Messages.Done.class);
-                        Listener l = listeners.get(d.id());
-                        if (l != null) {
-                            l.onDone(d);
-                        }
-                    }
-                    case Frames.ERROR -> {
-                        Messages.Error err = f.json(Messages.Error.class);
-                        if (err.id() < 0) {
-                            loaded.completeExceptionally(loadError(err));
-                        } else {
-                            Listener l = listeners.get(err.id());
-                            if (l != null) {
-                                l.onError(err);
-                            }
-                        }
-                    }
-                    default -> LOG.log(System.Logger.Level.WARNING, "unexpected frame type " + f.type());
-                }
+                route(f);
             }
         } catch (EOFException e) {
             // the runner closed the socket: on purpose when closing, otherwise it died
@@ -448,11 +254,48 @@ public final class RunnerProcess implements AutoCloseable {
         listeners.values().forEach(l -> l.onGone(why));
     }
 
+    /** One frame to where it belongs: the load, the call waiting for it, or the listener of its generation. */
+    private void route(Frames.Frame f) {
+        switch (f.type()) {
+            case Frames.HEARTBEAT -> {
+                // nothing more: its arrival is the sign of life
+            }
+            case Frames.LOADED -> loaded.complete(f.json(Messages.Loaded.class));
+            case Frames.REPLY -> {
+                Messages.Reply r = f.json(Messages.Reply.class);
+                CompletableFuture<Messages.Reply> c = calls.get(r.id());
+                if (c != null) {
+                    c.complete(r);
+                }
+            }
+            case Frames.TEXT -> listener(f.id()).ifPresent(l -> l.onText(f.id(), f.text()));
+            case Frames.TOKEN -> listener(f.id()).ifPresent(l -> l.onToken(f.id(),
+                    java.nio.ByteBuffer.wrap(f.payload(), 4, f.payload().length - 4).slice()));
+            case Frames.DONE -> {
+                Messages.Done d = f.json(Messages.Done.class);
+                listener(d.id()).ifPresent(l -> l.onDone(d));
+            }
+            case Frames.ERROR -> {
+                Messages.Error err = f.json(Messages.Error.class);
+                if (err.id() < 0) {
+                    loaded.completeExceptionally(loadError(err));
+                } else {
+                    listener(err.id()).ifPresent(l -> l.onError(err));
+                }
+            }
+            default -> LOG.log(System.Logger.Level.WARNING, "unexpected frame type " + f.type());
+        }
+    }
+
+    private java.util.Optional<Listener> listener(int id) {
+        return java.util.Optional.ofNullable(listeners.get(id));
+    }
+
     private Phi2Exception loadError(Messages.Error err) {
-        if ("option".equals(err.kind())) {
+        if (err.kind() == Messages.ErrorKind.OPTION) {
             return new phi2j.InvalidOptionException(err.option(), err.message());
         }
-        if ("library".equals(err.kind())) {
+        if (err.kind() == Messages.ErrorKind.LIBRARY) {
             return new phi2j.nativelib.NativeLibraryException("the llama.cpp native library could not be loaded: " + err.message()
                     + libraryHint);
         }
@@ -477,14 +320,14 @@ public final class RunnerProcess implements AutoCloseable {
         }
         closing = true;
         try {
-            if (frames != null && gone == null) {
+            if (gone == null) {
                 frames.sendId(Frames.SHUTDOWN, 0);
             }
         } catch (IOException ignored) {
             // already gone
         }
         try {
-            stdin.close();
+            runner.stdin().close();
         } catch (IOException ignored) {
             // closing stdin is itself the shutdown signal
         }
@@ -497,42 +340,19 @@ public final class RunnerProcess implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         closeChannel();
-        deleteQuietly(dir);
+        RunnerLauncher.deleteQuietly(runner.dir());
     }
 
     private void closeChannel() {
-        java.nio.channels.SocketChannel ch = channel;
-        if (ch != null) {
-            try {
-                ch.close();
-            } catch (IOException ignored) {
-                // nothing more can be read or written either way
-            }
+        try {
+            runner.channel().close();
+        } catch (IOException ignored) {
+            // nothing more can be read or written either way
         }
     }
 
     private void kill() {
         closing = true;
-        process.destroyForcibly();
-        try {
-            process.waitFor(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        deleteQuietly(dir);
-    }
-
-    private static void deleteQuietly(Path dir) {
-        try (var files = Files.walk(dir)) {
-            files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
-                try {
-                    Files.deleteIfExists(p);
-                } catch (IOException ignored) {
-                    // best effort; the folder is private and in the temp directory
-                }
-            });
-        } catch (IOException ignored) {
-            // already gone
-        }
+        runner.kill();
     }
 }

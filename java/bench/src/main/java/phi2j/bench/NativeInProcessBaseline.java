@@ -1,7 +1,10 @@
-package phi2j.runtime.internal;
+package phi2j.bench;
 
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.NativeEngineBuild;
+import phi2j.runtime.internal.Engine;
+import phi2j.runtime.internal.Messages;
+import phi2j.runtime.internal.NativeEngine;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
@@ -18,7 +21,7 @@ public final class NativeInProcessBaseline implements AutoCloseable {
 
     public NativeInProcessBaseline(Path gguf, NativeEngineBuild build, int contextSize, int threads) {
         engine = NativeEngine.load(build.library(), new Messages.Load(gguf.toAbsolutePath().toString(), contextSize, threads, 0, "LAYER",
-                List.of(), 0, null, false, 0, 1, "native", build.library().toString(), -1));
+                List.of(), 0, null, false, 0, 1, phi2j.runtime.EngineKind.NATIVE, build.library().toString(), -1));
     }
 
     /** Greedy generation of exactly {@code newTokens} tokens (past any end of text); returns the count. */

@@ -1,4 +1,4 @@
-package phi2j.runtime.internal;
+package phi2j.bench;
 
 import de.kherud.llama.InferenceParameters;
 import de.kherud.llama.LlamaModel;

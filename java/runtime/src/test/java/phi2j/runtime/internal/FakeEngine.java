@@ -1,0 +1,106 @@
+package phi2j.runtime.internal;
+
+import phi2j.InvalidOptionException;
+import phi2j.runtime.StopReason;
+
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Consumer;
+
+/**
+ * An {@link Engine} without llama.cpp, for testing the runner protocol: each word of the prompt comes back as one
+ * piece, up to maxNewTokens. Prompts steer it: "slow ..." pauses between pieces (for cancelling), "fail" ends in an
+ * engine error, "die" ends the runner process. Model paths steer loading: "bad-option.gguf" refuses an option,
+ * "broken.gguf" is not a model. Tokens are code points.
+ */
+public final class FakeEngine implements Engine {
+    private final Messages.Load load;
+    private final Set<Integer> cancelled = ConcurrentHashMap.newKeySet();
+
+    public FakeEngine(Messages.Load load) {
+        if (load.path().endsWith("bad-option.gguf")) {
+            throw new InvalidOptionException("contextSize", "is more than the fake engine holds");
+        }
+        if (load.path().endsWith("broken.gguf")) {
+            throw new IllegalStateException("not a model");
+        }
+        this.load = load;
+    }
+
+    @Override
+    public String kind() {
+        return "fake";
+    }
+
+    @Override
+    public String llamaCpp() {
+        return "fake 1";
+    }
+
+    @Override
+    public String systemInfo() {
+        return "FAKE = 1";
+    }
+
+    @Override
+    public int contextPerSequence() {
+        return load.contextSize() / load.parallel();
+    }
+
+    @Override
+    public void submit(Messages.Generate req, Sink sink) {
+        Thread t = new Thread(() -> run(req, sink), "fake-engine-" + req.id());
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private void run(Messages.Generate req, Sink sink) {
+        String[] words = req.prompt().split(" ");
+        if (req.prompt().equals("fail")) {
+            sink.error(new Messages.Error(req.id(), Messages.ErrorKind.NATIVE, null, "the fake engine failed"));
+            sink.flush();
+            return;
+        }
+        if (req.prompt().equals("die")) {
+            Runtime.getRuntime().halt(3);
+        }
+        int limit = req.options().maxNewTokens() != null ? req.options().maxNewTokens() : Integer.MAX_VALUE;
+        int n = 0;
+        boolean stopped = false;
+        for (int i = 0; n < limit && !stopped; i = (i + 1) % words.length) {
+            stopped = cancelled.remove(req.id());
+            if (!stopped) {
+                sink.text(req.id(), words[i]);
+                sink.flush();
+                n++;
+                pause(words[0].equals("slow") ? 2 : 0);
+            }
+        }
+        StopReason why = stopped ? StopReason.CANCELLED : StopReason.LENGTH;
+        sink.done(new Messages.Done(req.id(), words.length, limit, stopped, n, true, why.ordinal(), n, words.length, 1000, 1000));
+        sink.flush();
+    }
+
+    private static void pause(int millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    @Override
+    public void cancel(int id) {
+        cancelled.add(id);
+    }
+
+    @Override
+    public void call(Messages.Call call, Consumer<Messages.Reply> reply) {
+        reply.accept(Messages.Reply.answer(call, text -> text.codePoints().toArray(), tokens -> new String(tokens, 0, tokens.length),
+                text -> new float[] {text.length()}));
+    }
+
+    @Override
+    public void close() {
+    }
+}
