@@ -10,7 +10,6 @@ import phi2j.format.GgufFile;
 import phi2j.format.GgufReader;
 import phi2j.format.Phi2Layout;
 import phi2j.runtime.GenerationOptions;
-import phi2j.runtime.GenerationResult;
 import phi2j.runtime.ModelOptions;
 import phi2j.runtime.Phi2Model;
 import picocli.CommandLine.Command;
@@ -192,21 +191,26 @@ public final class BenchCommand implements Callable<Integer> {
         }
     }
 
+    /** The walkthrough's six prompts on each model, beside its MI210 seconds (the loop is phi2 demo's). */
     private Integer demo(PrintWriter out, PrintWriter err, Path library) {
         List<String[]> rows = new ArrayList<>();
         for (Path m : models) {
-            ModelOptions o = ModelOptions.defaults().withThreads(threads.get(0)).withGpuLayers(gpuLayers.get(0)).withNativeLibrary(library).withEngine(lib.engine());
+            ModelOptions o = ModelOptions.builder().threads(threads.get(0)).gpuLayers(gpuLayers.get(0)).nativeLibrary(library).engine(lib.engine()).build();
             try (Phi2Model model = Phi2Model.open(m, o)) {
-                for (int i = 0; i < DemoPrompts.TASKS.size(); i++) {
-                    DemoPrompts.Task task = DemoPrompts.TASKS.get(i);
-                    err.printf("bench --demo: %s task %d/6%n", m.getFileName(), i + 1);
-                    err.flush();
-                    GenerationResult r = model.generate(task.prompt(), GenerationOptions.greedy().withMaxLength(500));
-                    double s = r.timings().total().toNanos() / 1e9;
-                    rows.add(new String[] {m.getFileName().toString(), String.valueOf(i + 1), task.title(), String.valueOf(r.generatedTokens()),
-                            String.format(Locale.ROOT, "%.2f", s), String.format(Locale.ROOT, "%.2f", task.walkthroughSeconds()),
-                            String.format(Locale.ROOT, "%.1fx", task.walkthroughSeconds() / s), Format.stop(r.stopReason())});
-                }
+                DemoRunner.run(model, DemoPrompts.TASKS, GenerationOptions.greedy().withMaxLength(500), new DemoRunner.Listener() {
+                    @Override
+                    public void before(DemoPrompts.Task task) {
+                        err.printf("bench --demo: %s task %d/%d%n", m.getFileName(), task.id(), DemoPrompts.TASKS.size());
+                        err.flush();
+                    }
+
+                    @Override
+                    public void after(DemoRunner.TaskResult t) {
+                        rows.add(new String[] {m.getFileName().toString(), String.valueOf(t.task().id()), t.task().title(),
+                                String.valueOf(t.result().generatedTokens()), String.format(Locale.ROOT, "%.2f", t.seconds()), t.walkthroughSeconds(),
+                                t.speedUp(), Format.stop(t.result().stopReason())});
+                    }
+                });
             }
         }
         out.println(MarkdownTable.render(List.of("model", "#", "task", "new tok", "seconds", "MI210 walkthrough s", "speed-up", "stop"), rows));

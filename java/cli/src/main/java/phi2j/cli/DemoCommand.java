@@ -1,9 +1,7 @@
 package phi2j.cli;
 
 import phi2j.runtime.GenerationOptions;
-import phi2j.runtime.GenerationResult;
 import phi2j.runtime.Phi2Model;
-import phi2j.runtime.TokenStream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -11,7 +9,6 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -62,60 +59,63 @@ public final class DemoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
 
-        List<String[]> rows = new ArrayList<>();
+        List<DemoPrompts.Task> chosen = DemoPrompts.TASKS.stream().filter(t -> only == null || only == t.id()).toList();
+        List<DemoRunner.TaskResult> done;
         try (Phi2Model m = Phi2Model.open(model.modelPath(), modelOptions)) {
             err.println("Model " + m.info().name() + " (" + m.info().path() + "), engine " + m.info().engine().label() + " " + m.info().llamaCpp());
             err.flush();
             out.println("Loaded in " + Format.seconds(m.loadTime()) + " seconds");
             out.flush();
-            for (DemoPrompts.Task task : DemoPrompts.TASKS) {
-                if (only != null && only != task.id()) {
-                    continue;
+            done = DemoRunner.run(m, chosen, options, printer(out));
+        }
+        List<String[]> rows = done.stream().map(t -> new String[] {String.valueOf(t.task().id()), t.task().title(),
+                String.valueOf(t.result().promptTokens()), String.valueOf(t.result().generatedTokens()), Format.seconds(t.result().timings().total()),
+                Format.rate(t.result().timings().tokensPerSecond()), Format.stop(t.result().stopReason()), t.walkthroughSeconds(), t.speedUp()}).toList();
+        out.println();
+        out.println(MarkdownTable.render(List.of("#", "task", "prompt tok", "new tok", "seconds", "tok/s", "stop", "walkthrough MI210 s", "speed-up"), rows));
+        out.flush();
+        boolean all = done.size() == chosen.size() && done.stream().noneMatch(t -> t.result().stopReason() == phi2j.runtime.StopReason.CANCELLED);
+        return all ? Main.OK : Main.INTERRUPTED;
+    }
+
+    /**
+     * What the walkthrough printed per task: "Generated in N seconds", then the prompt and its answer (with --stream the
+     * text as it comes, then the line); with --compare how close the answer is to the published one.
+     */
+    private DemoRunner.Listener printer(PrintWriter out) {
+        return new DemoRunner.Listener() {
+            @Override
+            public void before(DemoPrompts.Task task) {
+                if (stream && !answersOnly) {
+                    out.print(task.prompt());
                 }
-                GenerationResult r = run(m, task, options, out);
-                String text = (answersOnly ? "" : task.prompt()) + r.text();
+            }
+
+            @Override
+            public void piece(String text) {
+                if (stream) {
+                    out.print(text);
+                    out.flush();
+                }
+            }
+
+            @Override
+            public void after(DemoRunner.TaskResult t) {
+                String generated = "Generated in " + Format.seconds(t.result().timings().total()) + " seconds";
                 if (stream) {
                     out.println();
-                    out.println("Generated in " + Format.seconds(r.timings().total()) + " seconds");
+                    out.println(generated);
                 } else {
-                    out.println("Generated in " + Format.seconds(r.timings().total()) + " seconds");
-                    out.println(text);
+                    out.println(generated);
+                    out.println((answersOnly ? "" : t.task().prompt()) + t.result().text());
                 }
                 if (compare) {
-                    double sim = DemoPrompts.similarity(task.prompt() + r.text(), task.answer());
+                    double sim = DemoPrompts.similarity(t.task().prompt() + t.result().text(), t.task().answer());
                     out.println(String.format(Locale.ROOT, "Compared with the walkthrough's answer: %.0f%% of its words in the same order",
                             100 * sim));
                 }
                 out.flush();
-                double seconds = r.timings().total().toNanos() / 1e9;
-                rows.add(new String[] {String.valueOf(task.id()), task.title(), String.valueOf(r.promptTokens()),
-                        String.valueOf(r.generatedTokens()), Format.seconds(r.timings().total()),
-                        Format.rate(r.timings().tokensPerSecond()), Format.stop(r.stopReason()),
-                        String.format(Locale.ROOT, "%.2f", task.walkthroughSeconds()),
-                        String.format(Locale.ROOT, "%.1fx", task.walkthroughSeconds() / Math.max(seconds, 1e-9))});
-                if (r.stopReason() == phi2j.runtime.StopReason.CANCELLED) {
-                    break;
-                }
             }
-            out.println();
-            out.println(MarkdownTable.render(List.of("#", "task", "prompt tok", "new tok", "seconds", "tok/s", "stop", "walkthrough MI210 s", "speed-up"), rows));
-            out.flush();
-        }
-        return rows.size() == (only == null ? tasks : 1) ? Main.OK : Main.INTERRUPTED;
-    }
-
-    /** One task's generation; with --stream its text is printed as it comes (the prompt first). */
-    private GenerationResult run(Phi2Model m, DemoPrompts.Task task, GenerationOptions options, PrintWriter out) {
-        try (TokenStream s = m.stream(task.prompt(), options)) {
-            if (stream && !answersOnly) {
-                out.print(task.prompt());
-            }
-            return Interrupts.drain(s, piece -> {
-                if (stream) {
-                    out.print(piece);
-                    out.flush();
-                }
-            });
-        }
+        };
     }
 }

@@ -166,6 +166,23 @@ class DevicesAndBenchTest {
         assertEquals(2, run("bench", "-m", m, "-o", "xml").exit());
     }
 
+    /** bench --demo runs the walkthrough's six prompts through phi2 demo's loop and tabulates them beside the MI210's seconds. */
+    @Test
+    void benchDemoTimesTheSixPromptsBesideTheWalkthrough() {
+        CliTest.Run r = run("bench", "-m", TestModels.tiny().toString(), "--demo");
+        assertEquals(0, r.exit(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertEquals("| model | # | task | new tok | seconds | MI210 walkthrough s | speed-up | stop |", lines.get(0).replaceAll(" +", " "));
+        assertEquals(2 + DemoPrompts.TASKS.size(), lines.size(), r.out());
+        for (int i = 0; i < DemoPrompts.TASKS.size(); i++) {
+            String[] cells = lines.get(2 + i).split("\\|");
+            assertEquals(String.valueOf(i + 1), cells[2].strip());
+            assertEquals(String.format(java.util.Locale.ROOT, "%.2f", DemoPrompts.TASKS.get(i).walkthroughSeconds()), cells[6].strip());
+            assertTrue(cells[7].strip().matches("\\d+\\.\\dx"), lines.get(2 + i));
+        }
+        assertEquals(DemoPrompts.TASKS.size(), r.err().lines().filter(l -> l.startsWith("bench --demo: ")).count(), r.err());
+    }
+
     /** As llama-bench: the sweep is one flat list of tests, and consecutive tests with equal load parameters share the runner. */
     @Test
     void aSweepOpensOneRunnerPerDistinctLoadConfiguration() {
