@@ -84,9 +84,9 @@ public final class Downloader {
 
     /**
      * Downloads {@code url} to {@code target}. {@code expectedSha256} may be null: then the server's
-     * {@code X-Linked-Etag} (Hugging Face's sha256 of large files) is used, and failing that, none.
+     * {@code X-Linked-Etag} (Hugging Face's sha256 of large files) is used, and failing that, none. {@code progress}
+     * counts bytes.
      */
-    /** Downloads {@code url} to {@code target}; {@code progress} counts bytes. */
     public Result download(URI url, Path target, String expectedSha256, Progress progress) {
         Path dir = target.toAbsolutePath().getParent();
         try {
@@ -133,29 +133,16 @@ public final class Downloader {
         while (attempt < maxAttempts) {
             attempt++;
             if (attempt > 1) {
-                long wait = firstBackoff.toMillis() << Math.min(attempt - 2, 6);
-                log.printf("pull: attempt %d of %d in %.1f s (%s)%n", attempt, maxAttempts, wait / 1000.0, last == null ? "" : last.getMessage());
-                log.flush();
-                sleep(wait);
+                backOff(attempt, last);
             }
             long have = Files.exists(part) ? Files.size(part) : 0;
-            HttpRequest.Builder rb = HttpRequest.newBuilder(url).timeout(Duration.ofSeconds(60)).GET()
-                    .header("User-Agent", "phi2j/0.1");
-            if (token != null && !token.isBlank()) {
-                rb.header("Authorization", "Bearer " + token);
-            }
-            if (have > 0) {
-                rb.header("Range", "bytes=" + have + "-");
-            }
             HttpResponse<InputStream> resp;
             try {
-                resp = http.send(rb.build(), HttpResponse.BodyHandlers.ofInputStream());
+                resp = http.send(request(url, have), HttpResponse.BodyHandlers.ofInputStream());
             } catch (IOException e) {
                 last = e;
-                Throwable why = cause(e);
-                if (why instanceof java.net.UnknownHostException || why instanceof java.nio.channels.UnresolvedAddressException
-                        || why instanceof javax.net.ssl.SSLException) {
-                    break; // a name that does not resolve, or a TLS failure, will not mend itself in a few seconds
+                if (hopeless(e)) {
+                    break;
                 }
                 continue;
             } catch (InterruptedException e) {
@@ -166,37 +153,24 @@ public final class Downloader {
             if (linkedEtag == null) {
                 linkedEtag = resp.headers().firstValue("X-Linked-Etag").map(v -> v.replace("\"", "").trim()).filter(v -> v.matches("[0-9a-fA-F]{64}")).orElse(null);
             }
-            if (code == 404 || code == 401 || code == 403) {
-                resp.body().close();
-                throw new InvalidOptionException("download", url + " answered " + code + (code == 404 ? " (not found: check the name and revision)"
-                        : " (access denied: set HF_TOKEN for gated or private repositories)") + " after " + attempt + " attempt(s)");
-            }
-            if (code == 416 && have > 0) { // our part is already complete (or longer than the file): start over
-                resp.body().close();
+            String retry = retryReason(url, resp, have, attempt);
+            if (RESTART.equals(retry)) { // our part is already complete (or longer than the file): start over, not counted
                 Files.delete(part);
                 last = new IOException("the server refused to resume (416); starting over");
                 attempt--;
                 continue;
             }
-            if (code >= 500 || code == 429 || code == 408) {
-                resp.body().close();
-                last = new IOException("server answered " + code);
+            if (retry != null) {
+                last = new IOException(retry);
                 continue;
-            }
-            if (code != 200 && code != 206) {
-                resp.body().close();
-                throw new Phi2Exception(url + " answered HTTP " + code);
             }
             if (code == 200 && have > 0) {
                 Files.delete(part); // the server ignored our Range: take the whole file again
                 have = 0;
             }
-            long total = resp.headers().firstValueAsLong("Content-Length").orElse(-1);
-            if (total >= 0) {
-                total += have;
-            }
+            long length = resp.headers().firstValueAsLong("Content-Length").orElse(-1);
             try {
-                copy(resp.body(), part, have, total, progress);
+                copy(resp.body(), part, have, length >= 0 ? have + length : -1, progress);
             } catch (IOException e) {
                 if (isDiskFull(e)) {
                     throw new Phi2Exception("writing " + part + " failed: " + e.getMessage() + " (free some space; the partial download is kept and resumes next time)", e);
@@ -204,21 +178,82 @@ public final class Downloader {
                 last = e;
                 continue;
             }
-            String actual = sha256(part);
-            String want = expected != null ? expected : linkedEtag;
-            String source = expected != null ? "catalog" : linkedEtag != null ? "server (X-Linked-Etag)" : "none";
-            if (want != null && !want.equalsIgnoreCase(actual)) {
-                Files.deleteIfExists(part);
-                throw new ChecksumMismatchException(target, want.toLowerCase(Locale.ROOT), actual, source);
-            }
-            try (FileChannel ch = FileChannel.open(part, StandardOpenOption.WRITE)) {
-                ch.force(true);
-            }
-            Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            return new Result(target, Files.size(target), actual, source, attempt, false);
+            return settle(part, target, expected, linkedEtag, attempt);
         }
         throw new Phi2Exception("download of " + url + " failed after " + attempt + (attempt == 1 ? " attempt: " : " attempts: ")
                 + explain(last) + NO_NETWORK_ADVICE);
+    }
+
+    /** Waits before attempt {@code attempt}: the first back-off, doubled each time (up to 64 times). */
+    private void backOff(int attempt, IOException last) throws IOException {
+        long wait = firstBackoff.toMillis() << Math.min(attempt - 2, 6);
+        log.printf("pull: attempt %d of %d in %.1f s (%s)%n", attempt, maxAttempts, wait / 1000.0, last == null ? "" : last.getMessage());
+        log.flush();
+        sleep(wait);
+    }
+
+    private static final String RESTART = "restart";
+
+    /**
+     * Null when the response's body is the file (200, or 206 resuming); otherwise the body is closed and this says why
+     * the attempt is over: a reason to retry (server errors, rate limits), or {@link #RESTART}. Refusals that no retry
+     * mends (not found, access denied, anything else unexpected) are thrown.
+     */
+    private static String retryReason(URI url, HttpResponse<InputStream> resp, long have, int attempt) throws IOException {
+        int code = resp.statusCode();
+        if (code == 200 || code == 206) {
+            return null;
+        }
+        resp.body().close();
+        if (code == 404 || code == 401 || code == 403) {
+            throw new InvalidOptionException("download", url + " answered " + code + (code == 404 ? " (not found: check the name and revision)"
+                    : " (access denied: set HF_TOKEN for gated or private repositories)") + " after " + attempt + " attempt(s)");
+        }
+        if (code == 416 && have > 0) {
+            return RESTART;
+        }
+        if (code >= 500 || code == 429 || code == 408) {
+            return "server answered " + code;
+        }
+        throw new Phi2Exception(url + " answered HTTP " + code);
+    }
+
+    /** A name that does not resolve, or a TLS failure, will not mend itself in a few seconds. */
+    private static boolean hopeless(IOException e) {
+        Throwable why = cause(e);
+        return why instanceof java.net.UnknownHostException || why instanceof java.nio.channels.UnresolvedAddressException
+                || why instanceof javax.net.ssl.SSLException;
+    }
+
+    /** A GET of {@code url}, resuming after {@code have} bytes, with the token when there is one. */
+    private HttpRequest request(URI url, long have) {
+        HttpRequest.Builder rb = HttpRequest.newBuilder(url).timeout(Duration.ofSeconds(60)).GET().header("User-Agent", "phi2j/0.1");
+        if (token != null && !token.isBlank()) {
+            rb.header("Authorization", "Bearer " + token);
+        }
+        if (have > 0) {
+            rb.header("Range", "bytes=" + have + "-");
+        }
+        return rb.build();
+    }
+
+    /**
+     * A complete part file: checked against the catalog's sha256 (or the server's X-Linked-Etag), forced to disk, and
+     * renamed to the target; a mismatch deletes it.
+     */
+    private static Result settle(Path part, Path target, String expected, String linkedEtag, int attempt) throws IOException {
+        String actual = sha256(part);
+        String want = expected != null ? expected : linkedEtag;
+        String source = expected != null ? "catalog" : linkedEtag != null ? "server (X-Linked-Etag)" : "none";
+        if (want != null && !want.equalsIgnoreCase(actual)) {
+            Files.deleteIfExists(part);
+            throw new ChecksumMismatchException(target, want.toLowerCase(Locale.ROOT), actual, source);
+        }
+        try (FileChannel ch = FileChannel.open(part, StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+        Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        return new Result(target, Files.size(target), actual, source, attempt, false);
     }
 
     /** What to do when the hub cannot be reached. */
