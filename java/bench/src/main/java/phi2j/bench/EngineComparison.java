@@ -188,7 +188,7 @@ public final class EngineComparison {
 
     /** Per test: each tool's mean ± sd over rounds, and each phi2 engine's ratio to llama.cpp's tool, paired by round. */
     private String report() {
-        StringBuilder sb = new StringBuilder("| test | tool | t/s (mean ± sd over rounds) | ratio to llama.cpp's tool (paired) |\n| --- | --- | --: | --: |\n");
+        List<String[]> rows = new ArrayList<>();
         Map<String, Map<String, List<Sample>>> byTest = new LinkedHashMap<>();
         for (Sample s : samples) {
             byTest.computeIfAbsent(s.test(), k -> new LinkedHashMap<>()).computeIfAbsent(s.tool(), k -> new ArrayList<>()).add(s);
@@ -207,10 +207,11 @@ public final class EngineComparison {
                     double[] rv = ratios.stream().mapToDouble(Double::doubleValue).toArray();
                     ratio = String.format(Locale.ROOT, "%.3f ± %.3f", mean(rv), sd(rv));
                 }
-                sb.append(String.format(Locale.ROOT, "| %s | %s | %.2f ± %.2f | %s |%n", test.getKey(), tool.getKey(), mean(v), sd(v), ratio));
+                rows.add(new String[] {test.getKey(), tool.getKey(), String.format(Locale.ROOT, "%.2f ± %.2f", mean(v), sd(v)), ratio});
             }
         }
-        return sb.toString();
+        return phi2j.cli.MarkdownTable.render(List.of("test", "tool", "t/s (mean ± sd over rounds)", "ratio to llama.cpp's tool (paired)"),
+                rows, 2) + "\n";
     }
 
     private static double mean(double[] v) {

@@ -1,5 +1,6 @@
 package phi2j.bench;
 
+import phi2j.Timer;
 import phi2j.runtime.EngineKind;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.NativeEngineBuild;
@@ -48,16 +49,14 @@ public final class RunnerOverhead {
             m.generate(prompt, o); // warm-up, both sides
             base.generate(prompt, tokens);
             for (int r = 0; r < rounds; r++) {
-                long t0 = System.nanoTime();
+                Timer t = Timer.start();
                 GenerationResult res = m.generate(prompt, o);
-                double s = (System.nanoTime() - t0) / 1e9;
-                runner.add(res.generatedTokens() / s);
+                runner.add(res.generatedTokens() / t.seconds());
 
-                t0 = System.nanoTime();
+                Timer b = Timer.start();
                 base.generate(prompt, tokens);
-                s = (System.nanoTime() - t0) / 1e9;
                 // no end-of-text on these models within the budget: the baseline made the same count
-                inProcess.add(res.generatedTokens() / s);
+                inProcess.add(res.generatedTokens() / b.seconds());
                 System.out.printf(Locale.ROOT, "round %d: runner %.2f t/s, in-process %.2f t/s (%d tokens)%n",
                         r + 1, runner.get(r), inProcess.get(r), res.generatedTokens());
             }
@@ -88,12 +87,12 @@ public final class RunnerOverhead {
                 base.generate(prompt, tokens);
             }
             for (int r = 0; r < rounds; r++) {
-                long t0 = System.nanoTime();
+                Timer t = Timer.start();
                 GenerationResult res = m.generate(prompt, o);
-                runner.add(res.generatedTokens() / ((System.nanoTime() - t0) / 1e9));
-                t0 = System.nanoTime();
+                runner.add(res.generatedTokens() / t.seconds());
+                Timer b = Timer.start();
                 int n = base.generate(prompt, tokens);
-                inProcess.add(n / ((System.nanoTime() - t0) / 1e9));
+                inProcess.add(n / b.seconds());
                 System.out.printf(Locale.ROOT, "round %d: runner %.2f t/s, in-process %.2f t/s%n", r + 1, runner.get(r), inProcess.get(r));
             }
         }

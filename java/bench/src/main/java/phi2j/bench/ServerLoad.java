@@ -87,7 +87,7 @@ public final class ServerLoad {
         for (int c = 0; c < clients; c++) {
             Thread t = new Thread(() -> {
                 while (System.nanoTime() < end) {
-                    long t0 = System.nanoTime();
+                    phi2j.Timer sinceRequest = phi2j.Timer.start();
                     String outcome;
                     try {
                         HttpResponse<InputStream> r = client.send(HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
@@ -100,7 +100,7 @@ public final class ServerLoad {
                         boolean done = false;
                         while ((line = in.readLine()) != null) {
                             if (first && line.startsWith("data: ") && line.contains("\"content\":\"") && !line.contains("\"content\":\"\"")) {
-                                ttft.add((System.nanoTime() - t0) / 1e9);
+                                ttft.add(sinceRequest.seconds());
                                 first = false;
                             }
                             if (line.contains("\"error\"")) {
@@ -112,7 +112,7 @@ public final class ServerLoad {
                             outcome = "200 without [DONE]";
                         }
                         if (outcome.equals("200")) {
-                            total.add((System.nanoTime() - t0) / 1e9);
+                            total.add(sinceRequest.seconds());
                         } else if (outcome.equals("503") || outcome.equals("429")) {
                             Thread.sleep(1000); // Retry-After
                         }
@@ -135,13 +135,15 @@ public final class ServerLoad {
         System.out.printf(Locale.ROOT, "%d streaming clients for %d s on %s (%s slots, queue %s, %s tokens per answer, server heap %s)%n",
                 clients, seconds, Path.of(a.get("--model")).getFileName(), a.get("--parallel"), a.get("--queue"), a.get("--max-tokens"),
                 a.get("--server-heap"));
-        System.out.println("| measure | value |\n| --- | --: |");
-        System.out.printf(Locale.ROOT, "| requests completed (200 with [DONE]) | %d |%n", total.size());
-        new TreeMap<>(outcomes).forEach((k, v) -> System.out.printf(Locale.ROOT, "| outcome %s | %d |%n", k, v.get()));
-        System.out.printf(Locale.ROOT, "| time to first token p50 / p99 | %.3f / %.3f s |%n", pct(ttft, 50), pct(ttft, 99));
-        System.out.printf(Locale.ROOT, "| total latency p50 / p99 | %.3f / %.3f s |%n", pct(total, 50), pct(total, 99));
-        System.out.printf(Locale.ROOT, "| server RSS (JVM + runner) start / end | %.1f / %.1f MB |%n", rssStart / 1024.0, rssEnd / 1024.0);
-        System.out.printf(Locale.ROOT, "| of which the server's JVM, start / end | %.1f / %.1f MB |%n", rssStartJvm / 1024.0, rssEndJvm / 1024.0);
+        List<String[]> rows = new ArrayList<>();
+        rows.add(new String[] {"requests completed (200 with [DONE])", String.valueOf(total.size())});
+        new TreeMap<>(outcomes).forEach((k, v) -> rows.add(new String[] {"outcome " + k, String.valueOf(v.get())}));
+        rows.add(new String[] {"time to first token p50 / p99", String.format(Locale.ROOT, "%.3f / %.3f s", pct(ttft, 50), pct(ttft, 99))});
+        rows.add(new String[] {"total latency p50 / p99", String.format(Locale.ROOT, "%.3f / %.3f s", pct(total, 50), pct(total, 99))});
+        rows.add(new String[] {"server RSS (JVM + runner) start / end", String.format(Locale.ROOT, "%.1f / %.1f MB", rssStart / 1024.0, rssEnd / 1024.0)});
+        rows.add(new String[] {"of which the server's JVM, start / end",
+                String.format(Locale.ROOT, "%.1f / %.1f MB", rssStartJvm / 1024.0, rssEndJvm / 1024.0)});
+        System.out.println(phi2j.cli.MarkdownTable.render(List.of("measure", "value"), rows, 1));
     }
 
     static double pct(List<Double> v, int p) {

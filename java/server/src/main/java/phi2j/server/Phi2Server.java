@@ -312,7 +312,7 @@ public final class Phi2Server implements AutoCloseable {
 
     private void run(HttpExchange ex, Phi2Model m, Requests.Job job) throws IOException {
         String id = (job.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
-        long t0 = System.nanoTime();
+        phi2j.Timer sinceRequest = phi2j.Timer.start();
         TokenStream s;
         try {
             s = m.stream(job.prompt(), job.options());
@@ -331,7 +331,7 @@ public final class Phi2Server implements AutoCloseable {
         boolean headersSent = false;
         try (s) {
             OutputStream out = null;
-            long first = 0;
+            boolean first = true;
             if (job.stream()) {
                 ex.getResponseHeaders().add("Content-Type", "text/event-stream");
                 ex.getResponseHeaders().add("Cache-Control", "no-cache");
@@ -349,9 +349,9 @@ public final class Phi2Server implements AutoCloseable {
             try {
                 while (s.hasNext()) {
                     String piece = s.next();
-                    if (first == 0) {
-                        first = System.nanoTime();
-                        metrics.firstToken((first - t0) / 1e9);
+                    if (first) {
+                        first = false;
+                        metrics.firstToken(sinceRequest.seconds());
                     }
                     if (job.chat() && !started) {
                         piece = piece.stripLeading();

@@ -115,10 +115,10 @@ public final class RunnerMain {
         }
 
         private void load(Messages.Load req) throws IOException {
-            long t0 = System.nanoTime();
+            phi2j.Timer loading = phi2j.Timer.start();
             try {
                 engine = open(req);
-                frames.sendJson(Frames.LOADED, new Messages.Loaded((System.nanoTime() - t0) / 1_000_000, engine.kind(),
+                frames.sendJson(Frames.LOADED, new Messages.Loaded(loading.elapsed().toMillis(), engine.kind(),
                         engine.llamaCpp(), engine.systemInfo(), engine.contextPerSequence()));
             } catch (phi2j.InvalidOptionException e) {
                 frames.sendJson(Frames.ERROR, new Messages.Error(-1, Messages.ErrorKind.OPTION, e.option(), e.problem()));
