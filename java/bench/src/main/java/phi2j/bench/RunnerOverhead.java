@@ -4,7 +4,6 @@ import phi2j.Timer;
 import phi2j.runtime.EngineKind;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.NativeEngineBuild;
-import phi2j.runtime.GenerationResult;
 import phi2j.runtime.ModelOptions;
 import phi2j.runtime.Phi2Model;
 import phi2j.testkit.TestModels;
@@ -13,6 +12,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.function.IntSupplier;
 
 /**
  * Tokens per second through the runner divided by tokens per second of a plain in-process loop, on the same
@@ -41,31 +41,17 @@ public final class RunnerOverhead {
         String prompt = "Instruct: Write a detailed analogy between mathematics and a lighthouse.\nOutput:";
         System.out.printf(Locale.ROOT, "model %s, %d new tokens, %d rounds, %d threads%n", model, tokens, rounds, threads);
 
-        List<Double> runner = new ArrayList<>();
-        List<Double> inProcess = new ArrayList<>();
         InProcessBaseline base = new InProcessBaseline(model, 1024, threads);
         try (Phi2Model m = Phi2Model.open(model, ModelOptions.defaults().withEngine(EngineKind.BINDING).withContextSize(1024).withThreads(threads))) {
             GenerationOptions o = GenerationOptions.greedy().withMaxNewTokens(tokens);
             m.generate(prompt, o); // warm-up, both sides
             base.generate(prompt, tokens);
-            for (int r = 0; r < rounds; r++) {
-                Timer t = Timer.start();
-                GenerationResult res = m.generate(prompt, o);
-                runner.add(res.generatedTokens() / t.seconds());
-
-                Timer b = Timer.start();
+            int[] count = {0};
+            rounds(rounds, () -> count[0] = m.generate(prompt, o).generatedTokens(), () -> {
                 base.generate(prompt, tokens);
-                // no end-of-text on these models within the budget: the baseline made the same count
-                inProcess.add(res.generatedTokens() / b.seconds());
-                System.out.printf(Locale.ROOT, "round %d: runner %.2f t/s, in-process %.2f t/s (%d tokens)%n",
-                        r + 1, runner.get(r), inProcess.get(r), res.generatedTokens());
-            }
+                return count[0]; // no end-of-text on these models within the budget: the baseline made the same count
+            });
         }
-        double rm = mean(runner);
-        double im = mean(inProcess);
-        System.out.printf(Locale.ROOT, "runner      %.2f ± %.2f tokens/s%n", rm, sd(runner));
-        System.out.printf(Locale.ROOT, "in-process  %.2f ± %.2f tokens/s%n", im, sd(inProcess));
-        System.out.printf(Locale.ROOT, "ratio runner / in-process = %.3f%n", rm / im);
         System.exit(0); // the in-process baseline's native thread would keep the JVM alive
     }
 
@@ -73,8 +59,6 @@ public final class RunnerOverhead {
     private static void nativeEngine(Path model, int tokens, int rounds, int threads) {
         String prompt = "The";
         NativeEngineBuild build = NativeEngineBuild.read(NativeEngineBuild.defaultDir().orElseThrow());
-        List<Double> runner = new ArrayList<>();
-        List<Double> inProcess = new ArrayList<>();
         System.out.printf(Locale.ROOT, "native engine %s, model %s, %d new tokens, %d rounds, %d threads%n", build.llamaCpp(), model, tokens,
                 rounds, threads);
         try (NativeInProcessBaseline base = new NativeInProcessBaseline(model, build, 1024, threads);
@@ -86,15 +70,24 @@ public final class RunnerOverhead {
                 m.generate(prompt, o);
                 base.generate(prompt, tokens);
             }
-            for (int r = 0; r < rounds; r++) {
-                Timer t = Timer.start();
-                GenerationResult res = m.generate(prompt, o);
-                runner.add(res.generatedTokens() / t.seconds());
-                Timer b = Timer.start();
-                int n = base.generate(prompt, tokens);
-                inProcess.add(n / b.seconds());
-                System.out.printf(Locale.ROOT, "round %d: runner %.2f t/s, in-process %.2f t/s%n", r + 1, runner.get(r), inProcess.get(r));
-            }
+            rounds(rounds, () -> m.generate(prompt, o).generatedTokens(), () -> base.generate(prompt, tokens));
+        }
+        System.exit(0);
+    }
+
+    /**
+     * Interleaved rounds, the runner first, then the in-process baseline, each its tokens over its own wall time; prints
+     * each round, then the means, their ratio and the overhead per token.
+     */
+    private static void rounds(int rounds, IntSupplier viaRunner, IntSupplier inThisJvm) {
+        List<Double> runner = new ArrayList<>();
+        List<Double> inProcess = new ArrayList<>();
+        for (int r = 0; r < rounds; r++) {
+            Timer t = Timer.start();
+            runner.add(viaRunner.getAsInt() / t.seconds());
+            Timer b = Timer.start();
+            inProcess.add(inThisJvm.getAsInt() / b.seconds());
+            System.out.printf(Locale.ROOT, "round %d: runner %.2f t/s, in-process %.2f t/s%n", r + 1, runner.get(r), inProcess.get(r));
         }
         double rm = mean(runner);
         double im = mean(inProcess);
@@ -102,7 +95,6 @@ public final class RunnerOverhead {
         System.out.printf(Locale.ROOT, "in-process  %.2f ± %.2f tokens/s%n", im, sd(inProcess));
         System.out.printf(Locale.ROOT, "ratio runner / in-process = %.3f; overhead per token = %.1f µs (from the means)%n", rm / im,
                 (1 / rm - 1 / im) * 1e6);
-        System.exit(0);
     }
 
     static double mean(List<Double> xs) {
