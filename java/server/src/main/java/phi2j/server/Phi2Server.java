@@ -313,16 +313,7 @@ public final class Phi2Server implements AutoCloseable {
     private void run(HttpExchange ex, Phi2Model m, Requests.Job job) throws IOException {
         String id = (job.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
         phi2j.Timer sinceRequest = phi2j.Timer.start();
-        TokenStream s;
-        try {
-            s = m.stream(job.prompt(), job.options());
-        } catch (InvalidOptionException e) {
-            throw ApiError.badRequest(Requests.field(e.option(), job.chat()), e.getMessage());
-        } catch (RunnerCrashedException | phi2j.runtime.ModelClosedException e) {
-            reopenSoon(); // the runner died while this request waited for a slot
-            throw new ApiError(500, "server_error", null, "runner_crashed", "The model's runner process died; it is being restarted: "
-                    + e.getMessage());
-        }
+        TokenStream s = open(m, job);
         java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
         ScheduledFuture<?> deadline = timers.schedule(() -> {
             timedOut.set(true);
@@ -330,60 +321,15 @@ public final class Phi2Server implements AutoCloseable {
         }, config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
         boolean headersSent = false;
         try (s) {
-            OutputStream out = null;
-            boolean first = true;
-            if (job.stream()) {
-                ex.getResponseHeaders().add("Content-Type", "text/event-stream");
-                ex.getResponseHeaders().add("Cache-Control", "no-cache");
-                ex.sendResponseHeaders(200, 0);
-                headersSent = true;
-                out = ex.getResponseBody();
-                if (job.chat()) {
-                    JsonObject delta = new JsonObject();
-                    delta.addProperty("role", "assistant");
-                    delta.addProperty("content", "");
-                    event(out, chunk(id, true, delta, null, null));
-                }
-            }
-            boolean started = false; // a chat answer starts after "Assistant:": its leading space is not content
-            try {
-                while (s.hasNext()) {
-                    String piece = s.next();
-                    if (first) {
-                        first = false;
-                        metrics.firstToken(sinceRequest.seconds());
-                    }
-                    if (job.chat() && !started) {
-                        piece = piece.stripLeading();
-                        started = !piece.isEmpty();
-                    }
-                    if (out != null && !piece.isEmpty()) {
-                        event(out, job.chat() ? chunk(id, true, text(piece), null, null) : chunk(id, false, text(piece), null, null));
-                    }
-                }
-            } catch (IOException gone) {
-                s.cancel(); // the client disconnected: free the slot, once the runner says the generation ended
-                if (s.result().stopReason() == StopReason.CANCELLED) {
-                    metrics.abandoned();
-                }
-                throw gone;
-            }
+            OutputStream out = job.stream() ? startEvents(ex, job, id) : null;
+            headersSent = out != null;
+            relay(s, job, id, out, sinceRequest);
             GenerationResult r = s.result();
             metrics.generated(r.promptTokens(), r.generatedTokens(), r.timings().tokensPerSecond());
             if (timedOut.get()) {
                 throw new ApiError(504, "server_error", null, "timeout", "The generation took longer than " + config.requestTimeout().toSeconds() + " s");
             }
-            String finish = r.stopReason() == StopReason.LENGTH ? "length" : "stop";
-            if (out != null) {
-                event(out, chunk(id, job.chat(), new JsonObject(), finish, null));
-                if (job.includeUsage()) {
-                    event(out, chunk(id, job.chat(), null, null, usage(r)));
-                }
-                out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
-                out.flush();
-            } else {
-                sendJson(ex, 200, complete(id, job, r, finish));
-            }
+            finish(ex, job, id, out, r);
         } catch (RunnerStalledException e) {
             reopenSoon();
             failed(ex, headersSent, new ApiError(504, "server_error", null, "runner_stalled", e.getMessage()));
@@ -398,6 +344,80 @@ public final class Phi2Server implements AutoCloseable {
         } finally {
             deadline.cancel(false);
         }
+    }
+
+    /** The job's generation, started; what cannot start becomes the API's error. */
+    private TokenStream open(Phi2Model m, Requests.Job job) {
+        try {
+            return m.stream(job.prompt(), job.options());
+        } catch (InvalidOptionException e) {
+            throw ApiError.badRequest(Requests.field(e.option(), job.chat()), e.getMessage());
+        } catch (RunnerCrashedException | phi2j.runtime.ModelClosedException e) {
+            reopenSoon(); // the runner died while this request waited for a slot
+            throw new ApiError(500, "server_error", null, "runner_crashed", "The model's runner process died; it is being restarted: "
+                    + e.getMessage());
+        }
+    }
+
+    /** Server-sent events: the headers, and for a chat the first chunk with the assistant's role. */
+    private OutputStream startEvents(HttpExchange ex, Requests.Job job, String id) throws IOException {
+        ex.getResponseHeaders().add("Content-Type", "text/event-stream");
+        ex.getResponseHeaders().add("Cache-Control", "no-cache");
+        ex.sendResponseHeaders(200, 0);
+        OutputStream out = ex.getResponseBody();
+        if (job.chat()) {
+            JsonObject delta = new JsonObject();
+            delta.addProperty("role", "assistant");
+            delta.addProperty("content", "");
+            event(out, chunk(id, true, delta, null, null));
+        }
+        return out;
+    }
+
+    /**
+     * Reads the generation to its end, each piece an event when streaming ({@code out}); a client that disconnects
+     * cancels it, and its slot is free once the runner says the generation ended.
+     */
+    private void relay(TokenStream s, Requests.Job job, String id, OutputStream out, phi2j.Timer sinceRequest) throws IOException {
+        boolean first = true;
+        boolean started = false; // a chat answer starts after "Assistant:": its leading space is not content
+        try {
+            while (s.hasNext()) {
+                String piece = s.next();
+                if (first) {
+                    first = false;
+                    metrics.firstToken(sinceRequest.seconds());
+                }
+                if (job.chat() && !started) {
+                    piece = piece.stripLeading();
+                    started = !piece.isEmpty();
+                }
+                if (out != null && !piece.isEmpty()) {
+                    event(out, chunk(id, job.chat(), text(piece), null, null));
+                }
+            }
+        } catch (IOException gone) {
+            s.cancel();
+            if (s.result().stopReason() == StopReason.CANCELLED) {
+                metrics.abandoned();
+            }
+            throw gone;
+        }
+    }
+
+    /** The end: the finish reason (and usage) as the last events and [DONE], or the whole answer as one JSON body. */
+    private void finish(HttpExchange ex, Requests.Job job, String id, OutputStream out, GenerationResult r) throws IOException {
+        String finish = r.stopReason() == StopReason.LENGTH ? "length" : "stop";
+        if (out == null) {
+            sendJson(ex, 200, complete(id, job, r, finish));
+            return;
+        }
+        event(out, chunk(id, job.chat(), new JsonObject(), finish, null));
+        if (job.includeUsage()) {
+            event(out, chunk(id, job.chat(), null, null, usage(r)));
+        }
+        out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+        out.flush();
     }
 
     /** After a runner crash: open the model again in the background, so the next request finds it ready. */
