@@ -16,6 +16,9 @@ fi
 echo "== all tests, native engine ($(( SECONDS / 60 )) min so far)" >&2
 mvn -B -ntp ${MAVEN_ARGS:-} test
 echo "== runtime and CLI tests again on the binding engine ($(( SECONDS / 60 )) min so far)" >&2
+# -pl takes the other modules from the local repository, not from this tree: install this tree's first, or a fresh
+# machine has none and a used one has stale ones
+mvn -q -B -ntp ${MAVEN_ARGS:-} install -DskipTests
 PHI2_ENGINE=binding mvn -B -ntp ${MAVEN_ARGS:-} test -pl java/runtime,java/cli
 echo "== the engine's C++ test ($(( SECONDS / 60 )) min so far)" >&2
 native/build/cpu/cmake/phi2j_engine_test java/runtime/target/test-models/tiny-phi2.gguf
