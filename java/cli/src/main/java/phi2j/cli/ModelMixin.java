@@ -1,6 +1,5 @@
 package phi2j.cli;
 
-import phi2j.InvalidOptionException;
 import phi2j.runtime.ModelOptions;
 import phi2j.runtime.SplitMode;
 import picocli.CommandLine.Option;

@@ -9,7 +9,6 @@ import org.junit.jupiter.api.io.TempDir;
 import phi2j.InvalidOptionException;
 import phi2j.Phi2Exception;
 import phi2j.cli.pull.Downloader;
-import phi2j.cli.pull.Pulls;
 import phi2j.testkit.TestModels;
 
 import java.io.IOException;
@@ -22,7 +21,6 @@ import java.net.URI;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;

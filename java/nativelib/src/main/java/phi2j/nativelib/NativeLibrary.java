@@ -1,7 +1,6 @@
 package phi2j.nativelib;
 
 import phi2j.OwnerOnly;
-import phi2j.Phi2Exception;
 import phi2j.Sha256;
 
 import java.io.IOException;

@@ -7,7 +7,6 @@ import phi2j.runtime.EngineKind;
 import phi2j.runtime.FlashAttention;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.GenerationResult;
-import phi2j.runtime.ModelOptions;
 import phi2j.runtime.Phi2Model;
 
 import java.io.PrintWriter;

@@ -7,10 +7,8 @@ import de.kherud.llama.LlamaOutput;
 import de.kherud.llama.ModelParameters;
 import de.kherud.llama.args.GpuSplitMode;
 import phi2j.InvalidOptionException;
-import phi2j.Phi2Exception;
 import phi2j.runtime.GenerationOptions;
 
-import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Set;
