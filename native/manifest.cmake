@@ -1,6 +1,23 @@
-# Writes manifest.json beside an installed engine: what it was built for and from. The Java side reads it to
-# refuse a build made for another llama.cpp version or engine ABI before loading anything.
+# Writes manifest.json beside an installed engine (or backend add-on): what it was built for and from. The Java side
+# reads it to refuse a build made for another llama.cpp version or engine ABI before loading anything, and to name
+# the build (its compiler, whether it is portable, its CPU variants and GPU backends).
 string(TIMESTAMP _now "%Y-%m-%dT%H:%M:%SZ" UTC)
 string(REPLACE ";" "," _targets "${TARGETS}")
-file(WRITE "${OUT}.tmp" "{\n  \"engine\": \"phi2j-native\",\n  \"engineAbi\": ${ENGINE_ABI},\n  \"library\": \"${LIBS}\",\n  \"preset\": \"${PRESET}\",\n  \"backend\": \"${BACKEND}\",\n  \"targets\": \"${_targets}\",\n  \"llamaCppVersion\": \"${VERSION}\",\n  \"llamaCppCommit\": \"${COMMIT}\",\n  \"compiler\": \"${COMPILER}\",\n  \"flags\": \"${FLAGS}\",\n  \"built\": \"${_now}\"\n}\n")
+set(_json_lists "")
+foreach(_name CPU_VARIANTS GPU_BACKENDS)
+  set(_items "")
+  foreach(_v ${${_name}})
+    if(_items)
+      string(APPEND _items ", ")
+    endif()
+    string(APPEND _items "\"${_v}\"")
+  endforeach()
+  set(_${_name} "[${_items}]")
+endforeach()
+if(PORTABLE)
+  set(_portable true)
+else()
+  set(_portable false)
+endif()
+file(WRITE "${OUT}.tmp" "{\n  \"engine\": \"phi2j-native\",\n  \"kind\": \"${KIND}\",\n  \"engineAbi\": ${ENGINE_ABI},\n  \"library\": \"${LIBS}\",\n  \"preset\": \"${PRESET}\",\n  \"backend\": \"${BACKEND}\",\n  \"targets\": \"${_targets}\",\n  \"portable\": ${_portable},\n  \"cpuVariants\": ${_CPU_VARIANTS},\n  \"gpuBackends\": ${_GPU_BACKENDS},\n  \"llamaCppVersion\": \"${VERSION}\",\n  \"llamaCppCommit\": \"${COMMIT}\",\n  \"compiler\": \"${COMPILER}\",\n  \"flags\": \"${FLAGS}\",\n  \"built\": \"${_now}\"\n}\n")
 file(RENAME "${OUT}.tmp" "${OUT}")

@@ -1,3 +1,3 @@
-# CPU only: the same backend as the jar's bundled library, built for this machine's CPU features.
+# CPU only, built for this machine's CPU features (GGML_NATIVE): the fastest build for the machine it was made on.
 set(PHI2J_BACKEND "cpu" CACHE STRING "")
 set(GGML_NATIVE ON CACHE BOOL "")
