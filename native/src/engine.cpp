@@ -4,6 +4,9 @@
 #include "ggml-cpu.h"
 #include "llama.h"
 
+#include <dirent.h>
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -81,6 +84,69 @@ void set_log_sink(void (*sink)(int, const char *, void *), void * user) {
     llama_log_set(log_callback, nullptr);
 }
 
+namespace {
+bool starts_with(const std::string & s, const char * prefix) { return s.rfind(prefix, 0) == 0; }
+bool ends_with(const std::string & s, const char * suffix) {
+    const size_t n = std::strlen(suffix);
+    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+// Plain files named libggml-*.so in dir, sorted.
+std::vector<std::string> modules_in(const std::string & dir) {
+    std::vector<std::string> names;
+    if (DIR * d = opendir(dir.c_str())) {
+        while (const dirent * e = readdir(d)) {
+            const std::string name = e->d_name;
+            if (starts_with(name, "libggml-") && ends_with(name, ".so")) names.push_back(name);
+        }
+        closedir(d);
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+}
+} // namespace
+
+const BackendLoad & load_backends(const std::string & dir) {
+    static std::mutex mutex;
+    static std::unique_ptr<BackendLoad> report;
+    std::lock_guard<std::mutex> lock(mutex);
+    if (report) {
+        return *report;
+    }
+    report.reset(new BackendLoad());
+    report->dir = dir;
+#ifdef GGML_BACKEND_DL
+    report->dynamic = true;
+    const std::vector<std::string> modules = modules_in(dir);
+    // ggml's own loader is silent about a module it cannot open: open each GPU module alone first, so a missing
+    // runtime library (libvulkan.so.1, libcudart.so.12, libamdhip64.so.6) is named.
+    for (const std::string & name : modules) {
+        if (starts_with(name, "libggml-base") || starts_with(name, "libggml-cpu")) continue;
+        const std::string path = dir + "/" + name;
+        dlerror();
+        if (void * h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+            dlclose(h);
+        } else {
+            const char * why = dlerror();
+            report->failed_files.push_back(name);
+            report->failed_errors.push_back(why ? why : "dlopen failed");
+        }
+    }
+    ggml_backend_load_all_from_path(dir.c_str());
+    for (const std::string & name : modules) {
+        if (!starts_with(name, "libggml-cpu-")) continue;
+        const std::string path = dir + "/" + name;
+        if (void * h = dlopen(path.c_str(), RTLD_NOW | RTLD_NOLOAD)) { // loaded already: the variant ggml chose
+            dlclose(h);
+            report->cpu_variant = name.substr(std::strlen("libggml-cpu-"), name.size() - std::strlen("libggml-cpu-") - 3);
+        }
+    }
+#endif
+    for (size_t i = 0; i < ggml_backend_reg_count(); i++) {
+        report->registered.push_back(ggml_backend_reg_name(ggml_backend_reg_get(i)));
+    }
+    return *report;
+}
+
 struct Slot {
     enum class State { IDLE, PROMPT, GENERATING };
     int32_t id = 0;
@@ -109,6 +175,13 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, std::string & err) {
         }
         llama_backend_init();
     });
+    if (!p.backend_dir.empty()) {
+        load_backends(p.backend_dir);
+    }
+    if (ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU) == nullptr) {
+        err = "no CPU backend: none of the CPU modules in '" + p.backend_dir + "' loads on this machine (see the log)";
+        return nullptr;
+    }
     if (p.n_parallel < 1 || p.n_parallel > (int32_t) llama_max_parallel_sequences()) {
         err = "parallel must be 1 to " + std::to_string(llama_max_parallel_sequences()) + ", not " + std::to_string(p.n_parallel);
         return nullptr;

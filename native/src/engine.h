@@ -21,6 +21,7 @@ namespace phi2j {
 
 struct ModelParams {
     std::string path;
+    std::string backend_dir;    // a portable build's folder: its backend modules are loaded from there (load_backends)
     int32_t n_ctx = 0;          // 0: the model's training context
     int32_t n_threads = 0;      // 0: every core
     int32_t n_gpu_layers = 0;   // -1: all
@@ -119,6 +120,21 @@ private:
     bool boundary_ = false;            // set by a first token or an end; run() returns after that step
     std::atomic<bool> wake_{false};
 };
+
+// What load_backends found. A portable build (GGML_BACKEND_DL) has its backends as modules in the engine's folder:
+// every CPU variant, of which ggml loads the best one this CPU runs, and any GPU module dropped beside them.
+struct BackendLoad {
+    bool dynamic = false;                 // the backends are modules (a portable build); false: linked in
+    std::string dir;
+    std::string cpu_variant;              // the CPU module ggml chose: libggml-cpu-zen4.so is "zen4"; "" when linked in
+    std::vector<std::string> registered;  // ggml's backends after loading: "CPU", "Vulkan", ...
+    std::vector<std::string> failed_files;   // GPU modules that could not be loaded,
+    std::vector<std::string> failed_errors;  // and why (the loader's message names the missing library)
+};
+
+// Loads the backend modules in `dir` once per process; later calls return the first report (ggml's registry is
+// process-wide). A module that cannot be loaded (its GPU runtime is missing) is reported, and the others still load.
+const BackendLoad & load_backends(const std::string & dir);
 
 // Routes llama.cpp's log: to a callback when set, else to stderr (the runner's stderr is read line by line
 // into the phi2j.runner logger). Level names as ggml's: 1 debug, 2 info, 3 warn, 4 error, 5 cont.

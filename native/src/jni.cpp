@@ -22,7 +22,7 @@
 #endif
 
 // Must equal PHI2J_ENGINE_ABI in cmake/versions.cmake and NativeEngine.ABI in Java.
-static constexpr jint ENGINE_ABI = 1;
+static constexpr jint ENGINE_ABI = 2;
 
 namespace {
 
@@ -121,12 +121,44 @@ JNIEXPORT jstring JNICALL Java_phi2j_runtime_internal_NativeEngine_systemInfo0(J
     return guarded<jstring>(env, nullptr, [&] { return env->NewStringUTF(llama_print_system_info()); });
 }
 
-JNIEXPORT jlong JNICALL Java_phi2j_runtime_internal_NativeEngine_load(JNIEnv * env, jclass, jbyteArray path, jint n_ctx,
+// The backends of the build in `dir` (loaded from there when they are modules, once per process), as a
+// NativeEngine.Backends: (boolean modules, String cpuVariant, String[] registered, String[] failedFiles, String[] errors).
+JNIEXPORT jobject JNICALL Java_phi2j_runtime_internal_NativeEngine_loadBackends(JNIEnv * env, jclass, jbyteArray dir) {
+    return guarded<jobject>(env, nullptr, [&]() -> jobject {
+        std::string d;
+        if (!bytes(env, dir, d)) return nullptr;
+        const phi2j::BackendLoad & r = phi2j::load_backends(d);
+        jclass string_class = env->FindClass("java/lang/String");
+        jclass result_class = env->FindClass("phi2j/runtime/internal/NativeEngine$Backends");
+        if (!string_class || !result_class) return nullptr; // NoClassDefFoundError is pending
+        jmethodID ctor = env->GetMethodID(result_class, "<init>",
+                "(ZLjava/lang/String;[Ljava/lang/String;[Ljava/lang/String;[Ljava/lang/String;)V");
+        if (!ctor) return nullptr;
+        auto strings = [&](const std::vector<std::string> & v) -> jobjectArray {
+            jobjectArray a = env->NewObjectArray((jsize) v.size(), string_class, nullptr);
+            for (jsize i = 0; a && i < (jsize) v.size(); i++) {
+                jstring s = env->NewStringUTF(v[(size_t) i].c_str()); // ASCII: backend names, file names, loader text
+                if (!s) return nullptr;
+                env->SetObjectArrayElement(a, i, s);
+                env->DeleteLocalRef(s);
+            }
+            return a;
+        };
+        jstring variant = env->NewStringUTF(r.cpu_variant.c_str());
+        jobjectArray registered = strings(r.registered);
+        jobjectArray files = strings(r.failed_files);
+        jobjectArray errors = strings(r.failed_errors);
+        if (!variant || !registered || !files || !errors) return nullptr;
+        return env->NewObject(result_class, ctor, r.dynamic ? JNI_TRUE : JNI_FALSE, variant, registered, files, errors);
+    });
+}
+
+JNIEXPORT jlong JNICALL Java_phi2j_runtime_internal_NativeEngine_load(JNIEnv * env, jclass, jbyteArray path, jbyteArray backend_dir, jint n_ctx,
         jint n_threads, jint n_gpu_layers, jint split_mode, jfloatArray tensor_split, jint main_gpu, jint n_batch,
         jint n_ubatch, jint n_parallel, jint flash_attn, jboolean embeddings) {
     return guarded<jlong>(env, 0, [&]() -> jlong {
         phi2j::ModelParams p;
-        if (!bytes(env, path, p.path)) return 0;
+        if (!bytes(env, path, p.path) || !bytes(env, backend_dir, p.backend_dir)) return 0;
         p.n_ctx = n_ctx;
         p.n_threads = n_threads;
         p.n_gpu_layers = n_gpu_layers;

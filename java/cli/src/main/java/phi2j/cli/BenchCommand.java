@@ -98,7 +98,7 @@ public final class BenchCommand implements Callable<Integer> {
         }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Path library = lib.resolve();
+        Path library = lib.library();
         if (demo) {
             return demo(out, err, library);
         }
@@ -109,7 +109,7 @@ public final class BenchCommand implements Callable<Integer> {
         List<BenchResult> results = runner.run(tests, r -> printer.result(r, runner.build(), out));
         BenchReport.Build b = runner.build() == null ? new BenchReport.Build("unknown", "de.kherud:llama 4.2.0", "none", "unknown", List.of())
                 : runner.build();
-        b = new BenchReport.Build(b.llamaCpp(), b.binding(), b.library(), b.cpuFeatures(), gpuNames(library));
+        b = new BenchReport.Build(b.llamaCpp(), b.binding(), b.library(), b.cpuFeatures(), gpuNames());
         printer.end(results, b, out);
         out.flush();
         if (plot != null) {
@@ -182,9 +182,9 @@ public final class BenchCommand implements Callable<Integer> {
         return flashAttention.stream().map(v -> v == 1 ? phi2j.runtime.FlashAttention.ON : phi2j.runtime.FlashAttention.OFF).toList();
     }
 
-    private static List<String> gpuNames(Path library) {
+    private List<String> gpuNames() {
         try {
-            return phi2j.runtime.Devices.list(library).stream().filter(d -> !d.type().equals("CPU"))
+            return phi2j.runtime.Devices.list(lib.options()).stream().filter(d -> !d.type().equals("CPU"))
                     .map(d -> d.name() + " (" + d.description() + ")").toList();
         } catch (RuntimeException e) {
             return List.of();

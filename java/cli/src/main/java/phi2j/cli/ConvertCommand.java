@@ -40,7 +40,7 @@ public final class ConvertCommand implements Callable<Integer> {
     boolean force;
 
     @Mixin
-    LibraryMixin lib;
+    GgmlLibraryMixin lib;
 
     @Override
     public Integer call() {
@@ -51,7 +51,7 @@ public final class ConvertCommand implements Callable<Integer> {
         }
         Converter.Report r;
         try (TerminalProgress p = new TerminalProgress("convert " + ft, "M weights", 1_000_000)) {
-            r = Converter.convert(dir, out, new Converter.Options(ft, threads, force, lib.resolveLibjllama()), p);
+            r = Converter.convert(dir, out, new Converter.Options(ft, threads, force, lib.resolve()), p);
         }
         double s = r.time().toNanos() / 1e9;
         spec.commandLine().getOut().printf(Locale.ROOT, "wrote %s: %s, %d tensors, %s read, %s written in %.1f s (%.2f GB/s read)%n",

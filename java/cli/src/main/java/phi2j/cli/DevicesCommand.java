@@ -35,7 +35,7 @@ public final class DevicesCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         logging.apply();
-        Devices.Report report = Devices.report(lib.resolve()); // probed in a runner: this JVM loads no native library
+        Devices.Report report = Devices.report(lib.options()); // probed in a runner: this JVM loads no native library
         String library = report.library();
         List<Devices.Device> devs = report.devices();
         String features = report.systemInfo();
@@ -52,6 +52,7 @@ public final class DevicesCommand implements Callable<Integer> {
             o.addProperty("systemInfo", features);
             Gson gson = new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create();
             o.add("devices", gson.toJsonTree(devs)); // records: their components are the JSON fields
+            o.add("backends", gson.toJsonTree(report.backends()));
             o.add("gpus", gson.toJsonTree(gpus));
             if (warning != null) {
                 o.addProperty("warning", warning);
@@ -59,12 +60,22 @@ public final class DevicesCommand implements Callable<Integer> {
             out.println(gson.toJson(o));
         } else {
             text(out, library, devs, features, gpus);
+            backends(out, report.backends());
             if (warning != null) {
                 spec.commandLine().getErr().println("warning: " + warning);
             }
         }
         out.flush();
         return Main.OK;
+    }
+
+    /** What the engine loaded: the CPU variant of a portable build, and each GPU module that could not be loaded, and why. */
+    private static void backends(PrintWriter out, phi2j.runtime.EngineBackends b) {
+        out.println("backends: " + b.summary() + (b.modules() ? " (modules" + (b.cpuVariant().isEmpty() ? "" : "; ggml chose the CPU variant "
+                + b.cpuVariant()) + ")" : ""));
+        for (phi2j.runtime.EngineBackends.Failure f : b.failures()) {
+            out.println("  not loaded: " + f.describe());
+        }
     }
 
     private static void text(PrintWriter out, String library, List<Devices.Device> devs, String features, List<GpuProbe.Gpu> gpus) {

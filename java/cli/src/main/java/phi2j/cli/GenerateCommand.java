@@ -56,7 +56,7 @@ public final class GenerateCommand implements Callable<Integer> {
         var genOptions = sampling.options();
         var modelOptions = model.options();
         checkLengthBeforeLoading(genOptions, modelOptions);
-        if (genOptions.logprobs() > 0 && phi2j.runtime.NativeEngineBuild.choose(modelOptions) == phi2j.runtime.EngineKind.BINDING) {
+        if (genOptions.logprobs() > 0 && phi2j.runtime.EngineChoice.of(modelOptions).kind() == phi2j.runtime.EngineKind.BINDING) {
             throw new InvalidOptionException("--logprobs", "needs the native engine (build it with scripts/build-native.sh cpu, "
                     + "then --engine native); the de.kherud:llama binding cannot report probabilities");
         }

@@ -53,7 +53,7 @@ public final class QuantizeCommand implements Callable<Integer> {
     boolean force;
 
     @Mixin
-    LibraryMixin lib;
+    GgmlLibraryMixin lib;
 
     @Override
     public Integer call() {
@@ -64,7 +64,7 @@ public final class QuantizeCommand implements Callable<Integer> {
             printPlan(o, Quantizer.plan(in, ft), ft);
             return Main.OK;
         }
-        Quantizer.Options opts = new Quantizer.Options(ft, threads, allowRequantize, force, lib.resolveLibjllama());
+        Quantizer.Options opts = new Quantizer.Options(ft, threads, allowRequantize, force, lib.resolve());
         Quantizer.Report r;
         try (TerminalProgress p = new TerminalProgress("quantize " + ft, "M weights", 1_000_000)) {
             r = Quantizer.quantize(in, out, opts, p);

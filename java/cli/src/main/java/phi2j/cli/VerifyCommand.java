@@ -11,7 +11,6 @@ import phi2j.runtime.EngineKind;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.GenerationResult;
 import phi2j.runtime.ModelOptions;
-import phi2j.runtime.NativeEngineBuild;
 import phi2j.runtime.Phi2Model;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -76,7 +75,7 @@ public final class VerifyCommand implements Callable<Integer> {
         boolean nglGiven = spec.commandLine().getParseResult().hasMatchedOption("-ngl");
         ModelOptions tested = nglGiven ? base : base.withGpuLayers(-1);
         ModelOptions reference = against != null ? tested : tested.withGpuLayers(0);
-        if (NativeEngineBuild.choose(tested) != EngineKind.NATIVE) {
+        if (phi2j.runtime.EngineChoice.of(tested).kind() != EngineKind.NATIVE) {
             throw new InvalidOptionException("--engine", "phi2 verify needs the native engine's log-probabilities: build it with "
                     + "scripts/build-native.sh cpu (or pass --lib with a native engine build)");
         }

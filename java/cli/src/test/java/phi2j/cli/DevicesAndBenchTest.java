@@ -127,7 +127,7 @@ class DevicesAndBenchTest {
         JsonObject tg = a.get(1).getAsJsonObject();
         assertEquals("tg4", tg.get("test").getAsString());
         assertEquals(2, tg.getAsJsonArray("samples_ts").size());
-        boolean nativeEngine = phi2j.runtime.NativeEngineBuild.choose(phi2j.runtime.ModelOptions.defaults()) == phi2j.runtime.EngineKind.NATIVE;
+        boolean nativeEngine = phi2j.runtime.EngineChoice.of(phi2j.runtime.ModelOptions.defaults()).kind() == phi2j.runtime.EngineKind.NATIVE;
         assertTrue(tg.get("build_commit").getAsString().startsWith(nativeEngine ? phi2j.runtime.NativeEngineBuild.LLAMA_CPP_VERSION : "b4916"),
                 tg.toString());
         assertTrue(tg.get("backends").getAsString().contains(nativeEngine ? " native " : " binding "), "every row names its engine: " + tg);

@@ -21,11 +21,15 @@ public final class Devices {
     public record Device(int index, String name, String description, String type, long freeBytes, long totalBytes) {
     }
 
-    /** What a runner found for {@code library}: its devices, its system_info string and the machine's GPUs. */
-    public record Report(String library, List<Device> devices, String systemInfo, List<GpuProbe.Gpu> gpus) {
+    /**
+     * What a runner found for {@code library}: its devices, its system_info string, the machine's GPUs, and for a native
+     * engine the backends it loaded (the CPU variant of a portable build, GPU modules that could not be loaded).
+     */
+    public record Report(String library, List<Device> devices, String systemInfo, List<GpuProbe.Gpu> gpus, EngineBackends backends) {
         public Report {
             devices = List.copyOf(devices);
             gpus = List.copyOf(gpus);
+            backends = backends == null ? EngineBackends.LINKED_CPU : backends;
         }
 
         /** True when the library has a device that is not the CPU. */
@@ -41,33 +45,34 @@ public final class Devices {
      * The library whose ggml to ask: a native engine build's libllama (which loads its ggml and backends), else the
      * binding's libjllama (custom or bundled).
      */
-    public static Path library(Path customDir) {
-        if (customDir != null && NativeEngineBuild.isEngineBuild(customDir)) {
-            Path dir = NativeEngineBuild.read(customDir).dir();
+    static Path library(EngineChoice choice) {
+        if (choice.kind() == EngineKind.NATIVE) {
+            Path dir = choice.build().dir();
             for (String name : List.of("libllama.so.0", "libllama.0.dylib", "llama.dll")) {
                 if (Files.isRegularFile(dir.resolve(name))) {
                     return dir.resolve(name);
                 }
             }
-            throw new NativeLibraryException("no libllama in the native engine build " + dir + ": rebuild it with scripts/build-native.sh");
+            throw new NativeLibraryException("no libllama in the native engine build " + dir + ": rebuild it with "
+                    + NativeEngineBuild.buildCommand(choice.build().preset()));
         }
-        return NativeLibrary.resolve(customDir).resolve(NativeLibrary.fileName());
+        return NativeLibrary.resolve(choice.dir()).resolve(NativeLibrary.fileName());
     }
 
     /**
-     * Asks a short-lived runner process for the devices of the library in {@code customDir} (a native engine build, a
-     * libjllama folder, or null for the bundled library) and the machine's GPUs.
+     * Asks a short-lived runner process for the devices of the llama.cpp that {@code options} choose (the same choice a
+     * model opened with them gets: {@link EngineChoice}) and the machine's GPUs.
      */
-    public static Report report(Path customDir) {
-        Path lib = library(customDir);
+    public static Report report(ModelOptions options) {
+        Path lib = library(EngineChoice.of(options));
         try (RunnerProcess runner = RunnerProcess.start(null, Map.of())) {
             return runner.devices(lib);
         }
     }
 
-    /** The library's compute devices (the bundled CPU build has one: the CPU), through a runner. */
-    public static List<Device> list(Path customDir) {
-        return report(customDir).devices();
+    /** The compute devices of the llama.cpp that {@code options} choose, through a runner. */
+    public static List<Device> list(ModelOptions options) {
+        return report(options).devices();
     }
 
     /** True when the library has a device of type GPU. */

@@ -21,13 +21,16 @@ import java.util.Optional;
  * @param backend   cpu, cuda, hip or vulkan
  * @param targets   GPU targets it was compiled for, if any
  * @param llamaCpp  llama.cpp's version and commit, for example "0.5.0 (de3ff81)"
+ * @param compiler  the host compiler that built it, for example "Clang 16.0.6"
+ * @param portable  true for a portable build: its backends are modules, the CPU's in every variant
  */
-public record NativeEngineBuild(Path dir, Path library, String preset, String backend, String targets, String llamaCpp) {
+public record NativeEngineBuild(Path dir, Path library, String preset, String backend, String targets, String llamaCpp,
+                                String compiler, boolean portable) {
 
     /** The llama.cpp version the engine is pinned to (cmake/versions.cmake: PHI2J_LLAMA_CPP_VERSION). */
     public static final String LLAMA_CPP_VERSION = "0.5.0";
     /** The JNI functions' version (cmake/versions.cmake: PHI2J_ENGINE_ABI). */
-    public static final int ENGINE_ABI = 1;
+    public static final int ENGINE_ABI = 2;
     public static final String MANIFEST = "manifest.json";
 
     /** The engine library's file name on this platform. */
@@ -35,9 +38,19 @@ public record NativeEngineBuild(Path dir, Path library, String preset, String ba
         return System.mapLibraryName("phi2j_engine");
     }
 
+    /** The presets of scripts/build-native.sh (cmake/presets/NAME.cmake). */
+    public static final java.util.List<String> PRESETS = java.util.List.of("cpu", "cuda", "vulkan", "hip", "hip-gfx90a", "hip-gfx942",
+            "portable", "portable-cuda", "portable-hip", "portable-vulkan");
+
     /** The command that (re)builds the engine for {@code preset}. */
     public static String buildCommand(String preset) {
         return "scripts/build-native.sh " + preset;
+    }
+
+    /** The preset a build folder stands for by its name (native/build/hip-gfx90a: hip-gfx90a), else cpu. */
+    static String presetOf(Path dir) {
+        Path name = dir.getFileName();
+        return name != null && PRESETS.contains(name.toString()) ? name.toString() : "cpu";
     }
 
     /** True when {@code dir} looks like an engine build (it has a manifest naming the phi2j engine). */
@@ -62,13 +75,14 @@ public record NativeEngineBuild(Path dir, Path library, String preset, String ba
     public static NativeEngineBuild read(Path dir) {
         Path abs = dir.toAbsolutePath().normalize();
         Path manifest = abs.resolve(MANIFEST);
+        String named = presetOf(abs);
         if (!Files.isDirectory(abs)) {
-            throw new NativeLibraryException("no native engine build at " + abs + ": build it with " + buildCommand("cpu")
+            throw new NativeLibraryException("no native engine build at " + abs + ": build it with " + buildCommand(named)
                     + " (or pick the binding engine with --engine binding)");
         }
         if (!Files.isRegularFile(manifest)) {
             throw new NativeLibraryException(abs + " is not a native engine build (no " + MANIFEST + "): build one with "
-                    + buildCommand("cpu") + ", or pass the folder it installed into");
+                    + buildCommand(named) + ", or pass the folder it installed into");
         }
         JsonObject o;
         try {
@@ -76,10 +90,14 @@ public record NativeEngineBuild(Path dir, Path library, String preset, String ba
         } catch (IOException | RuntimeException e) {
             throw new NativeLibraryException(manifest + " cannot be read (" + e.getMessage() + "): rebuild with " + buildCommand("cpu"));
         }
-        String preset = string(o, "preset").orElse("cpu");
+        String preset = string(o, "preset").orElse(named);
         String rebuild = "rebuild it with " + buildCommand(preset);
         if (!"phi2j-native".equals(string(o, "engine").orElse(""))) {
             throw new NativeLibraryException(manifest + " does not describe a phi2j native engine build; " + rebuild);
+        }
+        if ("backend".equals(string(o, "kind").orElse("engine"))) {
+            throw new NativeLibraryException(abs + " holds a GPU backend module alone (built with --backend-only): put its "
+                    + "library beside a portable engine (scripts/build-native.sh portable), or use that engine's folder");
         }
         String version = string(o, "llamaCppVersion").orElse("?");
         int abi = o.has("engineAbi") && o.get("engineAbi").isJsonPrimitive() ? o.get("engineAbi").getAsInt() : -1;
@@ -93,7 +111,9 @@ public record NativeEngineBuild(Path dir, Path library, String preset, String ba
         }
         String commit = string(o, "llamaCppCommit").orElse("");
         String llamaCpp = version + (commit.isEmpty() ? "" : " (" + commit.substring(0, Math.min(7, commit.length())) + ")");
-        return new NativeEngineBuild(abs, library, preset, string(o, "backend").orElse("cpu"), string(o, "targets").orElse(""), llamaCpp);
+        boolean portable = o.has("portable") && o.get("portable").isJsonPrimitive() && o.get("portable").getAsBoolean();
+        return new NativeEngineBuild(abs, library, preset, string(o, "backend").orElse("cpu"), string(o, "targets").orElse(""), llamaCpp,
+                string(o, "compiler").orElse("unknown compiler"), portable);
     }
 
     private static Optional<String> string(JsonObject o, String key) {
@@ -123,43 +143,5 @@ public record NativeEngineBuild(Path dir, Path library, String preset, String ba
             }
         }
         return Optional.empty();
-    }
-
-    /**
-     * The engine to use for {@code options}: an explicit NATIVE or BINDING wins; AUTO takes {@code PHI2_ENGINE}
-     * (or {@code -Dphi2.engine}) when set, else native when {@code nativeLibrary} is an engine build or, with none
-     * given, when the default build exists; else the binding.
-     */
-    public static EngineKind choose(ModelOptions options) {
-        EngineKind kind = options.engine();
-        if (kind == EngineKind.AUTO) {
-            String env = System.getenv("PHI2_ENGINE");
-            String prop = System.getProperty("phi2.engine");
-            String given = env != null && !env.isBlank() ? env : prop;
-            if (given != null && !given.isBlank()) {
-                try {
-                    kind = EngineKind.valueOf(given.strip().toUpperCase(Locale.ROOT));
-                } catch (IllegalArgumentException e) {
-                    throw new phi2j.InvalidOptionException("engine", "PHI2_ENGINE is '" + given + "'; use native, binding or auto");
-                }
-            }
-        }
-        if (kind != EngineKind.AUTO) {
-            return kind;
-        }
-        if (options.nativeLibrary() != null) {
-            return isEngineBuild(options.nativeLibrary()) ? EngineKind.NATIVE : EngineKind.BINDING;
-        }
-        return defaultDir().filter(NativeEngineBuild::isEngineBuild).isPresent() ? EngineKind.NATIVE : EngineKind.BINDING;
-    }
-
-    /** The native build {@code options} point at, or the default one; {@link NativeLibraryException} when unusable. */
-    public static NativeEngineBuild forOptions(ModelOptions options) {
-        if (options.nativeLibrary() != null) {
-            return read(options.nativeLibrary());
-        }
-        return read(defaultDir().orElseThrow(() -> new NativeLibraryException(
-                "no native engine build was given and phi2j's checkout (with native/build/cpu) was not found from "
-                        + System.getProperty("user.dir") + ": set PHI2_HOME, or pass the build folder with --lib")));
     }
 }

@@ -1,6 +1,5 @@
 package phi2j.runtime;
 
-import phi2j.nativelib.NativeLibraryException;
 import phi2j.nativelib.NativeLibrary;
 import phi2j.BadModelFileException;
 import phi2j.InvalidOptionException;
@@ -63,14 +62,15 @@ public final class Phi2Model implements AutoCloseable {
         int context = options.contextSize() == 0 ? (int) hp.contextLength() : options.contextSize();
         int threads = options.threads() == 0 ? Runtime.getRuntime().availableProcessors() : options.threads();
 
-        EngineKind engine = NativeEngineBuild.choose(options);
-        Library lib = library(engine, options);
+        EngineChoice choice = EngineChoice.of(options);
+        EngineKind engine = choice.kind();
+        Library lib = library(choice);
         RunnerProcess runner = RunnerProcess.start(lib.bindingDir(), visibleDevices(options));
         runner.libraryHint(lib.rebuild());
         runner.stallTimeout(options.stallTimeout());
         try {
             if (engine == EngineKind.BINDING) { // the native engine checks these itself, before loading
-                checkDevices(options, runner);
+                checkDevices(options, runner, lib.bindingDir().resolve(NativeLibrary.fileName()));
             }
             Messages.Loaded loaded = runner.load(new Messages.Load(gguf.toAbsolutePath().toString(), context, threads,
                     options.gpuLayers(), options.splitMode().name(), options.tensorSplit(), options.mainGpu(), options.seed(),
@@ -82,7 +82,8 @@ public final class Phi2Model implements AutoCloseable {
                     file.fileSize(), file.parameterCount(), context, (int) hp.contextLength(), vocab.size(), vocab.eosText(),
                     loadTime, Duration.ofMillis(loaded.nativeLoadMillis()), lib.label(), engine,
                     engine == EngineKind.NATIVE ? loaded.llamaCpp() : "b" + runner.log().build(),
-                    loaded.contextPerSequence());
+                    loaded.contextPerSequence(), choice.origin(), loaded.backends() == null ? EngineBackends.LINKED_CPU : loaded.backends(),
+                    choice.advice());
             if (engine == EngineKind.NATIVE) {
                 runner.log().systemInfo(loaded.systemInfo());
             }
@@ -100,19 +101,16 @@ public final class Phi2Model implements AutoCloseable {
     private record Library(Path bindingDir, String engineLibrary, String label, String rebuild) {
     }
 
-    private static Library library(EngineKind engine, ModelOptions options) {
-        if (engine == EngineKind.NATIVE) {
-            NativeEngineBuild build = NativeEngineBuild.forOptions(options);
-            return new Library(null, build.library().toString(), "phi2j native engine (" + build.preset() + "), " + build.library(),
-                    " (library " + build.library() + "; rebuild it with " + NativeEngineBuild.buildCommand(build.preset()) + ")");
+    private static Library library(EngineChoice choice) {
+        if (choice.kind() == EngineKind.NATIVE) {
+            NativeEngineBuild build = choice.build();
+            return new Library(null, build.library().toString(), choice.describe(),
+                    " (library " + build.library() + " " + choice.origin().describe() + "; rebuild it with "
+                            + NativeEngineBuild.buildCommand(build.preset()) + ")");
         }
-        if (options.nativeLibrary() != null && NativeEngineBuild.isEngineBuild(options.nativeLibrary())) {
-            throw new NativeLibraryException(options.nativeLibrary().toAbsolutePath() + " is a native engine build, which the "
-                    + "binding engine cannot load: use the native engine (--engine native or auto)");
-        }
-        Path dir = NativeLibrary.resolve(options.nativeLibrary());
+        Path dir = NativeLibrary.resolve(choice.dir());
         Path file = dir.resolve(NativeLibrary.fileName());
-        return new Library(dir, null, (options.nativeLibrary() != null ? "custom " : "bundled CPU build, ") + file, " (library " + file + ")");
+        return new Library(dir, null, (choice.dir() != null ? "custom " : "bundled CPU build, ") + file, " (library " + file + ")");
     }
 
     /** The GPUs the runner may see, in each vendor's variable; empty to inherit the caller's. */
@@ -127,11 +125,11 @@ public final class Phi2Model implements AutoCloseable {
     }
 
     /** A split or main GPU that names devices the library does not have is an error here, not a surprise in llama.cpp. */
-    static void checkDevices(ModelOptions o, RunnerProcess runner) {
+    static void checkDevices(ModelOptions o, RunnerProcess runner, Path library) {
         if (o.tensorSplit().isEmpty() && o.mainGpu() == 0) {
             return;
         }
-        long gpus = runner.devices(Devices.library(o.nativeLibrary())).devices().stream().filter(d -> !d.type().equals("CPU")).count();
+        long gpus = runner.devices(library).devices().stream().filter(d -> !d.type().equals("CPU")).count();
         if (o.tensorSplit().size() > Math.max(1, gpus)) {
             throw new InvalidOptionException("tensorSplit", "lists " + o.tensorSplit().size() + " devices, but the llama.cpp library sees "
                     + gpus + " GPU(s) (see phi2 devices)");

@@ -225,11 +225,18 @@ class NativeEngineTest {
     }
 
     @Test
-    void autoPicksTheNativeEngineForABuildFolderAndTheBindingOtherwise(@TempDir Path dir) {
+    void autoPicksTheNativeEngineForABuildFolderAndTheBindingForALibjllamaFolder(@TempDir Path dir) throws IOException {
         org.junit.jupiter.api.Assumptions.assumeTrue(System.getenv("PHI2_ENGINE") == null, "PHI2_ENGINE overrides auto in this run");
-        assertEquals(EngineKind.NATIVE, NativeEngineBuild.choose(ModelOptions.defaults().withNativeLibrary(build())));
-        assertEquals(EngineKind.BINDING, NativeEngineBuild.choose(ModelOptions.defaults().withEngine(EngineKind.BINDING).withNativeLibrary(build())));
-        assertEquals(EngineKind.BINDING, NativeEngineBuild.choose(ModelOptions.defaults().withNativeLibrary(dir)), "a libjllama folder");
+        EngineChoice nativeChoice = EngineChoice.of(ModelOptions.defaults().withNativeLibrary(build()));
+        assertEquals(EngineKind.NATIVE, nativeChoice.kind());
+        assertEquals(EngineChoice.Origin.OPTION, nativeChoice.origin());
+        NativeLibraryException refused = assertThrows(NativeLibraryException.class,
+                () -> EngineChoice.of(ModelOptions.defaults().withEngine(EngineKind.BINDING).withNativeLibrary(build())));
+        assertTrue(refused.getMessage().contains("binding engine cannot load"), refused.getMessage());
+        Files.writeString(dir.resolve(phi2j.nativelib.NativeLibrary.fileName()), "a custom libjllama");
+        EngineChoice binding = EngineChoice.of(ModelOptions.defaults().withNativeLibrary(dir));
+        assertEquals(EngineKind.BINDING, binding.kind(), "a libjllama folder");
+        assertEquals(dir.toAbsolutePath(), binding.dir());
     }
 
     private static String valid(String s) {

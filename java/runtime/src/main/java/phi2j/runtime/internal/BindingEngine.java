@@ -85,6 +85,11 @@ public final class BindingEngine implements Engine {
     }
 
     @Override
+    public phi2j.runtime.EngineBackends backends() {
+        return phi2j.runtime.EngineBackends.LINKED_CPU;
+    }
+
+    @Override
     public String kind() {
         return "binding";
     }

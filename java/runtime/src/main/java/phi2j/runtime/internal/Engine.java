@@ -38,6 +38,9 @@ public interface Engine extends AutoCloseable {
     /** llama.cpp's system_info line: backends and CPU features. */
     String systemInfo();
 
+    /** The ggml backends it loaded (the native engine's: the CPU variant, GPU modules that could not be loaded). */
+    phi2j.runtime.EngineBackends backends();
+
     /** Tokens one generation may hold: the context divided among the parallel sequences. */
     int contextPerSequence();
 

@@ -23,8 +23,9 @@ public final class Messages {
                        String engineLibrary, int flashAttention) {
     }
 
-    /** The model is ready: which llama.cpp loaded it, and in how long. */
-    public record Loaded(long nativeLoadMillis, String engine, String llamaCpp, String systemInfo, int contextPerSequence) {
+    /** The model is ready: which llama.cpp loaded it, in how long, and (native engine) the backends it loaded. */
+    public record Loaded(long nativeLoadMillis, String engine, String llamaCpp, String systemInfo, int contextPerSequence,
+                         phi2j.runtime.EngineBackends backends) {
     }
 
     /**

@@ -22,7 +22,7 @@ import java.util.function.Consumer;
  */
 public final class NativeEngine implements Engine {
     /** The JNI functions' version; equals PHI2J_ENGINE_ABI in cmake/versions.cmake. */
-    public static final int ABI = 1;
+    public static final int ABI = 2;
 
     /** The engine's errors about a caller's value: "option NAME: problem". */
     private static final java.util.regex.Pattern OPTION_ERROR = java.util.regex.Pattern.compile("option (\\w+): (.*)", java.util.regex.Pattern.DOTALL);
@@ -41,7 +41,20 @@ public final class NativeEngine implements Engine {
 
     static native String systemInfo0();
 
-    private static native long load(byte[] path, int nCtx, int nThreads, int nGpuLayers, int splitMode, float[] tensorSplit,
+    /** What the engine's load_backends reports (jni.cpp builds it). */
+    record Backends(boolean modules, String cpuVariant, String[] registered, String[] failedFiles, String[] errors) {
+        phi2j.runtime.EngineBackends toPublic() {
+            List<phi2j.runtime.EngineBackends.Failure> failures = new java.util.ArrayList<>();
+            for (int i = 0; i < failedFiles.length; i++) {
+                failures.add(new phi2j.runtime.EngineBackends.Failure(failedFiles[i], errors[i]));
+            }
+            return new phi2j.runtime.EngineBackends(modules, cpuVariant, List.of(registered), failures);
+        }
+    }
+
+    private static native Backends loadBackends(byte[] dir);
+
+    private static native long load(byte[] path, byte[] backendDir, int nCtx, int nThreads, int nGpuLayers, int splitMode, float[] tensorSplit,
                                     int mainGpu, int nBatch, int nUbatch, int nParallel, int flashAttn, boolean embeddings);
 
     private static native void free(long handle);
@@ -68,6 +81,7 @@ public final class NativeEngine implements Engine {
     }
 
     private final long handle;
+    private final phi2j.runtime.EngineBackends backends;
     private final int contextPerSequence;
     private final String endOfText;
     private final int[] slotRequest; // request id per slot, -1 when free
@@ -93,8 +107,9 @@ public final class NativeEngine implements Engine {
      */
     private static final long BATCH_NANOS = Long.getLong("phi2.batchMicros", 16_000) * 1000;
 
-    private NativeEngine(long handle) {
+    private NativeEngine(long handle, phi2j.runtime.EngineBackends backends) {
         this.handle = handle;
+        this.backends = backends;
         int[] i = info(handle);
         this.contextPerSequence = i[1];
         this.slotRequest = new int[i[2]];
@@ -112,11 +127,7 @@ public final class NativeEngine implements Engine {
      * be loaded; {@link EngineException} when it is another ABI or llama.cpp cannot load the model.
      */
     public static NativeEngine load(Path library, Messages.Load req) {
-        System.load(library.toAbsolutePath().toString());
-        int abi = abi();
-        if (abi != ABI) {
-            throw new UnsatisfiedLinkError(library + " speaks engine ABI " + abi + ", this phi2j needs " + ABI);
-        }
+        phi2j.runtime.EngineBackends backends = backends(library);
         float[] split = new float[req.tensorSplit().size()];
         for (int i = 0; i < split.length; i++) {
             split[i] = req.tensorSplit().get(i);
@@ -128,7 +139,7 @@ public final class NativeEngine implements Engine {
         };
         long h;
         try {
-            h = load(req.path().getBytes(StandardCharsets.UTF_8), req.contextSize(), req.threads(), req.gpuLayers(), splitMode,
+            h = load(req.path().getBytes(StandardCharsets.UTF_8), backendDir(library), req.contextSize(), req.threads(), req.gpuLayers(), splitMode,
                     split, req.mainGpu(), req.batchSize(), 0, Math.max(1, req.parallel()), req.flashAttention(), req.embeddings());
         } catch (EngineException e) {
             java.util.regex.Matcher m = OPTION_ERROR.matcher(e.getMessage());
@@ -137,7 +148,29 @@ public final class NativeEngine implements Engine {
             }
             throw e;
         }
-        return new NativeEngine(h);
+        return new NativeEngine(h, backends);
+    }
+
+    /**
+     * Loads the engine library {@code library} into this process (once) and the backends of its build: a portable
+     * build's modules from its folder. UnsatisfiedLinkError when the library cannot be loaded or speaks another ABI.
+     */
+    public static phi2j.runtime.EngineBackends backends(Path library) {
+        System.load(library.toAbsolutePath().toString());
+        int abi = abi();
+        if (abi != ABI) {
+            throw new UnsatisfiedLinkError(library + " speaks engine ABI " + abi + ", this phi2j needs " + ABI);
+        }
+        return loadBackends(backendDir(library)).toPublic();
+    }
+
+    private static byte[] backendDir(Path library) {
+        return library.toAbsolutePath().getParent().toString().getBytes(StandardCharsets.UTF_8);
+    }
+
+    @Override
+    public phi2j.runtime.EngineBackends backends() {
+        return backends;
     }
 
     @Override

@@ -119,7 +119,7 @@ public final class RunnerMain {
             try {
                 engine = open(req);
                 frames.sendJson(Frames.LOADED, new Messages.Loaded(loading.elapsed().toMillis(), engine.kind(),
-                        engine.llamaCpp(), engine.systemInfo(), engine.contextPerSequence()));
+                        engine.llamaCpp(), engine.systemInfo(), engine.contextPerSequence(), engine.backends()));
             } catch (phi2j.InvalidOptionException e) {
                 frames.sendJson(Frames.ERROR, new Messages.Error(-1, Messages.ErrorKind.OPTION, e.option(), e.problem()));
             } catch (UnsatisfiedLinkError e) {

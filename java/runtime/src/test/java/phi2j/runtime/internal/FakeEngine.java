@@ -28,6 +28,11 @@ public final class FakeEngine implements Engine {
     }
 
     @Override
+    public phi2j.runtime.EngineBackends backends() {
+        return phi2j.runtime.EngineBackends.LINKED_CPU;
+    }
+
+    @Override
     public String kind() {
         return "fake";
     }
