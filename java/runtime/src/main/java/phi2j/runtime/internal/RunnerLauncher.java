@@ -124,11 +124,45 @@ final class RunnerLauncher {
             cmd.add("-Dde.kherud.llama.lib.path=" + nativeLibrary.toAbsolutePath());
         }
         cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(classPath());
         // phi2.runner.testMain: for tests of the handshake only, another program in the runner's place
         cmd.add(System.getProperty("phi2.runner.testMain", RunnerMain.class.getName()));
         cmd.add(socket.toString());
         return cmd;
+    }
+
+    /** The runner's own jar inside phi2-runtime's, and its sha256 (written together by the module's build). */
+    static final String RUNNER_JAR = "phi2j/runtime/internal/runner.jar";
+
+    /**
+     * The runner's class path: its own jar, carried inside phi2-runtime and extracted into phi2j's private cache, so
+     * that it does not depend on how the caller was started (mvn exec:java, a Spring Boot jar with nested libraries,
+     * a shaded jar, an application server). Test hooks add the caller's class path after it.
+     */
+    static String classPath() {
+        String jar = runnerJar().toString();
+        boolean testHooks = System.getProperty(FAKE_ENGINE) != null || System.getProperty("phi2.runner.testMain") != null;
+        return testHooks ? jar + java.io.File.pathSeparator + System.getProperty("java.class.path") : jar;
+    }
+
+    private static Path runnerJar() {
+        String sha;
+        try (java.io.InputStream in = RunnerLauncher.class.getResourceAsStream("/" + RUNNER_JAR + ".sha256")) {
+            if (in == null) {
+                throw new Phi2Exception("phi2-runtime's jar lacks " + RUNNER_JAR + ".sha256, which its Maven build makes (process-classes): "
+                        + "build phi2-runtime with Maven, or use its published jar");
+            }
+            sha = new String(in.readAllBytes(), StandardCharsets.US_ASCII).strip();
+        } catch (IOException e) {
+            throw new Phi2Exception("cannot read " + RUNNER_JAR + ".sha256 from phi2-runtime: " + e.getMessage(), e);
+        }
+        return phi2j.nativelib.PrivateCache.folder("runner", List.of(new phi2j.nativelib.PrivateCache.Entry("phi2-runner.jar", sha, () -> {
+            java.io.InputStream in = RunnerLauncher.class.getResourceAsStream("/" + RUNNER_JAR);
+            if (in == null) {
+                throw new IOException("phi2-runtime's jar lacks " + RUNNER_JAR);
+            }
+            return in;
+        }))).resolve("phi2-runner.jar");
     }
 
     /** Sends the token, accepts the connection and checks the HELLO: the right token from the right pid. */
