@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# phi2j as a dependency, checked the way users take it. Consumer projects made in a temporary folder outside the
+# checkout (no PHI2_HOME, no PHI2_NATIVE_LIB, working directory there, a Maven local repository of their own, a fresh
+# phi2j cache) resolve phi2j only from the repository that `mvn deploy -DaltDeploymentRepository=...` wrote, through
+# the BOM, and run tests/consumers' App on a model: it opens it, generates 16 tokens greedily and checks its engine.
+#   plain    java -cp with the dependencies copied         native engine from the phi2-native jar
+#   exec     mvn exec:java (Maven's own class path)         the same
+#   shaded   maven-shade-plugin's single jar, java -jar     the same
+#   boot     spring-boot-maven-plugin's executable jar      the same (libraries nested in BOOT-INF/lib)
+#   vulkan   plain plus the linux-x86_64-vulkan add-on jar, all layers on the GPU (only with --vulkan)
+#   binding  plain without phi2-native                      the binding, and ModelInfo says how to get the engine
+# Every native run must print the same greedy text.
+#
+# Usage: scripts/consumer-check.sh REPO_DIR MODEL.gguf [--vulkan] [--work DIR] [--only NAME,...]
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+die() { echo "consumer-check: $*" >&2; exit 2; }
+say() { echo "consumer-check: $*" >&2; }
+
+REPO=""; MODEL=""; VULKAN=0; WORK=""; ONLY=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --vulkan) VULKAN=1; shift ;;
+    --work) [ $# -ge 2 ] || die "--work needs a folder"; WORK="$2"; shift 2 ;;
+    --only) [ $# -ge 2 ] || die "--only needs names"; ONLY="$2"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) die "unknown option '$1'" ;;
+    *) if [ -z "$REPO" ]; then REPO="$1"; elif [ -z "$MODEL" ]; then MODEL="$1"; else die "unexpected argument '$1'"; fi; shift ;;
+  esac
+done
+[ -n "$REPO" ] && [ -n "$MODEL" ] || die "usage: scripts/consumer-check.sh REPO_DIR MODEL.gguf [--vulkan] [--work DIR]"
+REPO="$(cd "$REPO" 2>/dev/null && pwd)" || die "no repository folder '$REPO'"
+MODEL="$(readlink -f "$MODEL")"; [ -f "$MODEL" ] || die "no model '$MODEL'"
+VERSION="$(sed -n '0,/<version>/s/.*<version>\(.*\)<\/version>.*/\1/p' "$ROOT/pom.xml")"
+[ -f "$REPO/io/github/phi2j/phi2j-bom/$VERSION/phi2j-bom-$VERSION.pom" ] || [ -n "$(ls "$REPO/io/github/phi2j/phi2j-bom/$VERSION/" 2>/dev/null | grep '\.pom$')" ] \
+  || die "$REPO has no io.github.phi2j:phi2j-bom:$VERSION (mvn -DskipTests deploy -DaltDeploymentRepository=local::file:$REPO)"
+[ -n "$WORK" ] || WORK="$(mktemp -d /tmp/phi2j-consumers.XXXXXX)"
+case "$WORK" in "$ROOT"/*) die "--work must be outside the checkout ($ROOT)" ;; esac
+mkdir -p "$WORK" || die "cannot create $WORK"
+M2="$WORK/m2"
+export PHI2_CACHE_DIR="$WORK/phi2j-cache"
+unset PHI2_HOME PHI2_NATIVE_LIB PHI2_ENGINE PHI2_SHARED_DATA
+MVN=(mvn -B -ntp -q -Dmaven.repo.local="$M2" -Dstyle.color=never)
+export MAVEN_OPTS="${MAVEN_OPTS:-} -Djansi.noreset=true"
+
+# --- one consumer project: NAME, extra dependencies, extra build plugins, extra top-level pom parts ---
+project() {
+  local name="$1" deps="$2" plugins="$3" parent="${4:-}" dir="$WORK/$1"
+  rm -rf "$dir" && mkdir -p "$dir/src/main/java/demo"
+  cp "$ROOT/tests/consumers/src/demo/App.java" "$dir/src/main/java/demo/"
+  cat > "$dir/pom.xml" <<POM
+<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+         xsi:schemaLocation="http://maven.apache.org/POM/4.0.0 https://maven.apache.org/xsd/maven-4.0.0.xsd">
+  <modelVersion>4.0.0</modelVersion>
+  $parent
+  <groupId>demo</groupId>
+  <artifactId>consumer-$name</artifactId>
+  <version>1.0</version>
+  <properties>
+    <maven.compiler.release>17</maven.compiler.release>
+    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
+  </properties>
+  <repositories>
+    <repository>
+      <id>phi2j-deployed</id>
+      <url>file://$REPO</url>
+    </repository>
+  </repositories>
+  <dependencyManagement>
+    <dependencies>
+      <dependency>
+        <groupId>io.github.phi2j</groupId>
+        <artifactId>phi2j-bom</artifactId>
+        <version>$VERSION</version>
+        <type>pom</type>
+        <scope>import</scope>
+      </dependency>
+    </dependencies>
+  </dependencyManagement>
+  <dependencies>
+    <dependency>
+      <groupId>io.github.phi2j</groupId>
+      <artifactId>phi2-runtime</artifactId>
+    </dependency>
+    $deps
+  </dependencies>
+  <build>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-compiler-plugin</artifactId>
+        <version>3.13.0</version>
+      </plugin>
+      $plugins
+    </plugins>
+  </build>
+</project>
+POM
+}
+NATIVE_DEP='<dependency><groupId>io.github.phi2j</groupId><artifactId>phi2-native</artifactId><classifier>linux-x86_64</classifier></dependency>'
+VULKAN_DEP='<dependency><groupId>io.github.phi2j</groupId><artifactId>phi2-native</artifactId><classifier>linux-x86_64-vulkan</classifier></dependency>'
+COPY_DEPS='<plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-dependency-plugin</artifactId><version>3.8.1</version>
+  <executions><execution><phase>package</phase><goals><goal>copy-dependencies</goal></goals>
+  <configuration><outputDirectory>${project.build.directory}/lib</outputDirectory></configuration></execution></executions></plugin>'
+SHADE='<plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-shade-plugin</artifactId><version>3.6.0</version>
+  <executions><execution><phase>package</phase><goals><goal>shade</goal></goals><configuration>
+  <transformers><transformer implementation="org.apache.maven.plugins.shade.resource.ManifestResourceTransformer"><mainClass>demo.App</mainClass></transformer></transformers>
+  <filters><filter><artifact>*:*</artifact><excludes><exclude>META-INF/*.SF</exclude><exclude>META-INF/*.DSA</exclude><exclude>META-INF/*.RSA</exclude></excludes></filter></filters>
+  </configuration></execution></executions></plugin>'
+EXEC='<plugin><groupId>org.codehaus.mojo</groupId><artifactId>exec-maven-plugin</artifactId><version>3.5.0</version></plugin>'
+BOOT_PARENT='<parent><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter-parent</artifactId><version>3.5.7</version><relativePath/></parent>'
+BOOT_DEP='<dependency><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter</artifactId></dependency>'
+BOOT_PLUGIN='<plugin><groupId>org.springframework.boot</groupId><artifactId>spring-boot-maven-plugin</artifactId>
+  <configuration><mainClass>demo.BootApp</mainClass></configuration>
+  <executions><execution><goals><goal>repackage</goal></goals></execution></executions></plugin>'
+
+wanted() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+FAILED=(); TEXTS=()
+run_check() { # NAME EXPECT COMMAND...: runs it in the project's folder, keeps its output, checks the engine line
+  local name="$1" expect="$2"; shift 2
+  local log="$WORK/$name.log" t0; t0=$(date +%s)
+  if (cd "$WORK/$name" && "$@") > "$log" 2>&1; then
+    local line; line="$(grep '^consumer: engine=' "$log" | tail -1)"
+    say "$name: ok in $(( $(date +%s) - t0 )) s: ${line#consumer: }"
+    [ "$expect" = native ] && TEXTS+=("$name ${line##* text=}")
+  else
+    say "$name: FAILED (log $log):"; tail -25 "$log" >&2; FAILED+=("$name")
+  fi
+}
+build() { (cd "$WORK/$1" && "${MVN[@]}" package -DskipTests) > "$WORK/$1.build.log" 2>&1 || { say "$1: the build failed (log $WORK/$1.build.log):"; tail -25 "$WORK/$1.build.log" >&2; FAILED+=("$1"); return 1; }; }
+
+say "work folder $WORK, phi2j $VERSION from $REPO, model $MODEL"
+if wanted plain; then
+  project plain "$NATIVE_DEP" "$COPY_DEPS"
+  build plain && run_check plain native java -cp "target/classes:target/lib/*" demo.App "$MODEL" native
+fi
+if wanted exec; then
+  project exec "$NATIVE_DEP" "$EXEC"
+  build exec && run_check exec native "${MVN[@]}" exec:java -Dexec.mainClass=demo.App "-Dexec.args=$MODEL native"
+fi
+if wanted shaded; then
+  project shaded "$NATIVE_DEP" "$SHADE"
+  build shaded && run_check shaded native java -jar target/consumer-shaded-1.0.jar "$MODEL" native
+fi
+if wanted boot; then
+  project boot "$NATIVE_DEP $BOOT_DEP" "$BOOT_PLUGIN" "$BOOT_PARENT"
+  cp "$ROOT/tests/consumers/boot/src/demo/BootApp.java" "$WORK/boot/src/main/java/demo/"
+  build boot && run_check boot native java -jar target/consumer-boot-1.0.jar "$MODEL" native
+fi
+if [ $VULKAN -eq 1 ] && wanted vulkan; then
+  project vulkan "$NATIVE_DEP $VULKAN_DEP" "$COPY_DEPS"
+  build vulkan && run_check vulkan native env PHI2_CONSUMER_GPU=1 java -cp "target/classes:target/lib/*" demo.App "$MODEL" native
+  grep -q 'backends=.*Vulkan' "$WORK/vulkan.log" || { say "vulkan: the engine did not load the Vulkan backend"; FAILED+=("vulkan-backend"); }
+fi
+if wanted binding; then
+  project binding "" "$COPY_DEPS"
+  build binding && run_check binding binding java -cp "target/classes:target/lib/*" demo.App "$MODEL" binding
+fi
+if [ ${#TEXTS[@]} -gt 1 ]; then
+  first="${TEXTS[0]#* }"
+  for t in "${TEXTS[@]}"; do
+    [ "${t#* }" = "$first" ] || { say "the greedy text differs: ${t%% *} gave ${t#* }, ${TEXTS[0]%% *} gave $first"; FAILED+=("text-${t%% *}"); }
+  done
+fi
+if [ ${#FAILED[@]} -gt 0 ]; then
+  say "FAILED: ${FAILED[*]}"
+  exit 1
+fi
+say "all consumers passed (${#TEXTS[@]} native runs gave the same text)"
