@@ -28,6 +28,12 @@ import java.util.concurrent.TimeUnit;
  * On a GPU build (scripts/gpu-check.sh): {@code --build native/build/cuda --models F16,Q8_0,Q4_K_M --pp 512 --tg 128 --ngl 99
  * [--phi2 LAUNCHER] [--json FILE] [--plot FILE.png]}: each model's pp and tg through phi2 bench (native engine, all
  * layers on the GPU) and through the same build's llama-bench, interleaved.
+ *
+ * <p>Builds against each other ({@code --engines clang=native/build/cpu,gcc=native/build/cpu-gcc}: phi2 bench on each
+ * native build) and against other llama.cpp tools ({@code --llama-benches debian=chroot:/srv/sid}: another root's
+ * {@code llama-bench}, run through chroot, with the models bind-mounted at the same path inside it; or a path to a
+ * llama-bench binary), with {@code --reference NAME} the tool the ratios divide by (default: the first llama.cpp tool),
+ * {@code --binding false} and {@code --parallel 1} to leave those rows out.
  */
 public final class EngineComparison {
     /** One measurement: which tool, which test, tokens/s. */
@@ -67,33 +73,44 @@ public final class EngineComparison {
         String shaped = a.get("--shaped");
         boolean binding = Boolean.parseBoolean(a.get("--binding"));
         int parallelTg = Integer.parseInt(a.get("--parallel-tg"));
+        Map<String, String> engines = pairs(a.get("--engines"));
+        Map<String, String> benches = pairs(a.get("--llama-benches"));
+        c.reference = a.get("--reference");
         for (int r = 1; r <= rounds; r++) {
             List<Runnable> steps = new ArrayList<>();
+            int round = r;
+            List<String[]> singleTests = new ArrayList<>();
             if (tiny != null) {
-                int round = r;
-                steps.add(() -> c.phi2(round, tiny, "native", 0, 256, 1));
-                steps.add(() -> c.llamaBench(round, tiny, 0, 256));
-                if (binding) {
-                    steps.add(() -> c.phi2(round, tiny, "binding", 0, 256, 1));
-                }
+                singleTests.add(new String[] {tiny, "0", "256"});
             }
             if (shaped != null) {
-                int round = r;
-                steps.add(() -> c.phi2(round, shaped, "native", 512, 32, 1));
-                steps.add(() -> c.llamaBench(round, shaped, 512, 32));
-                if (binding) {
-                    steps.add(() -> c.phi2(round, shaped, "binding", 512, 32, 1));
+                singleTests.add(new String[] {shaped, "512", "32"});
+            }
+            for (String[] t : singleTests) {
+                String model = t[0];
+                int pp = Integer.parseInt(t[1]);
+                int tg = Integer.parseInt(t[2]);
+                if (engines.isEmpty()) {
+                    steps.add(() -> c.phi2(round, model, "native", null, "phi2 native", pp, tg, 1));
+                    steps.add(() -> c.llamaBench(round, model, List.of(c.tools.resolve("llama-bench").toString()), "llama-bench", pp, tg));
+                } else {
+                    engines.forEach((label, dir) -> steps.add(() -> c.phi2(round, model, "native", Path.of(dir), "phi2 " + label, pp, tg, 1)));
                 }
-                steps.add(() -> c.phi2(round, shaped, "native", 0, parallelTg, parallel));
+                benches.forEach((label, cmd) -> steps.add(() -> c.llamaBench(round, model, benchCommand(cmd), "llama-bench " + label, pp, tg)));
+                if (binding) {
+                    steps.add(() -> c.phi2(round, model, "binding", null, "phi2 binding", pp, tg, 1));
+                }
+            }
+            if (shaped != null && parallel > 1) {
+                steps.add(() -> c.phi2(round, shaped, "native", null, "phi2 native", 0, parallelTg, parallel));
                 steps.add(() -> c.batchedBench(round, shaped, parallelTg, parallel));
             }
             if (a.containsKey("--models")) {
-                int round = r;
                 int pp = Integer.parseInt(a.get("--pp"));
                 int tg = Integer.parseInt(a.get("--tg"));
                 for (String m : a.get("--models").split(",")) {
-                    steps.add(() -> c.phi2(round, m, "native", pp, tg, 1));
-                    steps.add(() -> c.llamaBench(round, m, pp, tg));
+                    steps.add(() -> c.phi2(round, m, "native", c.build, "phi2 native", pp, tg, 1));
+                    steps.add(() -> c.llamaBench(round, m, List.of(c.tools.resolve("llama-bench").toString()), "llama-bench", pp, tg));
                 }
             }
             for (int i = 0; i < steps.size(); i++) {
@@ -114,11 +131,33 @@ public final class EngineComparison {
         }
     }
 
-    private void phi2(int round, String model, String engine, int pp, int tg, int parallel) {
+    /** NAME=VALUE,NAME=VALUE as a map, in order; empty for null. */
+    private static Map<String, String> pairs(String list) {
+        Map<String, String> m = new LinkedHashMap<>();
+        if (list != null) {
+            for (String item : list.split(",")) {
+                String[] kv = item.split("=", 2);
+                if (kv.length != 2 || kv[0].isBlank() || kv[1].isBlank()) {
+                    throw new IllegalArgumentException("expected NAME=VALUE, not '" + item + "'");
+                }
+                m.put(kv[0], kv[1]);
+            }
+        }
+        return m;
+    }
+
+    /** A llama-bench command: a path, or chroot:ROOT for ROOT's /usr/bin/llama-bench (the models visible at the same path there). */
+    private static List<String> benchCommand(String spec) {
+        return spec.startsWith("chroot:") ? List.of("chroot", spec.substring("chroot:".length()), "/usr/bin/llama-bench") : List.of(spec);
+    }
+
+    private String reference;
+
+    private void phi2(int round, String model, String engine, Path lib, String tool, int pp, int tg, int parallel) {
         List<String> cmd = new ArrayList<>(List.of(phi2, "bench", "-m", model, "-p", String.valueOf(pp),
                 "-n", String.valueOf(tg), "-r", String.valueOf(reps), "-o", "json", "--engine", engine, "-ngl", String.valueOf(ngl)));
-        if (build != null && engine.equals("native")) {
-            cmd.addAll(List.of("--lib", build.toString()));
+        if (lib != null && engine.equals("native")) {
+            cmd.addAll(List.of("--lib", lib.toString()));
         }
         if (parallel > 1) {
             cmd.addAll(List.of("--parallel", String.valueOf(parallel)));
@@ -126,17 +165,18 @@ public final class EngineComparison {
         for (JsonElement e : JsonParser.parseString(run(cmd)).getAsJsonArray()) {
             JsonObject o = e.getAsJsonObject();
             String test = name(model, o.get("n_prompt").getAsInt(), o.get("n_gen").getAsInt(), parallel);
-            add(new Sample(round, test, "phi2 " + engine, o.get("avg_ts").getAsDouble()));
+            add(new Sample(round, test, tool, o.get("avg_ts").getAsDouble()));
         }
     }
 
-    private void llamaBench(int round, String model, int pp, int tg) {
-        List<String> cmd = List.of(tools.resolve("llama-bench").toString(), "-m", model, "-p", String.valueOf(pp), "-n", String.valueOf(tg),
-                "-r", String.valueOf(reps), "-o", "json", "-ngl", String.valueOf(ngl));
+    private void llamaBench(int round, String model, List<String> command, String tool, int pp, int tg) {
+        List<String> cmd = new ArrayList<>(command);
+        cmd.addAll(List.of("-m", model, "-p", String.valueOf(pp), "-n", String.valueOf(tg),
+                "-r", String.valueOf(reps), "-o", "json", "-ngl", String.valueOf(ngl)));
         for (JsonElement e : JsonParser.parseString(run(cmd)).getAsJsonArray()) {
             JsonObject o = e.getAsJsonObject();
             String test = name(model, o.get("n_prompt").getAsInt(), o.get("n_gen").getAsInt(), 1);
-            add(new Sample(round, test, "llama-bench", o.get("avg_ts").getAsDouble()));
+            add(new Sample(round, test, tool, o.get("avg_ts").getAsDouble()));
         }
     }
 
@@ -194,12 +234,13 @@ public final class EngineComparison {
             byTest.computeIfAbsent(s.test(), k -> new LinkedHashMap<>()).computeIfAbsent(s.tool(), k -> new ArrayList<>()).add(s);
         }
         for (var test : byTest.entrySet()) {
-            List<Sample> ref = test.getValue().entrySet().stream().filter(e -> e.getKey().startsWith("llama-")).map(Map.Entry::getValue)
+            List<Sample> ref = test.getValue().entrySet().stream()
+                    .filter(e -> reference != null ? e.getKey().equals(reference) : e.getKey().startsWith("llama-")).map(Map.Entry::getValue)
                     .findFirst().orElse(List.of());
             for (var tool : test.getValue().entrySet()) {
                 double[] v = tool.getValue().stream().mapToDouble(Sample::tps).toArray();
                 String ratio = "";
-                if (!tool.getKey().startsWith("llama-") && !ref.isEmpty()) {
+                if (!ref.isEmpty() && tool.getValue() != ref) {
                     List<Double> ratios = new ArrayList<>();
                     for (Sample s : tool.getValue()) {
                         ref.stream().filter(x -> x.round() == s.round()).findFirst().ifPresent(x -> ratios.add(s.tps() / x.tps()));
@@ -210,7 +251,8 @@ public final class EngineComparison {
                 rows.add(new String[] {test.getKey(), tool.getKey(), String.format(Locale.ROOT, "%.2f ± %.2f", mean(v), sd(v)), ratio});
             }
         }
-        return phi2j.cli.MarkdownTable.render(List.of("test", "tool", "t/s (mean ± sd over rounds)", "ratio to llama.cpp's tool (paired)"),
+        return phi2j.cli.MarkdownTable.render(List.of("test", "tool", "t/s (mean ± sd over rounds)",
+                        "ratio to " + (reference != null ? reference : "llama.cpp's tool") + " (paired)"),
                 rows, 2) + "\n";
     }
 
