@@ -12,7 +12,9 @@
 #                        the CPU and Vulkan presets (1.3x GCC 12's prompt speed here), GCC for CUDA (nvcc's default
 #                        host compiler); HIP presets always use ROCm's clang
 #   --backend-only       portable-cuda|hip|vulkan: build and install only the GPU backend module (libggml-cuda.so ...),
-#                        the add-on for a portable engine (default --out native/build/PRESET-backend)
+#                        the add-on for a portable engine (default --out native/build/PRESET-backend); with
+#                        --with-tools, llama-bench runs on the CPU modules of --cpu-modules DIR (default:
+#                        native/build/portable), copied beside it
 #   --llama-src DIR      a llama.cpp git checkout at the pinned tree (default: the cached copy, else fetched)
 #   --llama-src-listing F  --llama-src is a trimmed copy without git: F is the pinned tree's `git ls-tree -r` listing,
 #                        whose tree hash must be the pinned one and which every file in DIR must match (python3)
@@ -21,17 +23,20 @@
 #   --sanitize           also build the C++ test under AddressSanitizer in the same tree (cmake/phi2j_engine_test_asan)
 #   --gpu-targets LIST   HIP gfx targets (gfx90a,gfx942) or CUDA architectures (80,90) instead of the preset's
 #   --rocm-path DIR      ROCm installation (default: $ROCM_PATH, else /opt/rocm)
+#   --vulkan-sdk DIR     Vulkan toolchain (glslc, headers) for the Vulkan presets (default: $VULKAN_SDK, else the
+#                        system's; scripts/vulkan-sdk.sh makes one from Debian sid where the system's glslc is too old)
 #   --jobs N             parallel build jobs (default: all cores)
 #   --out DIR            install folder (default: native/build/PRESET)
 #   --fetch-only         get and check the source, print its folder, build nothing
 #   --dry-run            print the checks, the source route and the commands without running anything
+#   -- ARG...            more CMake arguments for the configure step (-DNAME=VALUE)
 # The source, by the first route that works (each ends at the same files, checked by git tree hash):
 #   1. --llama-src DIR   2. the cache   3. the npm package node-llama-cpp (a git bundle; both sha256 checked)
 #   4. git clone of the upstream tag.
 # Then: phi2 generate --engine native ... (the cpu build is found by itself; others with --lib native/build/PRESET)
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
 die() { echo "build-native: $*" >&2; exit 2; }
 say() { echo "build-native: $*" >&2; }
 
@@ -58,7 +63,7 @@ case "$PRESET" in
 esac
 
 TARGETS=""; ROCM="${ROCM_PATH:-/opt/rocm}"; LSRC=""; LISTING=""; JOBS="$(nproc 2>/dev/null || echo 2)"; DRY=0; OUT=""; TOOLS=0; FETCH_ONLY=0; SANITIZE=0
-COMPILER=auto; BACKEND_ONLY=0
+COMPILER=auto; BACKEND_ONLY=0; VKSDK="${VULKAN_SDK:-}"; CPU_MODULES=""; EXTRA_CMAKE=()
 CACHE="${PHI2_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/phi2j}/src"
 [ -n "${PHI2_CACHE_DIR:-}" ] && CACHE="$PHI2_CACHE_DIR/src"
 while [ $# -gt 0 ]; do
@@ -72,10 +77,13 @@ while [ $# -gt 0 ]; do
     --out) [ $# -ge 2 ] || die "--out needs a folder"; OUT="$2"; shift 2 ;;
     --compiler) [ $# -ge 2 ] || die "--compiler needs auto, clang or gcc"; COMPILER="$2"; shift 2 ;;
     --backend-only) BACKEND_ONLY=1; shift ;;
+    --vulkan-sdk) [ $# -ge 2 ] || die "--vulkan-sdk needs a folder"; VKSDK="$2"; shift 2 ;;
+    --cpu-modules) [ $# -ge 2 ] || die "--cpu-modules needs a folder"; CPU_MODULES="$2"; shift 2 ;;
     --with-tools) TOOLS=1; shift ;;
     --sanitize) SANITIZE=1; shift ;;
     --fetch-only) FETCH_ONLY=1; shift ;;
     --dry-run) DRY=1; shift ;;
+    --) shift; EXTRA_CMAKE=("$@"); break ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -86,8 +94,13 @@ case "$GPU" in
 esac
 if [ $BACKEND_ONLY -eq 1 ]; then
   case "$PRESET" in portable-*) ;; *) die "--backend-only builds a module for the portable engine: use portable-cuda, portable-hip or portable-vulkan, not $PRESET" ;; esac
-  [ $TOOLS -eq 0 ] && [ $SANITIZE -eq 0 ] || die "--backend-only builds the GPU module alone: --with-tools and --sanitize do not apply"
+  [ $SANITIZE -eq 0 ] || die "--backend-only builds the GPU module alone: --sanitize does not apply"
+  if [ $TOOLS -eq 1 ]; then
+    [ -n "$CPU_MODULES" ] || CPU_MODULES="$ROOT/native/build/portable"
+    ls "$CPU_MODULES"/libggml-cpu-*.so >/dev/null 2>&1 || die "--with-tools with --backend-only runs llama-bench on a portable engine's CPU modules: none in $CPU_MODULES (build scripts/build-native.sh portable, or pass --cpu-modules DIR)"
+  fi
 fi
+[ -z "$CPU_MODULES" ] || [ $BACKEND_ONLY -eq 1 ] || die "--cpu-modules goes with --backend-only --with-tools"
 case "$GPU" in
   hip) [ -z "$TARGETS" ] || [[ "$TARGETS" =~ ^gfx[0-9a-f]+(,gfx[0-9a-f]+)*$ ]] || die "--gpu-targets for HIP are gfx names such as gfx90a,gfx942, not '$TARGETS'" ;;
   cuda) [ -z "$TARGETS" ] || [[ "$TARGETS" =~ ^[0-9]+[a-z]?(,[0-9]+[a-z]?)*$ ]] || die "--gpu-targets for CUDA are architectures such as 80,90, not '$TARGETS'" ;;
@@ -115,7 +128,8 @@ else
 fi
 JH="${JAVA_HOME:-}"
 if [ -z "$JH" ] && command -v javac >/dev/null 2>&1; then JH="$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")"; fi
-[ -n "$JH" ] && [ -f "$JH/include/jni.h" ] || need "a JDK with include/jni.h (set JAVA_HOME)"
+# a GPU module alone has no JNI code; the engine needs jni.h
+[ $BACKEND_ONLY -eq 1 ] || { [ -n "$JH" ] && [ -f "$JH/include/jni.h" ]; } || need "a JDK with include/jni.h (set JAVA_HOME)"
 case "$GPU" in
   hip)
     # AMD's ROCm keeps its clang in $ROCM/llvm/bin; a distribution's ROCm (Debian: --rocm-path /usr) says where
@@ -129,8 +143,21 @@ case "$GPU" in
     has_pkg hipblas || need "hipBLAS: no $ROCM/lib/cmake/hipblas (install hipblas-dev; Debian: libhipblas-dev)" ;;
   cuda) command -v nvcc >/dev/null 2>&1 || need "nvcc (the CUDA toolkit) on PATH" ;;
   vulkan)
-    command -v glslc >/dev/null 2>&1 || need "glslc (shaderc) on PATH"
-    pkg-config --exists vulkan 2>/dev/null || need "the Vulkan headers and loader (libvulkan-dev)" ;;
+    # llama.cpp 0.5.0's shaders need a glslc with cooperative matrices (shaderc 2024 or newer; bookworm has 2023.2)
+    GLSLC="glslc"; [ -n "$VKSDK" ] && GLSLC="$VKSDK/bin/glslc"
+    [ -z "$VKSDK" ] || [ -d "$VKSDK" ] || die "--vulkan-sdk folder '$VKSDK' does not exist (scripts/vulkan-sdk.sh makes one)"
+    if ! command -v "$GLSLC" >/dev/null 2>&1; then
+      need "glslc (shaderc) on PATH, or a Vulkan SDK folder (--vulkan-sdk DIR; scripts/vulkan-sdk.sh makes one)"
+    elif ! printf '#version 450\n#extension GL_KHR_cooperative_matrix : require\nlayout(local_size_x = 1) in;\nvoid main() {}\n' \
+        | "$GLSLC" -fshader-stage=compute --target-env=vulkan1.3 -o /dev/null - >/dev/null 2>&1; then
+      need "a glslc that knows GL_KHR_cooperative_matrix ($("$GLSLC" --version 2>/dev/null | head -1) does not): scripts/vulkan-sdk.sh makes a Vulkan SDK folder from Debian sid's, then --vulkan-sdk DIR"
+    fi
+    [ -n "$VKSDK" ] || pkg-config --exists vulkan 2>/dev/null || need "the Vulkan headers and loader (libvulkan-dev)"
+    SPIRV=0
+    for d in /usr/share/cmake/SPIRV-Headers /usr/lib/cmake/SPIRV-Headers /usr/local/share/cmake/SPIRV-Headers ${VKSDK:+"$VKSDK"/share/cmake/SPIRV-Headers}; do
+      [ -d "$d" ] && SPIRV=1
+    done
+    [ $SPIRV -eq 1 ] || need "the SPIR-V headers' CMake package (spirv-headers, or a Vulkan SDK folder)" ;;
 esac
 
 # --- the host compiler: clang where it is available (ggml's CPU kernels run 1.32x faster built by clang 16 than by
@@ -245,7 +272,8 @@ ARGS=(-S "$ROOT/native" -B "$OUT/cmake" -C "$ROOT/cmake/presets/$PRESET.cmake" -
 command -v ninja >/dev/null 2>&1 && ARGS=(-G Ninja "${ARGS[@]}")
 [ $TOOLS -eq 1 ] && ARGS+=(-DPHI2J_BUILD_TOOLS=ON)
 [ $SANITIZE -eq 1 ] && ARGS+=(-DPHI2J_SANITIZE=ON)
-[ $BACKEND_ONLY -eq 1 ] && ARGS+=(-DPHI2J_BACKEND_ONLY=ON)
+# a module alone needs no CPU backend of its own (and in a module build every CPU variant would otherwise be built)
+[ $BACKEND_ONLY -eq 1 ] && ARGS+=(-DPHI2J_BACKEND_ONLY=ON -DGGML_CPU=OFF -DGGML_CPU_ALL_VARIANTS=OFF)
 if [ -n "$CXX_NAME" ]; then
   ARGS+=("-DCMAKE_C_COMPILER=$CC_NAME" "-DCMAKE_CXX_COMPILER=$CXX_NAME")
   [ "$GPU" = cuda ] && ARGS+=("-DCMAKE_CUDA_HOST_COMPILER=$CXX_NAME")
@@ -260,6 +288,10 @@ case "$GPU" in
   hip) ARGS+=("-DROCM_PATH=$ROCM" "-DCMAKE_C_COMPILER=$HIP_BIN/clang" "-DCMAKE_CXX_COMPILER=$HIP_BIN/clang++"
                "-DCMAKE_HIP_COMPILER=$HIP_BIN/clang++") ;;
 esac
+for a in "${EXTRA_CMAKE[@]}"; do
+  [[ "$a" == -D* ]] || die "arguments after -- are CMake definitions (-DNAME=VALUE), not '$a'"
+  ARGS+=("$a")
+done
 BUILD_TARGETS=(phi2j_install)
 [ $TOOLS -eq 1 ] && BUILD_TARGETS+=(phi2j_tools)
 [ $SANITIZE -eq 1 ] && BUILD_TARGETS+=(phi2j_engine_test_asan)
@@ -298,7 +330,10 @@ CONFIGURE="$(quote cmake "${ARGS[@]/#-DPHI2J_LLAMA_SOURCE_DIR=*/-DPHI2J_LLAMA_SO
 echo "$CONFIGURE"
 echo "$BUILD"
 [ -n "$JH" ] && export JAVA_HOME="$JH"
-case "$GPU" in hip) export HIPCXX="$HIP_BIN/clang" HIP_PATH="$ROCM" ;; esac
+case "$GPU" in
+  hip) export HIPCXX="$HIP_BIN/clang" HIP_PATH="$ROCM" ;;
+  vulkan) [ -n "$VKSDK" ] && export VULKAN_SDK="$(cd "$VKSDK" && pwd)" && say "Vulkan SDK: $VULKAN_SDK ($("$VULKAN_SDK/bin/glslc" --version 2>&1 | head -1))" ;;
+esac
 START=$(date +%s)
 # a tree configured with another compiler cannot switch in place (CMake would drop its cache half-way): start it anew
 if [ -n "$CXX_NAME" ] && [ -f "$OUT/cmake/CMakeCache.txt" ]; then
@@ -310,6 +345,14 @@ if [ -n "$CXX_NAME" ] && [ -f "$OUT/cmake/CMakeCache.txt" ]; then
 fi
 eval "$CONFIGURE" || { say "configuring failed (see above)"; exit 1; }
 eval "$BUILD" || { say "building failed (see above)"; exit 1; }
-say "installed $OUT/$(sed -n 's/.*"library": "\(.*\)".*/\1/p' "$OUT/manifest.json") with $OUT/manifest.json in $(( $(date +%s) - START )) s"
+if [ $BACKEND_ONLY -eq 1 ] && [ $TOOLS -eq 1 ]; then
+  cp "$CPU_MODULES"/libggml-cpu-*.so "$OUT/cmake/bin/" || { say "cannot copy the CPU modules of $CPU_MODULES beside the tools"; exit 1; }
+  say "llama-bench runs on the CPU modules of $CPU_MODULES (copied into $OUT/cmake/bin)"
+fi
+if [ $BACKEND_ONLY -eq 1 ]; then
+  say "installed $OUT/libggml-$GPU.so (the add-on for a portable engine; scripts/native-jar.sh $OUT makes its jar) in $(( $(date +%s) - START )) s"
+else
+  say "installed $OUT/$(sed -n 's/.*"library": "\(.*\)".*/\1/p' "$OUT/manifest.json") with $OUT/manifest.json in $(( $(date +%s) - START )) s"
+fi
 [ $TOOLS -eq 1 ] && say "llama.cpp's benchmarks from the same build: $OUT/cmake/bin/llama-bench, $OUT/cmake/bin/llama-batched-bench"
 say "check it with: $ROOT/phi2 devices --lib $OUT   and   $ROOT/phi2 generate --engine native --lib $OUT -m MODEL.gguf -p Hello -n 8"

@@ -7,7 +7,8 @@
 #   exec     mvn exec:java (Maven's own class path)         the same
 #   shaded   maven-shade-plugin's single jar, java -jar     the same
 #   boot     spring-boot-maven-plugin's executable jar      the same (libraries nested in BOOT-INF/lib)
-#   vulkan   plain plus the linux-x86_64-vulkan add-on jar, all layers on the GPU (only with --vulkan)
+#   vulkan   plain plus the linux-x86_64-vulkan add-on jar, all layers on the GPU (only with --vulkan; on Mesa's
+#            llvmpipe, a CPU-type device, with GGML_VK_VISIBLE_DEVICES=0, as ggml's Vulkan backend wants it)
 #   binding  plain without phi2-native                      the binding, and ModelInfo says how to get the engine
 # Every native run must print the same greedy text.
 #
@@ -150,7 +151,7 @@ if wanted boot; then
 fi
 if [ $VULKAN -eq 1 ] && wanted vulkan; then
   project vulkan "$NATIVE_DEP $VULKAN_DEP" "$COPY_DEPS"
-  build vulkan && run_check vulkan native env PHI2_CONSUMER_GPU=1 java -cp "target/classes:target/lib/*" demo.App "$MODEL" native
+  build vulkan && run_check vulkan native env PHI2_CONSUMER_GPU=1 GGML_VK_VISIBLE_DEVICES="${GGML_VK_VISIBLE_DEVICES:-0}" java -cp "target/classes:target/lib/*" demo.App "$MODEL" native
   grep -q 'backends=.*Vulkan' "$WORK/vulkan.log" || { say "vulkan: the engine did not load the Vulkan backend"; FAILED+=("vulkan-backend"); }
 fi
 if wanted binding; then

@@ -1,35 +1,66 @@
 #!/usr/bin/env bash
-# The whole test suite, on both engines: builds the CPU native engine when it is missing or its sources changed
-# (scripts/build-native.sh cpu; incremental after the first time), runs every Maven test with it (the default
-# engine when a build exists), runs the runtime and CLI tests again on the de.kherud:llama binding, then the
-# engine's own C++ test on a tiny model, plain and under AddressSanitizer (leak checks on), and last the GPU check's
-# whole pipeline on the CPU build: its kit made from the packaged jars, then a smoke run on the tiny shape.
+# The whole test suite. In order:
+#   1. the CPU native engine (scripts/build-native.sh cpu: clang, with llama-bench and the C++ test under ASan; built
+#      when missing or changed, incrementally after the first time), then every Maven test with it;
+#   2. the portable engine and the Vulkan backend module for it (scripts/build-native.sh portable, and portable-vulkan
+#      --backend-only with Debian sid's shader compiler, scripts/vulkan-sdk.sh), then `mvn deploy` of every published
+#      artifact into a file repository in a temporary folder;
+#   3. the runtime and CLI tests again on the de.kherud:llama binding;
+#   4. the engine's own C++ test on a tiny model, plain and under AddressSanitizer;
+#   5. phi2j as a dependency (scripts/consumer-check.sh): consumer projects outside the checkout resolve it only from
+#      that repository: plain java -cp, mvn exec:java, a shaded jar, a Spring Boot jar, Vulkan, and without phi2-native;
+#   6. the CLI as one download (scripts/package.sh, scripts/dist-check.sh): unpacked in a Debian root with no Java,
+#      phi2 demo and phi2 serve; then on this machine with the Vulkan add-on jar: phi2 devices lists Vulkan (Mesa's
+#      lavapipe) and phi2 verify -ngl 99 passes against the CPU, and fails on a copy with damaged output weights;
+#   7. the GPU check's whole pipeline on the CPU build: its kit, then a smoke run on the tiny shape.
 # Usage: scripts/test.sh [--skip-build]     (extra Maven arguments through MAVEN_ARGS)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 SECONDS=0
-if [ "${1:-}" != "--skip-build" ]; then
-  echo "== native engine (scripts/build-native.sh cpu --with-tools)" >&2
-  bash scripts/build-native.sh cpu --with-tools >&2
+export MAVEN_OPTS="${MAVEN_OPTS:-} -Djansi.noreset=true"
+step() { echo "== $* ($(( SECONDS / 60 )) min $(( SECONDS % 60 )) s so far)" >&2; }
+WORK="$(mktemp -d /tmp/phi2j-test.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+SKIP_BUILD=0; [ "${1:-}" = "--skip-build" ] && SKIP_BUILD=1
+
+if [ $SKIP_BUILD -eq 0 ]; then
+  step "1. the CPU native engine (scripts/build-native.sh cpu --with-tools --sanitize)"
+  bash scripts/build-native.sh cpu --with-tools --sanitize >&2
 fi
-echo "== all tests, native engine ($(( SECONDS / 60 )) min so far)" >&2
-mvn -B -ntp ${MAVEN_ARGS:-} test
-echo "== runtime and CLI tests again on the binding engine ($(( SECONDS / 60 )) min so far)" >&2
-# -pl takes the other modules from the local repository, not from this tree: install this tree's first, or a fresh
-# machine has none and a used one has stale ones
-mvn -q -B -ntp ${MAVEN_ARGS:-} install -DskipTests
+step "1. all tests, native engine"
+mvn -B -ntp ${MAVEN_ARGS:-} test -pl '!java/native'
+
+if [ $SKIP_BUILD -eq 0 ]; then
+  step "2. the portable engine and its Vulkan module (scripts/build-native.sh portable, portable-vulkan --backend-only)"
+  bash scripts/build-native.sh portable >&2
+  VKSDK="$(bash scripts/vulkan-sdk.sh | tail -1)"
+  bash scripts/build-native.sh portable-vulkan --backend-only --vulkan-sdk "$VKSDK" >&2
+fi
+step "2. mvn deploy into a file repository ($WORK/repo)"
+mvn -q -B -ntp ${MAVEN_ARGS:-} -DskipTests deploy -DaltDeploymentRepository="local::file:$WORK/repo"
+
+step "3. runtime and CLI tests again on the binding engine"
 PHI2_ENGINE=binding mvn -B -ntp ${MAVEN_ARGS:-} test -pl java/runtime,java/cli
-echo "== the engine's C++ test ($(( SECONDS / 60 )) min so far)" >&2
+
+step "4. the engine's C++ test, plain and under AddressSanitizer"
 native/build/cpu/cmake/phi2j_engine_test java/runtime/target/test-models/tiny-phi2.gguf
-if [ "${1:-}" != "--skip-build" ]; then
-  echo "== the engine's C++ test under AddressSanitizer ($(( SECONDS / 60 )) min so far)" >&2
-  bash scripts/build-native.sh cpu --sanitize --out native/build/cpu-asan >&2
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 native/build/cpu-asan/cmake/phi2j_engine_test java/runtime/target/test-models/tiny-phi2.gguf
+if [ -x native/build/cpu/cmake/phi2j_engine_test_asan ]; then
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 native/build/cpu/cmake/phi2j_engine_test_asan java/runtime/target/test-models/tiny-phi2.gguf
+elif [ $SKIP_BUILD -eq 0 ] || [ "${CI:-}" = true ]; then
+  echo "no native/build/cpu/cmake/phi2j_engine_test_asan: build with scripts/build-native.sh cpu --sanitize" >&2; exit 1
 fi
-if [ "${1:-}" != "--skip-build" ]; then
-  echo "== the GPU check's pipeline on the CPU build: kit, then a smoke run ($(( SECONDS / 60 )) min so far)" >&2
-  mvn -q -B -ntp ${MAVEN_ARGS:-} -DskipTests package -pl java/bench -am >&2
+
+step "5. phi2j as a dependency: consumer projects outside the checkout (scripts/consumer-check.sh)"
+bash scripts/consumer-check.sh "$WORK/repo" java/runtime/target/test-models/tiny-phi2.gguf --vulkan --work "$WORK/consumers"
+
+step "6. the CLI as one download (scripts/package.sh), in a Debian root with no Java and with Vulkan (scripts/dist-check.sh)"
+TAR="$(bash scripts/package.sh --out "$WORK/dist" | tail -1)"
+bash scripts/dist-check.sh "$TAR" --addon "$WORK/repo" --work "$WORK/dist-check"
+
+if [ $SKIP_BUILD -eq 0 ]; then
+  step "7. the GPU check's pipeline on the CPU build: kit, then a smoke run"
+  mvn -q -B -ntp ${MAVEN_ARGS:-} -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true package -pl java/bench -am >&2
   rm -rf target/gpu-kit target/gpu-check-smoke
   bash scripts/gpu-check.sh --prepare target/gpu-kit >&2
   bash scripts/gpu-check.sh --kit target/gpu-kit --backend cpu --shape tiny --reuse-build --rounds 1 \
@@ -37,4 +68,4 @@ if [ "${1:-}" != "--skip-build" ]; then
   grep -q '^| f16 | PASS |' target/gpu-check-smoke/results.md
   [ -s target/gpu-check-smoke/bench.png ]
 fi
-echo "== done in $(( SECONDS / 60 )) min $(( SECONDS % 60 )) s" >&2
+step "done"

@@ -116,6 +116,15 @@ int main(int argc, char ** argv) {
 
     std::string err;
     phi2j::ModelParams mp;
+#ifdef PHI2J_TEST_BACKEND_DIR
+    mp.backend_dir = PHI2J_TEST_BACKEND_DIR; // a portable build's backend modules: where this tree put them
+#endif
+    const phi2j::BackendLoad & backends = phi2j::load_backends(mp.backend_dir);
+    CHECK(!backends.registered.empty(), "no backend registered from '%s'", mp.backend_dir.c_str());
+    CHECK(backends.failed_files.empty(), "a module failed to load: %s", backends.failed_files.empty() ? "" : backends.failed_errors[0].c_str());
+#ifdef GGML_BACKEND_DL
+    CHECK(backends.dynamic && !backends.cpu_variant.empty(), "a portable build names the CPU variant ggml chose");
+#endif
     mp.path = "/nonexistent/model.gguf";
     CHECK(!phi2j::Engine::load(mp, err) && err.find("/nonexistent/model.gguf") != std::string::npos, "error: %s", err.c_str());
 

@@ -25,9 +25,10 @@ import java.util.concurrent.TimeUnit;
  * java -cp 'java/bench/target/classes:java/bench/target/lib/*' phi2j.bench.EngineComparison \
  *     --tiny TINY.gguf --shaped PHI2_SHAPED_Q4_K_M.gguf [--rounds 3] [--reps 3] [--parallel 4] [--parallel-tg 128] [--binding true] [--root .]
  * </pre>
- * On a GPU build (scripts/gpu-check.sh): {@code --build native/build/cuda --models F16,Q8_0,Q4_K_M --pp 512 --tg 128 --ngl 99
- * [--phi2 LAUNCHER] [--json FILE] [--plot FILE.png]}: each model's pp and tg through phi2 bench (native engine, all
- * layers on the GPU) and through the same build's llama-bench, interleaved.
+ * On a GPU build: {@code --build native/build/cuda --models F16,Q8_0,Q4_K_M --pp 512 --tg 128 --ngl 99 [--phi2 LAUNCHER]
+ * [--json FILE] [--plot FILE.png]}: each model's pp and tg through phi2 bench (native engine, all layers on the GPU)
+ * and through the same build's llama-bench, interleaved; scripts/gpu-check.sh gives {@code --tools DIR} (llama-bench's
+ * folder) instead of {@code --build}, and phi2 finds its engine in its package's jars.
  *
  * <p>Builds against each other ({@code --engines clang=native/build/cpu,gcc=native/build/cpu-gcc}: phi2 bench on each
  * native build) and against other llama.cpp tools ({@code --llama-benches debian=chroot:/srv/sid}: another root's
@@ -51,7 +52,8 @@ public final class EngineComparison {
     private EngineComparison(Map<String, String> a) {
         this.root = Path.of(a.get("--root")).toAbsolutePath().normalize();
         this.build = a.containsKey("--build") ? Path.of(a.get("--build")).toAbsolutePath().normalize() : null;
-        this.tools = (build != null ? build : root.resolve("native/build/cpu")).resolve("cmake/bin");
+        this.tools = a.containsKey("--tools") ? Path.of(a.get("--tools")).toAbsolutePath().normalize()
+                : (build != null ? build : root.resolve("native/build/cpu")).resolve("cmake/bin");
         this.reps = Integer.parseInt(a.get("--reps"));
         this.phi2 = a.getOrDefault("--phi2", root.resolve("phi2").toString());
         this.ngl = Integer.parseInt(a.get("--ngl"));

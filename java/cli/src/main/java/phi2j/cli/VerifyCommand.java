@@ -137,7 +137,7 @@ public final class VerifyCommand implements Callable<Integer> {
 
     private static String label(Path file, ModelOptions o, Phi2Model m) {
         return file.getFileName() + " (" + (o.gpuLayers() == 0 ? "CPU backend" : "-ngl " + o.gpuLayers()) + ", "
-                + m.info().nativeLibrary() + ")";
+                + m.info().backends().summary() + ", " + m.info().nativeLibrary() + ")";
     }
 
     private static void print(PrintWriter out, Verification.Summary s) {

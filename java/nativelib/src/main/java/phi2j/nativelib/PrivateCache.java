@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -89,6 +88,9 @@ public final class PrivateCache {
      * sha256: written on first use, and rewritten where a file is missing or does not match (ours, but damaged).
      */
     public static synchronized Path folder(String kind, List<Entry> entries) {
+        if (entries.stream().map(Entry::name).distinct().count() != entries.size()) {
+            throw new IllegalArgumentException("two entries share a name: " + entries.stream().map(Entry::name).toList());
+        }
         Path root = root();
         Path parent = root.resolve(kind);
         Path dir = parent.resolve(setHash(entries));
@@ -96,17 +98,7 @@ public final class PrivateCache {
             privateDirectory(root);
             privateDirectory(parent);
             if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-                privateDirectory(dir);
-                List<Entry> damaged = new ArrayList<>();
-                for (Entry e : entries) {
-                    if (!matches(dir.resolve(e.name()), e.sha256())) {
-                        damaged.add(e);
-                    }
-                }
-                for (Entry e : damaged) {
-                    replace(dir, e);
-                }
-                return dir;
+                return verified(dir, entries);
             }
             Path tmp = parent.resolve(".tmp-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
             OwnerOnly.createDirectory(tmp);
@@ -114,10 +106,12 @@ public final class PrivateCache {
                 for (Entry e : entries) {
                     write(tmp.resolve(e.name()), e);
                 }
-                Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-            } catch (FileAlreadyExistsException | DirectoryNotEmptyException | AtomicMoveNotSupportedException raced) {
-                // another JVM put the same set in place first: theirs is checked like any existing folder
-                return folder(kind, entries);
+                try {
+                    Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+                } catch (FileAlreadyExistsException | DirectoryNotEmptyException raced) {
+                    // another JVM put the same set in place first: theirs is checked like any existing folder, once
+                    return verified(dir, entries);
+                }
             } finally {
                 deleteTree(tmp);
             }
@@ -131,6 +125,21 @@ public final class PrivateCache {
             throw new NativeLibraryException("cannot prepare the private cache " + dir + ": " + e.getMessage()
                     + " (set PHI2_CACHE_DIR to a private folder you own)");
         }
+    }
+
+    /** Checks an existing folder, and puts the verified bytes in place of any file that is missing or damaged. */
+    private static Path verified(Path dir, List<Entry> entries) throws IOException {
+        privateDirectory(dir);
+        List<Entry> damaged = new ArrayList<>();
+        for (Entry e : entries) {
+            if (!matches(dir.resolve(e.name()), e.sha256())) {
+                damaged.add(e);
+            }
+        }
+        for (Entry e : damaged) {
+            replace(dir, e);
+        }
+        return dir;
     }
 
     /** The folder name of a set: a hash over its names and hashes, so another set never shares a folder. */

@@ -59,9 +59,18 @@ final class NativeArtifact {
         if (parts.isEmpty()) {
             return Optional.empty();
         }
-        List<PrivateCache.Entry> all = new ArrayList<>();
-        parts.forEach(p -> all.addAll(p.files()));
-        return Optional.of(new Extracted(PrivateCache.folder("engine", all), parts.stream().map(Part::classifier).toList()));
+        // one folder for the engine and its add-ons; a file two jars both carry (llama.cpp's licence) must be the same file
+        java.util.Map<String, PrivateCache.Entry> all = new java.util.LinkedHashMap<>();
+        for (Part p : parts) {
+            for (PrivateCache.Entry e : p.files()) {
+                PrivateCache.Entry before = all.putIfAbsent(e.name(), e);
+                if (before != null && !before.sha256().equals(e.sha256())) {
+                    throw new phi2j.nativelib.NativeLibraryException("the phi2-native jars " + parts.stream().map(Part::classifier).toList()
+                            + " carry different copies of " + e.name() + ": take all of them from one release");
+                }
+            }
+        }
+        return Optional.of(new Extracted(PrivateCache.folder("engine", List.copyOf(all.values())), parts.stream().map(Part::classifier).toList()));
     }
 
     /** The core jar's part and each add-on's, as found on the classpath. */
