@@ -77,11 +77,11 @@ public record Catalog(Path dir, String defaultName, List<Entry> models) {
             return p;
         }
         throw new BadModelFileException(p, "the default model " + e.name() + " is not there (downloads are off: --no-download or PHI2_NO_DOWNLOAD). Get it one of these ways:\n"
-                + "  1. ./phi2 pull " + e.name() + "   (" + e.size() + "), or download it by hand:\n"
+                + "  1. " + Advice.phi2() + " pull " + e.name() + "   (" + e.size() + "), or download it by hand:\n"
                 + "       curl -L --fail -o " + p + ".part '" + e.source() + "' && mv " + p + ".part " + p + "\n"
                 + (e.sha256() != null ? "     and check it: sha256sum " + p + "  (expect " + e.sha256() + ")\n" : "")
                 + "  2. or pass any Phi-2 GGUF with -m FILE\n"
                 + "  3. or try the tools on a tiny random-weight model (its answers are noise):\n"
-                + "       ./phi2 synth -o models-gguf/synthetic-phi2-tiny.gguf && ./phi2 demo -m models-gguf/synthetic-phi2-tiny.gguf");
+                + "       " + Advice.tryTheTinyModel());
     }
 }

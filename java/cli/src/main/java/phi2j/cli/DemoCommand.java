@@ -110,7 +110,7 @@ public final class DemoCommand implements Callable<Integer> {
                     out.println((answersOnly ? "" : t.task().prompt()) + t.result().text());
                 }
                 if (compare) {
-                    double sim = DemoPrompts.similarity(t.task().prompt() + t.result().text(), t.task().answer());
+                    double sim = DemoPrompts.answerSimilarity(t.task(), t.result().text());
                     out.println(String.format(Locale.ROOT, "Compared with the walkthrough's answer: %.0f%% of its words in the same order",
                             100 * sim));
                 }

@@ -48,6 +48,41 @@ final class DemoPrompts {
     }
 
     /**
+     * How close a generated answer is to the walkthrough's, the prompt left out on both sides: the blog published each
+     * prompt with its answer, so counting the whole text would credit any answer with the prompt's words.
+     */
+    static double answerSimilarity(Task task, String generated) {
+        return similarity(generated, publishedAnswer(task));
+    }
+
+    /**
+     * The walkthrough's answer without the prompt it starts with. The blog printed the decoded text, in which
+     * transformers' clean-up removed the space before punctuation ("i != j" reads "i!= j"), so the prompt is cleaned
+     * the same way and its words stripped where they lead the published text (task 5's blog copy lacks "Output:").
+     */
+    static String publishedAnswer(Task task) {
+        String[] published = words(task.answer());
+        return String.join(" ", java.util.Arrays.copyOfRange(published, promptWordsLeadingThePublishedText(task), published.length));
+    }
+
+    /** transformers' clean_up_tokenization, as the blog's decoded text went through it. */
+    static String cleanUpTokenization(String s) {
+        return s.replace(" .", ".").replace(" ?", "?").replace(" !", "!").replace(" ,", ",").replace(" ' ", "'")
+                .replace(" n't", "n't").replace(" 'm", "'m").replace(" 's", "'s").replace(" 've", "'ve").replace(" 're", "'re");
+    }
+
+    /** Words of the prompt that lead the published text: all of them, but for a word the blog dropped. */
+    static int promptWordsLeadingThePublishedText(Task task) {
+        String[] prompt = words(cleanUpTokenization(task.prompt()));
+        String[] published = words(task.answer());
+        int n = 0;
+        while (n < prompt.length && n < published.length && prompt[n].equals(published[n])) {
+            n++;
+        }
+        return n;
+    }
+
+    /**
      * How much of the walkthrough's published answer {@code ours} says, in the same order: the longest common
      * subsequence of the two word sequences (whitespace-insensitive, so the blog's re-wrapping does not count) over the
      * longer one's word count. 1 for the same words in the same order; a shuffled answer scores low, and extra or

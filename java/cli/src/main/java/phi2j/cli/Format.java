@@ -4,7 +4,7 @@ import java.time.Duration;
 import java.util.Locale;
 
 /** Number formatting shared by the commands. */
-final class Format {
+public final class Format {
     private Format() {
     }
 
@@ -16,7 +16,8 @@ final class Format {
         return String.format(Locale.ROOT, "%.1f", perSecond);
     }
 
-    static String bytes(long n) {
+    /** Binary units, as llama.cpp prints sizes: "2.73 MiB", "1.62 GiB". */
+    public static String bytes(long n) {
         if (n < 1024) {
             return n + " B";
         }
@@ -25,6 +26,21 @@ final class Format {
         int u = -1;
         while (v >= 1024 && u < units.length - 1) {
             v /= 1024;
+            u++;
+        }
+        return String.format(Locale.ROOT, "%.2f %s", v, units[u]);
+    }
+
+    /** Decimal units, as the model catalog (and Hugging Face) gives sizes: "2.86 MB", "1.79 GB". */
+    public static String decimalBytes(long n) {
+        if (n < 1000) {
+            return n + " B";
+        }
+        String[] units = {"kB", "MB", "GB", "TB"};
+        double v = n;
+        int u = -1;
+        while (v >= 1000 && u < units.length - 1) {
+            v /= 1000;
             u++;
         }
         return String.format(Locale.ROOT, "%.2f %s", v, units[u]);

@@ -32,7 +32,7 @@ public final class ListCommand implements Callable<Integer> {
             String present = "-";
             String verified = "";
             if (Files.isRegularFile(p)) {
-                present = Format.bytes(Files.size(p));
+                present = Format.decimalBytes(Files.size(p)); // the catalog's sizes are decimal too
                 Path sidecar = p.resolveSibling(p.getFileName() + ".sha256");
                 String recorded = Files.isRegularFile(sidecar) ? Files.readString(sidecar).split("\\s+")[0] : null;
                 verified = e.sha256() == null ? "no checksum in catalog" : recorded == null ? "not verified"

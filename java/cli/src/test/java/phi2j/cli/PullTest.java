@@ -317,6 +317,10 @@ class PullTest {
         assertTrue(e.getMessage().contains("connection was refused") && e.getMessage().contains("-m FILE")
                 && e.getMessage().contains("--no-download") && e.getMessage().contains("phi2 synth"), e.getMessage());
         assertFalse(e.getMessage().contains("null"), e.getMessage());
+        assertTrue(logText.toString().contains("attempt 2 of") && logText.toString().contains("connection was refused"),
+                "each retry line names the cause: " + logText);
+        assertFalse(logText.toString().contains("(null)"), logText.toString());
+        assertTrue(e.getMessage().contains(Advice.tryTheTinyModel()), "the same tiny-model advice as --no-download's: " + e.getMessage());
 
         logText.getBuffer().setLength(0);
         java.net.URI nowhere = java.net.URI.create("http://phi2j-test.invalid/model.gguf"); // .invalid never resolves (RFC 2606)

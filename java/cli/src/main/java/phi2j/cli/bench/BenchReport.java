@@ -84,8 +84,9 @@ public final class BenchReport {
     private BenchReport() {
     }
 
-    static String size(long bytes) {
-        return String.format(Locale.ROOT, "%.2f GiB", bytes / 1073741824.0);
+    /** llama-bench's units (binary), scaled so a small model is not "0.00 GiB". */
+    public static String size(long bytes) {
+        return phi2j.cli.Format.bytes(bytes);
     }
 
     static String params(long n) {

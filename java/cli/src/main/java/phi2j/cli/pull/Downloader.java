@@ -181,13 +181,13 @@ public final class Downloader {
             return settle(part, target, expected, linkedEtag, attempt);
         }
         throw new Phi2Exception("download of " + url + " failed after " + attempt + (attempt == 1 ? " attempt: " : " attempts: ")
-                + explain(last) + NO_NETWORK_ADVICE);
+                + explain(last) + noNetworkAdvice());
     }
 
     /** Waits before attempt {@code attempt}: the first back-off, doubled each time (up to 64 times). */
     private void backOff(int attempt, IOException last) throws IOException {
         long wait = firstBackoff.toMillis() << Math.min(attempt - 2, 6);
-        log.printf("pull: attempt %d of %d in %.1f s (%s)%n", attempt, maxAttempts, wait / 1000.0, last == null ? "" : last.getMessage());
+        log.printf("pull: attempt %d of %d in %.1f s (%s)%n", attempt, maxAttempts, wait / 1000.0, explain(last));
         log.flush();
         sleep(wait);
     }
@@ -257,9 +257,11 @@ public final class Downloader {
     }
 
     /** What to do when the hub cannot be reached. */
-    static final String NO_NETWORK_ADVICE = ". Without network: pass a model file with -m FILE, turn downloads off with --no-download "
-            + "(or PHI2_NO_DOWNLOAD=1) to see where to put one, or try the tools on a tiny random-weight model: phi2 synth -o tiny.gguf"
-            + " (a partial download resumes when the same command runs again)";
+    public static String noNetworkAdvice() {
+        return ". Without network: pass a model file with -m FILE, turn downloads off with --no-download "
+                + "(or PHI2_NO_DOWNLOAD=1) to see where to put one, or try the tools on a tiny random-weight model: "
+                + phi2j.cli.Advice.tryTheTinyModel() + " (a partial download resumes when the same command runs again)";
+    }
 
     /** The root cause of a failed request, in words a user can act on. */
     static String explain(IOException e) {
