@@ -31,6 +31,7 @@ import java.util.regex.Pattern;
  * <pre>
  * java -cp 'java/bench/target/classes:java/bench/target/lib/*' phi2j.bench.ServerLoad \
  *     --model TINY.gguf [--clients 32] [--seconds 60] [--parallel 4] [--queue 64] [--max-tokens 64] [--server-heap 128m]
+ *     [--server-jvm-options "-XX:TieredStopAtLevel=1 -Dphi2.runner.jit=c1"]
  * </pre>
  */
 public final class ServerLoad {
@@ -49,10 +50,16 @@ public final class ServerLoad {
         int clients = Integer.parseInt(a.get("--clients"));
         int seconds = Integer.parseInt(a.get("--seconds"));
         String key = "load-" + System.nanoTime();
-        ProcessBuilder pb = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xmx" + a.get("--server-heap"), "-cp",
-                System.getProperty("java.class.path"), "phi2j.cli.Main", "serve", "-m", a.get("--model"), "--port", "0", "-c", "512",
-                "--parallel", a.get("--parallel"), "--queue", a.get("--queue"));
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xmx" + a.get("--server-heap")));
+        for (String o : a.getOrDefault("--server-jvm-options", "").split(" ")) {
+            if (!o.isBlank()) {
+                command.add(o);
+            }
+        }
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), "phi2j.cli.Main", "serve", "-m", a.get("--model"), "--port", "0",
+                "-c", "512", "--parallel", a.get("--parallel"), "--queue", a.get("--queue")));
+        ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().put("PHI2_API_KEY", key);
         Process server = pb.start();
         BufferedReader err = new BufferedReader(new InputStreamReader(server.getErrorStream(), StandardCharsets.UTF_8));
@@ -132,9 +139,9 @@ public final class ServerLoad {
         long rssEndJvm = rssKb(server.toHandle(), false);
         server.destroy(); // SIGTERM: the graceful path
         server.waitFor();
-        System.out.printf(Locale.ROOT, "%d streaming clients for %d s on %s (%s slots, queue %s, %s tokens per answer, server heap %s)%n",
+        System.out.printf(Locale.ROOT, "%d streaming clients for %d s on %s (%s slots, queue %s, %s tokens per answer, server heap %s%s)%n",
                 clients, seconds, Path.of(a.get("--model")).getFileName(), a.get("--parallel"), a.get("--queue"), a.get("--max-tokens"),
-                a.get("--server-heap"));
+                a.get("--server-heap"), a.containsKey("--server-jvm-options") ? ", JVM options " + a.get("--server-jvm-options") : "");
         List<String[]> rows = new ArrayList<>();
         rows.add(new String[] {"requests completed (200 with [DONE])", String.valueOf(total.size())});
         new TreeMap<>(outcomes).forEach((k, v) -> rows.add(new String[] {"outcome " + k, String.valueOf(v.get())}));

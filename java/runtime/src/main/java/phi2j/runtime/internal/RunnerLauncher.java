@@ -33,6 +33,8 @@ final class RunnerLauncher {
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(60);
     /** For tests of the runner protocol: an {@link Engine} class the runner uses in place of llama.cpp. */
     static final String FAKE_ENGINE = "phi2.runner.fakeEngine";
+    /** "full" gives runners the JIT's every tier (a long-running server's); otherwise C1 alone. */
+    public static final String RUNNER_JIT = "phi2.runner.jit";
 
     /** A started runner: its process, private folder, pipe and log; once connected, its socket too. */
     record Launched(Process process, Path dir, OutputStream stdin, NativeLog log, SocketChannel channel, Frames frames) {
@@ -107,7 +109,9 @@ final class RunnerLauncher {
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Xmx256m");
         cmd.add("-XX:+UseSerialGC");
-        cmd.add("-XX:TieredStopAtLevel=1");
+        if (!"full".equals(System.getProperty(RUNNER_JIT))) {
+            cmd.add("-XX:TieredStopAtLevel=1"); // C1 only: a runner's Java is small, and starts compiled sooner
+        }
         // The runner's own Java is small and runs between decode batches: compile it after a few calls rather than
         // thousands, or interpreted frame writing takes a core from llama.cpp's threads for a long warm-up.
         cmd.add("-XX:CompileThresholdScaling=0.05");
