@@ -275,6 +275,8 @@ command -v ninja >/dev/null 2>&1 && ARGS=(-G Ninja "${ARGS[@]}")
 # a module alone needs no CPU backend of its own (and in a module build every CPU variant would otherwise be built)
 [ $BACKEND_ONLY -eq 1 ] && ARGS+=(-DPHI2J_BACKEND_ONLY=ON -DGGML_CPU=OFF -DGGML_CPU_ALL_VARIANTS=OFF)
 if [ -n "$CXX_NAME" ]; then
+  # full paths: CMake compares them as strings, and a tree configured with another one must start anew (below)
+  CC_NAME="$(command -v "$CC_NAME" || echo "$CC_NAME")"; CXX_NAME="$(command -v "$CXX_NAME" || echo "$CXX_NAME")"
   ARGS+=("-DCMAKE_C_COMPILER=$CC_NAME" "-DCMAKE_CXX_COMPILER=$CXX_NAME")
   [ "$GPU" = cuda ] && ARGS+=("-DCMAKE_CUDA_HOST_COMPILER=$CXX_NAME")
 fi
@@ -338,7 +340,7 @@ START=$(date +%s)
 # a tree configured with another compiler cannot switch in place (CMake would drop its cache half-way): start it anew
 if [ -n "$CXX_NAME" ] && [ -f "$OUT/cmake/CMakeCache.txt" ]; then
   OLD_CXX="$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$OUT/cmake/CMakeCache.txt")"
-  if [ -n "$OLD_CXX" ] && [ "$(readlink -f "$OLD_CXX")" != "$(readlink -f "$(command -v "$CXX_NAME")")" ]; then
+  if [ -n "$OLD_CXX" ] && [ "$OLD_CXX" != "$CXX_NAME" ]; then
     say "$OUT/cmake was configured with $OLD_CXX, not $CXX_NAME: configuring it anew"
     rm -rf "$OUT/cmake"
   fi

@@ -110,16 +110,18 @@ public final class BenchRunner {
         return sb.toString();
     }
 
-    /** The backend column names the engine and its llama.cpp too: "CPU native 0.5.0 (de3ff81)", "CPU binding b4916". */
+    /**
+     * The backend column names the engine and its llama.cpp too: "CPU (zen4) native 0.5.0 (de3ff81)" (a portable build names
+     * the CPU variant ggml chose), "Vulkan native 0.5.0 (de3ff81)" (the GPU backends the engine loaded), "CPU binding b4916".
+     */
     static String backend(Phi2Model m) {
-        String lib = m.info().nativeLibrary();
         String device;
         if (m.info().engine() == EngineKind.NATIVE) {
-            java.util.regex.Matcher preset = java.util.regex.Pattern.compile("\\((cpu|cuda|hip[^)]*|vulkan)\\)").matcher(lib);
-            String p = preset.find() ? preset.group(1) : "cpu";
-            device = p.startsWith("hip") ? "ROCm" : p.equals("cuda") ? "CUDA" : p.equals("vulkan") ? "Vulkan" : "CPU";
+            phi2j.runtime.EngineBackends b = m.info().backends();
+            List<String> gpus = b.registered().stream().filter(r -> !r.equals("CPU")).toList();
+            device = !gpus.isEmpty() ? String.join(",", gpus) : b.cpuVariant().isEmpty() ? "CPU" : "CPU (" + b.cpuVariant() + ")";
         } else {
-            device = lib.startsWith("bundled CPU") ? "CPU" : "custom";
+            device = m.info().engineOrigin() == phi2j.runtime.EngineChoice.Origin.BUNDLED ? "CPU" : "custom";
         }
         return device + " " + m.info().engine().label() + " " + m.nativeBuild();
     }
