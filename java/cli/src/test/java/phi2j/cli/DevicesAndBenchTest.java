@@ -30,7 +30,8 @@ class DevicesAndBenchTest {
             assertTrue(r.out().contains("GPUs: none found"), r.out());
         }
         assertEquals("CPU", o.getAsJsonArray("devices").get(0).getAsJsonObject().get("type").getAsString());
-        assertTrue(o.get("library").getAsString().endsWith("libjllama.so"));
+        boolean nativeEngine = phi2j.runtime.EngineChoice.of(phi2j.runtime.ModelOptions.defaults()).kind() == phi2j.runtime.EngineKind.NATIVE;
+        assertTrue(o.get("library").getAsString().endsWith(nativeEngine ? "libllama.so.0" : "libjllama.so"), "the engine auto chooses: " + o);
     }
 
     /** The probe runs in a runner: the caller's JVM maps no llama.cpp, ggml or GPU runtime library (issue 13). */

@@ -53,16 +53,16 @@ class EnvironmentTest {
     @Test
     @EnabledOnOs(OS.LINUX)
     void theBundledLibraryIsCachedWhereTheVariablesSay(@TempDir Path xdg, @TempDir Path cache) throws Exception {
-        Run x = phi2(Map.of("XDG_CACHE_HOME", xdg.toString()), List.of(), "devices", "--json");
+        Run x = phi2(Map.of("XDG_CACHE_HOME", xdg.toString()), List.of(), "devices", "--engine", "binding", "--json");
         assertEquals(0, x.exit(), x.err());
-        assertTrue(x.out().contains(xdg.resolve("phi2j").resolve("native").toString()), x.out());
+        assertTrue(x.out().contains(xdg.resolve("phi2j").resolve("binding").toString()), x.out());
         try (var found = Files.walk(xdg.resolve("phi2j"))) {
             List<Path> libs = found.filter(f -> f.getFileName().toString().equals("libjllama.so")).toList();
             assertEquals(1, libs.size(), "one verified copy: " + libs);
             assertEquals("rwx------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(libs.get(0).getParent())));
         }
-        Run c = phi2(Map.of("XDG_CACHE_HOME", xdg.toString(), "PHI2_CACHE_DIR", cache.toString()), List.of(), "devices", "--json");
+        Run c = phi2(Map.of("XDG_CACHE_HOME", xdg.toString(), "PHI2_CACHE_DIR", cache.toString()), List.of(), "devices", "--engine", "binding", "--json");
         assertEquals(0, c.exit(), c.err());
-        assertTrue(c.out().contains(cache.resolve("native").toString()), "PHI2_CACHE_DIR wins over XDG_CACHE_HOME: " + c.out());
+        assertTrue(c.out().contains(cache.resolve("binding").toString()), "PHI2_CACHE_DIR wins over XDG_CACHE_HOME: " + c.out());
     }
 }

@@ -44,24 +44,30 @@ class GpuCheckScriptTest {
         var cuda = check("--dry-run", "--kit", "/k", "--jobs", "16", "--out", "/r");
         assertEquals(0, cuda.exit(), cuda.err());
         List<String> lines = cuda.out().lines().toList();
-        assertEquals(7, lines.size(), cuda.out());
-        for (int i = 0; i < 7; i++) {
+        assertEquals(8, lines.size(), cuda.out());
+        for (int i = 0; i < 8; i++) {
             assertTrue(lines.get(i).startsWith(i + ". "), lines.get(i));
         }
-        assertTrue(cuda.out().contains("build-native.sh cuda --llama-src /tmp/phi2j-gpu-check/llama.cpp --llama-src-listing /k/llama.cpp.listing "
-                + "--with-tools --gpu-targets 90 --jobs 16"), cuda.out());
-        assertTrue(cuda.out().contains("verify -m MODEL --lib " + ROOT.resolve("native/build/cuda") + " -ngl 99"), cuda.out());
-        assertTrue(cuda.out().contains("EngineComparison --build " + ROOT.resolve("native/build/cuda")), cuda.out());
+        assertTrue(cuda.out().contains("build-native.sh portable-cuda --backend-only --with-tools --cpu-modules /tmp/phi2j-gpu-check/cpu "
+                + "--llama-src /tmp/phi2j-gpu-check/llama.cpp --llama-src-listing /k/llama.cpp.listing --gpu-targets 90 --jobs 16"), cuda.out());
+        assertTrue(cuda.out().contains("native-jar.sh " + ROOT.resolve("native/build/portable-cuda-backend") + " --out /tmp/phi2j-gpu-check/"
+                + "phi2j-0.1.0-SNAPSHOT-linux-x86_64/lib"), "the add-on jar goes into the package's lib/: " + cuda.out());
+        assertTrue(cuda.out().contains("bin/phi2 verify -m MODEL -ngl 99"), cuda.out());
+        assertTrue(cuda.out().contains("EngineComparison --tools " + ROOT.resolve("native/build/portable-cuda-backend/cmake/bin")), cuda.out());
         assertTrue(cuda.out().contains("/r/results.md, /r/results.json, /r/bench.png"), cuda.out());
 
         var hip = check("--dry-run", "--backend", "hip");
         assertEquals(0, hip.exit(), hip.err());
-        assertTrue(hip.out().contains("build-native.sh hip ") && hip.out().contains("--gpu-targets gfx90a,gfx942"), hip.out());
+        assertTrue(hip.out().contains("build-native.sh portable-hip ") && hip.out().contains("--gpu-targets gfx90a,gfx942"), hip.out());
+        var vulkan = check("--dry-run", "--backend", "vulkan");
+        assertTrue(vulkan.out().contains("build-native.sh portable-vulkan --backend-only") && !vulkan.out().contains("--gpu-targets"), vulkan.out());
+        var cpu = check("--dry-run", "--backend", "cpu");
+        assertTrue(cpu.out().contains("1. build: none") && cpu.out().contains("2. add-on: none"), cpu.out());
 
         var prepare = check("--prepare", "/tmp/kit", "--dry-run");
         assertEquals(0, prepare.exit(), prepare.err());
         assertEquals(5, prepare.out().lines().count(), prepare.out());
-        assertTrue(prepare.out().contains("jlink --add-modules java.base,java.desktop"), prepare.out());
+        assertTrue(prepare.out().contains("scripts/package.sh"), prepare.out());
         assertTrue(prepare.out().contains("under 60 MiB"), prepare.out());
     }
 

@@ -450,7 +450,7 @@ class PullTest {
             // missing again: generate pulls it by itself unless told not to
             g = CliTest.run("generate", "--models-dir", models.toString(), "-p", "Hi", "-n", "3", "-c", "64", "--no-download");
             assertEquals(2, g.exit());
-            assertTrue(g.err().contains("./phi2 pull tiny"), g.err());
+            assertTrue(g.err().contains(Advice.phi2() + " pull tiny"), g.err());
             g = CliTest.run("generate", "--models-dir", models.toString(), "-p", "Hi", "-n", "3", "-c", "64");
             assertEquals(0, g.exit(), g.err());
             assertTrue(Files.isRegularFile(models.resolve("tiny.gguf")));

@@ -119,9 +119,10 @@ public record EngineChoice(EngineKind kind, Origin origin, Path dir, NativeEngin
                     + NativeEngineBuild.MANIFEST + "): build one with " + NativeEngineBuild.buildCommand(NativeEngineBuild.presetOf(dir)));
         }
         if (!Files.isRegularFile(dir.resolve(NativeLibrary.fileName()))) {
-            throw new NativeLibraryException("no " + NativeLibrary.fileName() + " and no native engine build (" + NativeEngineBuild.MANIFEST
-                    + ") in " + dir + " (" + origin.describe() + "): build an engine with "
-                    + NativeEngineBuild.buildCommand(NativeEngineBuild.presetOf(dir)) + ", or unset it for the default");
+            throw new NativeLibraryException("no " + NativeLibrary.fileName() + (wanted == EngineKind.BINDING ? "" : " and no native engine build ("
+                    + NativeEngineBuild.MANIFEST + ")") + " in " + dir + " (" + origin.describe() + "): build "
+                    + (wanted == EngineKind.BINDING ? "a custom libjllama" : "an engine with " + NativeEngineBuild.buildCommand(NativeEngineBuild.presetOf(dir)))
+                    + ", or unset it for the default");
         }
         return new EngineChoice(EngineKind.BINDING, origin, dir, null, "");
     }
