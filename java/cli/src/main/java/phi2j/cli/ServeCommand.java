@@ -90,12 +90,25 @@ public final class ServeCommand implements Callable<Integer> {
             throw new InvalidOptionException("--port", "cannot bind " + host + ":" + port + " (" + e.getMessage() + ")");
         }
         CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            err.println("serve: stopping (waiting up to " + graceSeconds + " s for requests in flight)");
-            err.flush();
-            server.close();
+        java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+        Runnable stop = () -> {
+            if (stopping.compareAndSet(false, true)) {
+                err.println("serve: stopping (waiting up to " + graceSeconds + " s for requests in flight)");
+                err.flush();
+                server.close();
+            }
             stopped.countDown();
-        }, "phi2-serve-shutdown"));
+        };
+        // SIGTERM and Ctrl-C are the way to stop a server: a graceful stop, then exit status 0 (as llama-server), where
+        // the JVM's own handling would exit 143; any other end of the JVM still closes the server through the hook
+        for (String sig : new String[] {"TERM", "INT"}) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(sig), s -> new Thread(stop, "phi2-serve-stop").start());
+            } catch (IllegalArgumentException | UnsupportedOperationException e) {
+                // no such signal here: the shutdown hook below stops the server
+            }
+        }
+        Runtime.getRuntime().addShutdownHook(new Thread(stop, "phi2-serve-shutdown"));
         err.println("serve: " + file.getFileName() + " as '" + modelId + "' on http://" + host + ":" + server.port() + "/v1 ("
                 + parallel + " slots, queue " + queue + (config.apiKey() == null ? ", no API key" : ", API key required") + ")");
         err.flush();

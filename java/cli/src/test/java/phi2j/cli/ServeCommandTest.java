@@ -66,6 +66,7 @@ class ServeCommandTest {
                         && tail.trim().endsWith("data: [DONE]"),
                 "the request in flight finished within the grace period: " + tail.substring(Math.max(0, tail.length() - 400)));
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), "the server exited after its requests");
+        assertEquals(Main.OK, p.exitValue(), "a graceful stop on SIGTERM exits 0, not the JVM's 143");
         drain.join(5000);
         assertTrue(rest.toString().contains("serve: stopping"), rest.toString());
         for (ProcessHandle h : runners) {
