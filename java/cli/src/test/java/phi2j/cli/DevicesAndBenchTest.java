@@ -68,7 +68,7 @@ class DevicesAndBenchTest {
             assertNotEquals("true", System.getenv("CI"), "CI has no native engine build: scripts/test.sh builds it first");
             return null;
         }
-        return new String[] {"devices", "--json", "--lib", build.get().toString()};
+        return new String[] {"devices", "--json", "--engine", "native", "--lib", build.get().toString()}; // whatever PHI2_ENGINE says
     }
 
     @Test

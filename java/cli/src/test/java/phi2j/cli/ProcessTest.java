@@ -50,8 +50,10 @@ class ProcessTest {
         java.util.Map<ProcessHandle, String> seen = new java.util.concurrent.ConcurrentHashMap<>();
         Thread watcher = new Thread(() -> {
             while (p.isAlive()) {
-                ProcessHandle.current().descendants().forEach(h -> seen.computeIfAbsent(h, x -> x.parent().map(ProcessHandle::pid).orElse(-1L)
-                        + " " + x.info().commandLine().orElse("")));
+                // a child is first seen mid-spawn (jspawnhelper, no command line yet): keep the latest line read
+                ProcessHandle.current().descendants().forEach(h -> h.info().commandLine().ifPresentOrElse(
+                        line -> seen.put(h, h.parent().map(ProcessHandle::pid).orElse(-1L) + " " + line),
+                        () -> seen.putIfAbsent(h, h.parent().map(ProcessHandle::pid).orElse(-1L) + " ")));
                 try {
                     Thread.sleep(20);
                 } catch (InterruptedException e) {
