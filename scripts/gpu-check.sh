@@ -127,13 +127,14 @@ fi
 
 # ---------------------------------------------------------------- the check, on the GPU machine
 [ -n "$OUT" ] || OUT="$ROOT/results/gpu-check-$(hostname -s 2>/dev/null || echo host)-$(date +%Y%m%d-%H%M)"
-[ ! -d "$KIT" ] || KIT="$(cd "$KIT" && pwd)"
+# absolute paths: the steps run phi2 from inside the work folder
+OUT="$(realpath -m "$OUT")"; WORK="$(realpath -m "$WORK")"; KIT="$(realpath -m "$KIT")"
 NAME="phi2j-$VERSION-linux-x86_64"
 DIST="$WORK/$NAME"
 PHI2="$DIST/bin/phi2"
 BUILD="$ROOT/native/build/portable-$BACKEND-backend"
 [ "$BACKEND" = cpu ] && BUILD=""
-BENCH_TOOLS="${TOOLS:-$ROOT/native/build/cpu/cmake/bin}"; [ -n "$BUILD" ] && BENCH_TOOLS="$BUILD/cmake/bin"
+BENCH_TOOLS="$(realpath -m "${TOOLS:-$ROOT/native/build/cpu/cmake/bin}")"; [ -n "$BUILD" ] && BENCH_TOOLS="$BUILD/cmake/bin"
 M="$WORK/models"
 MODELS=(); for t in ${TYPES//,/ }; do MODELS+=("$M/synthetic-phi2-$(echo "$t" | tr 'A-Z' 'a-z').gguf"); done
 QUANTS="$(echo "${TYPES//,/ }" | sed 's/\bF16\b//' | xargs)"
