@@ -10,6 +10,8 @@
 #   --out DIR        where the built engine is copied (default: native/build/hip-verify)
 #   --targets LIST   gfx targets (default: gfx90a,gfx942)
 #   --jobs N         parallel compile jobs (default: all cores)
+#   --addon          build the HIP module alone for the portable engine (build-native.sh portable-hip --backend-only)
+#                    and turn it into the phi2-native linux-x86_64-hip add-on jar (scripts/native-jar.sh) in OUT/jars
 #   --dry-run        print each step and its commands without running anything
 # Prints a summary (toolchain versions, compile time, sizes, targets per code object) for native/BUILDS.md and
 # writes it to OUT/verify.md. On a machine with AMD's ROCm use scripts/build-native.sh hip-gfx942 instead.
@@ -19,15 +21,16 @@ die() { echo "verify-hip-build: $*" >&2; exit 2; }
 say() { echo "verify-hip-build: $*" >&2; }
 CACHE_BASE="${PHI2_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/phi2j}"
 HROOT="$CACHE_BASE/hip-root"; OUT="$ROOT/native/build/hip-verify"; TARGETS="gfx90a,gfx942"
-JOBS="$(nproc 2>/dev/null || echo 2)"; DRY=0
+JOBS="$(nproc 2>/dev/null || echo 2)"; DRY=0; ADDON=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --root) [ $# -ge 2 ] || die "--root needs a folder"; HROOT="$2"; shift 2 ;;
     --out) [ $# -ge 2 ] || die "--out needs a folder"; OUT="$2"; shift 2 ;;
     --targets) [ $# -ge 2 ] || die "--targets needs a list"; TARGETS="$2"; shift 2 ;;
     --jobs) [ $# -ge 2 ] || die "--jobs needs a number"; JOBS="$2"; shift 2 ;;
+    --addon) ADDON=1; shift ;;
     --dry-run) DRY=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -43,14 +46,17 @@ MIRROR="$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.s
 [ -n "$MIRROR" ] || MIRROR="$(awk '$1 == "deb" && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)"
 IN_ROOT=(chroot "$HROOT" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8)
 SRC="$(bash "$ROOT/scripts/build-native.sh" cpu --dry-run 2>&1 | sed -n 's/.* from: cache \(.*\)$/\1/p')"
+# the whole engine with the HIP backend, or (--addon) the portable engine's HIP module alone
+PRESET_ARGS=(hip); [ $ADDON -eq 1 ] && PRESET_ARGS=(portable-hip --backend-only)
 
 STEPS=(
   "1. a Debian sid root in $HROOT (skipped when it exists): debootstrap --variant=minbase sid $HROOT ${MIRROR:-(debootstrap default mirror)}"
   "2. the ROCm toolchain in it: apt-get -o Acquire::Check-Valid-Until=false update; apt-get install ${PACKAGES[*]}"
   "3. the project's native sources and the pinned llama.cpp (${SRC:-fetched by build-native.sh --fetch-only}) copied to $HROOT/phi2j"
-  "4. inside the root: scripts/build-native.sh hip --rocm-path /usr --gpu-targets $TARGETS --llama-src /phi2j/llama.cpp --out /phi2j/out --jobs $JOBS"
-  "5. the installed engine copied to $OUT; the .hip_fatbin section of libggml-hip.so extracted (objcopy) and every offload bundle's targets listed"
+  "4. inside the root: scripts/build-native.sh ${PRESET_ARGS[*]} --rocm-path /usr --gpu-targets $TARGETS --llama-src /phi2j/llama.cpp --out /phi2j/out --jobs $JOBS"
+  "5. the installed $([ $ADDON -eq 1 ] && echo module || echo engine) copied to $OUT; the .hip_fatbin section of libggml-hip.so extracted (objcopy) and every offload bundle's targets listed"
 )
+[ $ADDON -eq 1 ] && STEPS+=("6. its add-on jar: scripts/native-jar.sh $OUT --out $OUT/jars (phi2-native-VERSION-linux-x86_64-hip.jar)")
 if [ $DRY -eq 1 ]; then
   for s in "${STEPS[@]}"; do echo "$s"; done
   exit 0
@@ -86,7 +92,7 @@ cp -a "$SRC" "$HROOT/phi2j/llama.cpp" || die "cannot copy $SRC"
 
 say "${STEPS[3]}"
 T0=$(date +%s)
-"${IN_ROOT[@]}" bash /phi2j/scripts/build-native.sh hip --rocm-path /usr --gpu-targets "$TARGETS" --llama-src /phi2j/llama.cpp \
+"${IN_ROOT[@]}" bash /phi2j/scripts/build-native.sh "${PRESET_ARGS[@]}" --rocm-path /usr --gpu-targets "$TARGETS" --llama-src /phi2j/llama.cpp \
   --out /phi2j/out --jobs "$JOBS" >"$HROOT/phi2j/build.log" 2>&1 || { tail -30 "$HROOT/phi2j/build.log" >&2; die "the HIP build failed (log: $HROOT/phi2j/build.log)"; }
 BUILD_S=$(( $(date +%s) - T0 ))
 STEPS_N="$(grep -c '^\[[0-9]*/[0-9]*\]' "$HROOT/phi2j/build.log" || true)"
@@ -123,6 +129,12 @@ while True:
 print(f'{bundles} bundles, {bundles - bad} with every target of {want}')
 sys.exit(0 if bundles > 0 and bad == 0 else 1)
 PY
+if [ $ADDON -eq 1 ]; then
+  say "${STEPS[5]}"
+  bash "$ROOT/scripts/native-jar.sh" "$OUT" --out "$OUT/jars" >&2 || die "scripts/native-jar.sh could not make the add-on jar"
+  JAR="$(ls "$OUT"/jars/phi2-native-*-linux-x86_64-hip.jar 2>/dev/null | head -1)"
+  [ -n "$JAR" ] || die "no linux-x86_64-hip jar in $OUT/jars"
+fi
 ver() { "${IN_ROOT[@]}" dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
 {
   echo "### HIP ($TARGETS) from Debian sid's ROCm packages, $(date -u +%Y-%m-%d)"
@@ -133,5 +145,6 @@ ver() { "${IN_ROOT[@]}" dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
   echo "- compile: $BUILD_S s for $STEPS_N build steps (configure included); whole script $(( $(date +%s) - START_ALL )) s"
   echo "- sizes: $(cd "$OUT" && ls -l --block-size=1 *.so* | awk '$1 ~ /^-/ {printf "%s %.1f MB, ", $9, $5/1e6}' | sed 's/, $//')"
   echo "- code objects: $(tail -1 "$OUT/bundles.txt"); first bundle: $(head -1 "$OUT/bundles.txt" | cut -d: -f2-)"
+  [ $ADDON -eq 1 ] && echo "- add-on jar: $(basename "$JAR"), $(stat -c %s "$JAR" | awk '{printf "%.1f MB", $1/1e6}')"
 } | tee "$OUT/verify.md"
 say "verified: $OUT (bundle listing in $OUT/bundles.txt)"
