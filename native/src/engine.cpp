@@ -75,6 +75,30 @@ using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
 
 } // namespace
 
+const std::vector<std::string> & stop_reason_names() {
+    static const std::vector<std::string> names = {"END_OF_TEXT", "STOP_STRING", "LENGTH", "CANCELLED"};
+    return names;
+}
+
+const std::vector<std::string> & error_kind_names() {
+    static const std::vector<std::string> names = {"OPTION", "LIBRARY", "MODEL", "NATIVE"};
+    return names;
+}
+
+const std::vector<std::string> & event_kind_names() {
+    static const std::vector<std::string> names = {"ADMITTED", "TOKEN", "DONE", "FAILED"}; // EventKind 1, 2, 3, 4
+    return names;
+}
+
+namespace {
+Error option_error(const char * field, std::string message) {
+    return Error{ErrorKind::OPTION, field, std::move(message)};
+}
+Error native_error(std::string message) {
+    return Error{ErrorKind::NATIVE, "", std::move(message)};
+}
+} // namespace
+
 void set_log_sink(void (*sink)(int, const char *, void *), void * user) {
     {
         std::lock_guard<std::mutex> lock(g_log_mutex);
@@ -147,11 +171,22 @@ const BackendLoad & load_backends(const std::string & dir) {
     return *report;
 }
 
+struct Request {
+    int32_t id = 0;
+    std::vector<int32_t> prompt;
+    int32_t max_new_tokens = 1;
+    GenerationOptions options;
+};
+
 struct Slot {
     enum class State { IDLE, PROMPT, GENERATING };
-    int32_t id = 0;
+    int32_t id = 0;                    // the slot's index: its KV sequence
+    int32_t request = -1;              // the request it serves, -1 when idle
     State state = State::IDLE;
-    SamplingParams params;
+    GenerationOptions params;
+    int32_t max_new_tokens = 1;
+    std::vector<std::string> stops;    // the caller's, and the end-of-text marker as text unless ignored
+    int32_t eog_stop = -1;             // index in stops of the end-of-text marker
     SamplerPtr sampler;
     std::vector<int32_t> prompt;
     std::vector<int32_t> cached;       // tokens in this sequence's KV cache, for cache_prompt
@@ -167,7 +202,7 @@ struct Slot {
     int64_t t_start = 0, t_prompt_done = 0, t_last = 0;
 };
 
-std::unique_ptr<Engine> Engine::load(const ModelParams & p, std::string & err) {
+std::unique_ptr<Engine> Engine::load(const ModelParams & p, Error & err) {
     static std::once_flag backend_once;
     std::call_once(backend_once, [] {
         if (!g_log_sink) {
@@ -175,67 +210,65 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, std::string & err) {
         }
         llama_backend_init();
     });
-    if (!p.backend_dir.empty()) {
-        load_backends(p.backend_dir);
+    if (!p.backendDir.empty()) {
+        load_backends(p.backendDir);
     }
     if (ggml_backend_dev_by_type(GGML_BACKEND_DEVICE_TYPE_CPU) == nullptr) {
-        err = "no CPU backend: none of the CPU modules in '" + p.backend_dir + "' loads on this machine (see the log)";
+        err = Error{ErrorKind::LIBRARY, "", "no CPU backend: none of the CPU modules in '" + p.backendDir + "' loads on this machine (see the log)"};
         return nullptr;
     }
-    if (p.n_parallel < 1 || p.n_parallel > (int32_t) llama_max_parallel_sequences()) {
-        err = "parallel must be 1 to " + std::to_string(llama_max_parallel_sequences()) + ", not " + std::to_string(p.n_parallel);
+    if (p.parallel < 1 || p.parallel > (int32_t) llama_max_parallel_sequences()) {
+        err = option_error("parallel", "must be 1 to " + std::to_string(llama_max_parallel_sequences()) + ", not " + std::to_string(p.parallel));
         return nullptr;
     }
-    if (p.tensor_split.size() > llama_max_devices()) {
-        err = "tensorSplit names " + std::to_string(p.tensor_split.size()) + " devices; this build supports " +
-              std::to_string(llama_max_devices());
+    if (p.tensorSplit.size() > llama_max_devices()) {
+        err = option_error("tensorSplit", "names " + std::to_string(p.tensorSplit.size()) + " devices; this build supports " +
+                                              std::to_string(llama_max_devices()));
         return nullptr;
     }
     // A split or main GPU naming devices this build does not see is the caller's mistake, said before loading.
-    // Errors about an option start with "option NAME: " so the Java side can name the field.
     size_t gpus = 0;
     for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
         const auto type = ggml_backend_dev_type(ggml_backend_dev_get(i));
         gpus += type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU;
     }
-    if (!p.tensor_split.empty() && p.tensor_split.size() > std::max<size_t>(1, gpus)) {
-        err = "option tensorSplit: lists " + std::to_string(p.tensor_split.size()) + " devices, but the llama.cpp library sees " +
-              std::to_string(gpus) + " GPU(s) (see phi2 devices)";
+    if (!p.tensorSplit.empty() && p.tensorSplit.size() > std::max<size_t>(1, gpus)) {
+        err = option_error("tensorSplit", "lists " + std::to_string(p.tensorSplit.size()) + " devices, but the llama.cpp library sees " +
+                                              std::to_string(gpus) + " GPU(s) (see phi2 devices)");
         return nullptr;
     }
-    if (p.main_gpu > 0 && (size_t) p.main_gpu >= gpus) {
-        err = "option mainGpu: is " + std::to_string(p.main_gpu) + ", but the llama.cpp library sees " + std::to_string(gpus) +
-              " GPU(s), numbered from 0 (see phi2 devices)";
+    if (p.mainGpu > 0 && (size_t) p.mainGpu >= gpus) {
+        err = option_error("mainGpu", "is " + std::to_string(p.mainGpu) + ", but the llama.cpp library sees " + std::to_string(gpus) +
+                                          " GPU(s), numbered from 0 (see phi2 devices)");
         return nullptr;
     }
     std::unique_ptr<Engine> e(new Engine());
 
     llama_model_params mp = llama_model_default_params();
-    mp.n_gpu_layers = p.n_gpu_layers < 0 ? -1 : p.n_gpu_layers;
-    mp.split_mode = (llama_split_mode) p.split_mode;
-    mp.main_gpu = p.main_gpu;
+    mp.n_gpu_layers = p.gpuLayers < 0 ? -1 : p.gpuLayers;
+    mp.split_mode = (llama_split_mode) p.splitMode;
+    mp.main_gpu = p.mainGpu;
     std::vector<float> split(llama_max_devices(), 0.0f);
-    std::copy(p.tensor_split.begin(), p.tensor_split.end(), split.begin());
-    if (!p.tensor_split.empty()) {
+    std::copy(p.tensorSplit.begin(), p.tensorSplit.end(), split.begin());
+    if (!p.tensorSplit.empty()) {
         mp.tensor_split = split.data();
     }
     e->model_ = llama_model_load_from_file(p.path.c_str(), mp);
     if (!e->model_) {
-        err = "llama.cpp could not load " + p.path + " (see the log)";
+        err = Error{ErrorKind::MODEL, "", "llama.cpp could not load " + p.path + " (see the log)"};
         return nullptr;
     }
     e->vocab_ = llama_model_get_vocab(e->model_);
 
-    const int32_t threads = p.n_threads > 0 ? p.n_threads : (int32_t) std::max(1u, std::thread::hardware_concurrency());
+    const int32_t threads = p.threads > 0 ? p.threads : (int32_t) std::max(1u, std::thread::hardware_concurrency());
     llama_context_params cp = llama_context_default_params();
-    cp.n_ctx = p.n_ctx > 0 ? (uint32_t) p.n_ctx : (uint32_t) llama_model_n_ctx_train(e->model_);
-    if (p.n_batch > 0) cp.n_batch = (uint32_t) p.n_batch;
-    if (p.n_ubatch > 0) cp.n_ubatch = (uint32_t) p.n_ubatch;
+    cp.n_ctx = p.contextSize > 0 ? (uint32_t) p.contextSize : (uint32_t) llama_model_n_ctx_train(e->model_);
+    if (p.batchSize > 0) cp.n_batch = (uint32_t) p.batchSize;
     cp.n_ubatch = std::min(cp.n_ubatch, cp.n_batch);
-    cp.n_seq_max = (uint32_t) p.n_parallel;
+    cp.n_seq_max = (uint32_t) p.parallel;
     cp.n_threads = threads;
     cp.n_threads_batch = threads;
-    cp.flash_attn_type = (llama_flash_attn_type) p.flash_attn;
+    cp.flash_attn_type = (llama_flash_attn_type) p.flashAttention;
     cp.no_perf = true;
     if (p.embeddings) {
         cp.embeddings = true;
@@ -243,7 +276,7 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, std::string & err) {
     }
     e->ctx_ = llama_init_from_model(e->model_, cp);
     if (!e->ctx_) {
-        err = "llama.cpp could not create a context of " + std::to_string(cp.n_ctx) + " tokens for " + p.path + " (see the log)";
+        err = Error{ErrorKind::MODEL, "", "llama.cpp could not create a context of " + std::to_string(cp.n_ctx) + " tokens for " + p.path + " (see the log)"};
         return nullptr;
     }
     e->embeddings_ = p.embeddings;
@@ -260,7 +293,7 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, std::string & err) {
             ggml_threadpool_params tpp = ggml_threadpool_params_default(threads);
             e->threadpool_ = tp_new(&tpp);
             if (!e->threadpool_) {
-                err = "could not start a CPU thread pool of " + std::to_string(threads) + " threads";
+                err = native_error("could not start a CPU thread pool of " + std::to_string(threads) + " threads");
                 return nullptr;
             }
             e->threadpool_free_ = tp_free;
@@ -269,12 +302,11 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, std::string & err) {
     }
 
     e->batch_.reset(new llama_batch(llama_batch_init((int32_t) llama_n_batch(e->ctx_), 0, 1)));
-    e->cancel_.reset(new std::atomic<bool>[(size_t) p.n_parallel]);
-    for (int32_t i = 0; i < p.n_parallel; i++) {
+    for (int32_t i = 0; i < p.parallel; i++) {
         e->slots_.emplace_back(new Slot());
         e->slots_.back()->id = i;
-        e->cancel_[i] = false;
     }
+    e->end_of_text_ = e->piece(llama_vocab_eos(e->vocab_));
     return e;
 }
 
@@ -295,15 +327,19 @@ Engine::~Engine() {
     }
 }
 
-int32_t Engine::n_ctx() const { return (int32_t) llama_n_ctx(ctx_); }
-int32_t Engine::n_ctx_seq() const { return (int32_t) llama_n_ctx_seq(ctx_); }
-int32_t Engine::n_parallel() const { return (int32_t) slots_.size(); }
-int32_t Engine::n_vocab() const { return llama_vocab_n_tokens(vocab_); }
-int32_t Engine::eos() const { return llama_vocab_eos(vocab_); }
+Info Engine::info() const {
+    Info i;
+    i.n_ctx = (int32_t) llama_n_ctx(ctx_);
+    i.n_ctx_seq = (int32_t) llama_n_ctx_seq(ctx_);
+    i.n_parallel = (int32_t) slots_.size();
+    i.n_vocab = llama_vocab_n_tokens(vocab_);
+    i.eos = llama_vocab_eos(vocab_);
+    return i;
+}
 
-bool Engine::tokenize(const std::string & text, std::vector<int32_t> & out, std::string & err) const {
+bool Engine::tokenize(const std::string & text, std::vector<int32_t> & out, Error & err) const {
     if (text.size() > (size_t) INT32_MAX / 2) {
-        err = "text of " + std::to_string(text.size()) + " bytes is too long to tokenize";
+        err = option_error("text", "of " + std::to_string(text.size()) + " bytes is too long to tokenize");
         return false;
     }
     out.resize(text.size() + 2);
@@ -313,18 +349,18 @@ bool Engine::tokenize(const std::string & text, std::vector<int32_t> & out, std:
         n = llama_tokenize(vocab_, text.data(), (int32_t) text.size(), out.data(), (int32_t) out.size(), true, true);
     }
     if (n < 0) {
-        err = "llama_tokenize failed (" + std::to_string(n) + ")";
+        err = native_error("llama_tokenize failed (" + std::to_string(n) + ")");
         return false;
     }
     out.resize((size_t) n);
     return true;
 }
 
-bool Engine::detokenize(const std::vector<int32_t> & tokens, std::string & out, std::string & err) const {
-    const int32_t nv = n_vocab();
+bool Engine::detokenize(const std::vector<int32_t> & tokens, std::string & out, Error & err) const {
+    const int32_t nv = llama_vocab_n_tokens(vocab_);
     for (int32_t t : tokens) {
         if (t < 0 || t >= nv) {
-            err = "token id " + std::to_string(t) + " is outside the vocabulary of " + std::to_string(nv);
+            err = option_error("tokens", "id " + std::to_string(t) + " is outside the vocabulary of " + std::to_string(nv));
             return false;
         }
     }
@@ -335,7 +371,7 @@ bool Engine::detokenize(const std::vector<int32_t> & tokens, std::string & out, 
         n = llama_detokenize(vocab_, tokens.data(), (int32_t) tokens.size(), out.data(), (int32_t) out.size(), false, true);
     }
     if (n < 0) {
-        err = "llama_detokenize failed (" + std::to_string(n) + ")";
+        err = native_error("llama_detokenize failed (" + std::to_string(n) + ")");
         return false;
     }
     out.resize((size_t) n);
@@ -353,9 +389,9 @@ std::string Engine::piece(int32_t token) const {
     return n >= 0 ? big.substr(0, (size_t) n) : std::string();
 }
 
-bool Engine::embed(const std::string & text, std::vector<float> & out, std::string & err) {
+bool Engine::embed(const std::string & text, std::vector<float> & out, Error & err) {
     if (!embeddings_) {
-        err = "the model was opened without embeddings";
+        err = option_error("embeddings", "the model was opened without embeddings");
         return false;
     }
     Slot * free_slot = nullptr;
@@ -366,15 +402,16 @@ bool Engine::embed(const std::string & text, std::vector<float> & out, std::stri
         }
     }
     if (!free_slot) {
-        err = "every slot is generating";
+        err = native_error("every slot is generating");
         return false;
     }
     std::vector<int32_t> tokens;
     if (!tokenize(text, tokens, err)) {
         return false;
     }
-    if (tokens.empty() || (int32_t) tokens.size() > n_ctx_seq()) {
-        err = "text is " + std::to_string(tokens.size()) + " tokens; embeddings take 1 to " + std::to_string(n_ctx_seq());
+    const int32_t n_ctx_seq = (int32_t) llama_n_ctx_seq(ctx_);
+    if (tokens.empty() || (int32_t) tokens.size() > n_ctx_seq) {
+        err = option_error("text", "is " + std::to_string(tokens.size()) + " tokens; embeddings take 1 to " + std::to_string(n_ctx_seq));
         return false;
     }
     const llama_seq_id seq = free_slot->id;
@@ -401,14 +438,14 @@ bool Engine::embed(const std::string & text, std::vector<float> & out, std::stri
     llama_set_embeddings(ctx_, false);
     if (rc != 0) {
         llama_memory_seq_rm(mem, seq, -1, -1);
-        err = "llama_decode failed (" + std::to_string(rc) + ")";
+        err = native_error("llama_decode failed (" + std::to_string(rc) + ")");
         return false;
     }
     const float * e = llama_get_embeddings_seq(ctx_, seq);
     const int32_t n = llama_model_n_embd(model_);
     if (!e) {
         llama_memory_seq_rm(mem, seq, -1, -1);
-        err = "llama.cpp returned no embedding";
+        err = native_error("llama.cpp returned no embedding");
         return false;
     }
     double norm = 0;
@@ -420,41 +457,104 @@ bool Engine::embed(const std::string & text, std::vector<float> & out, std::stri
     return true;
 }
 
-bool Engine::start(int32_t slot, const std::vector<int32_t> & prompt, const SamplingParams & p, std::string & err) {
-    if (slot < 0 || slot >= n_parallel()) {
-        err = "slot " + std::to_string(slot) + " does not exist (parallel " + std::to_string(n_parallel()) + ")";
-        return false;
-    }
-    Slot & s = *slots_[(size_t) slot];
-    if (s.state != Slot::State::IDLE) {
-        err = "slot " + std::to_string(slot) + " is busy";
-        return false;
-    }
-    const int32_t nv = n_vocab();
+bool Engine::submit(int32_t id, const std::vector<int32_t> & prompt, int32_t max_new_tokens, const GenerationOptions & o, Error & err) {
+    const int32_t nv = llama_vocab_n_tokens(vocab_);
+    const int32_t n_ctx_seq = (int32_t) llama_n_ctx_seq(ctx_);
     if (prompt.empty()) {
-        err = "the prompt has no tokens";
+        err = option_error("prompt", "has no tokens");
         return false;
     }
     for (int32_t t : prompt) {
         if (t < 0 || t >= nv) {
-            err = "prompt token " + std::to_string(t) + " is outside the vocabulary of " + std::to_string(nv);
+            err = option_error("prompt", "token " + std::to_string(t) + " is outside the vocabulary of " + std::to_string(nv));
             return false;
         }
     }
-    if ((int64_t) prompt.size() + p.max_new_tokens > n_ctx_seq()) {
-        err = std::to_string(prompt.size()) + " prompt tokens + " + std::to_string(p.max_new_tokens) +
-              " new tokens exceed the context of " + std::to_string(n_ctx_seq()) + " per sequence";
+    if (max_new_tokens < 1) {
+        err = option_error("maxNewTokens", "must be at least 1, not " + std::to_string(max_new_tokens));
         return false;
     }
-    if (p.max_new_tokens < 1 || p.n_probs < 0 || p.n_probs > nv) {
-        err = "max_new_tokens must be at least 1 and n_probs 0 to the vocabulary size";
+    if ((int64_t) prompt.size() + max_new_tokens > n_ctx_seq) {
+        err = option_error("maxNewTokens", std::to_string(prompt.size()) + " prompt tokens + " + std::to_string(max_new_tokens) +
+                                               " new tokens exceed the context of " + std::to_string(n_ctx_seq) + " per sequence");
         return false;
     }
+    if (o.logprobs < 0 || o.logprobs > nv) {
+        err = option_error("logprobs", "must be 0 to the vocabulary size, not " + std::to_string(o.logprobs));
+        return false;
+    }
+    for (const auto & s : slots_) {
+        if (s->request == id) {
+            err = native_error("request " + std::to_string(id) + " is running already");
+            return false;
+        }
+    }
+    for (const auto & r : queue_) {
+        if (r->id == id) {
+            err = native_error("request " + std::to_string(id) + " is queued already");
+            return false;
+        }
+    }
+    std::unique_ptr<Request> r(new Request());
+    r->id = id;
+    r->prompt = prompt;
+    r->max_new_tokens = max_new_tokens;
+    r->options = o;
+    queue_.push_back(std::move(r));
+    return true;
+}
 
+void Engine::cancel(int32_t id) {
+    {
+        std::lock_guard<std::mutex> lock(cancel_mutex_);
+        cancelled_.push_back(id);
+    }
+    wake_ = true;
+}
+
+int32_t Engine::active() const {
+    int32_t n = 0;
+    for (const auto & s : slots_) n += s->state != Slot::State::IDLE;
+    return n;
+}
+
+int32_t Engine::waiting() const {
+    return (int32_t) queue_.size();
+}
+
+bool Engine::has_idle_slot() const {
+    return active() < (int32_t) slots_.size();
+}
+
+void Engine::fail(int32_t id, const Error & err, std::vector<uint8_t> & out) {
+    put<uint8_t>(out, EVENT_FAILED);
+    put<int32_t>(out, id);
+    put<int32_t>(out, (int32_t) err.kind);
+    put_bytes(out, err.field);
+    put_bytes(out, err.message);
+    boundary_ = true;
+}
+
+// Waiting requests into idle slots, in arrival order.
+void Engine::admit(std::vector<uint8_t> & out) {
+    for (auto & sp : slots_) {
+        if (queue_.empty()) break;
+        if (sp->state != Slot::State::IDLE) continue;
+        std::unique_ptr<Request> r = std::move(queue_.front());
+        queue_.pop_front();
+        if (!begin(*sp, *r, out)) {
+            continue; // refused and reported; the slot stays idle for the next one
+        }
+    }
+}
+
+bool Engine::begin(Slot & s, Request & r, std::vector<uint8_t> & out) {
+    const GenerationOptions & p = r.options;
+    const int32_t nv = llama_vocab_n_tokens(vocab_);
     // llama.cpp's sampler order (as its server's): penalties, top-k, top-p, min-p, temperature, then the draw.
     SamplerPtr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
     if (!chain) {
-        err = "could not create a sampler chain";
+        fail(r.id, native_error("could not create a sampler chain"), out);
         return false;
     }
     auto add = [&](llama_sampler * smpl) {
@@ -463,40 +563,51 @@ bool Engine::start(int32_t slot, const std::vector<int32_t> & prompt, const Samp
         return true;
     };
     bool ok = true;
-    if (p.repeat_penalty != 1.0f) {
-        ok = ok && add(llama_sampler_init_penalties(nv, p.repeat_last_n, p.repeat_penalty, 0.0f, 0.0f));
+    if (p.repetitionPenalty != 1.0f) {
+        // the last 64 tokens, llama.cpp's default window
+        ok = ok && add(llama_sampler_init_penalties(nv, 64, p.repetitionPenalty, 0.0f, 0.0f));
     }
     if (p.temperature <= 0.0f) {
         ok = ok && add(llama_sampler_init_greedy());
     } else {
-        if (p.top_k > 0) ok = ok && add(llama_sampler_init_top_k(p.top_k));
-        if (p.top_p < 1.0f) ok = ok && add(llama_sampler_init_top_p(p.top_p, 1));
-        if (p.min_p > 0.0f) ok = ok && add(llama_sampler_init_min_p(p.min_p, 1));
+        if (p.topK > 0) ok = ok && add(llama_sampler_init_top_k(p.topK));
+        if (p.topP < 1.0f) ok = ok && add(llama_sampler_init_top_p(p.topP, 1));
+        if (p.minP > 0.0f) ok = ok && add(llama_sampler_init_min_p(p.minP, 1));
         ok = ok && add(llama_sampler_init_temp(p.temperature));
-        ok = ok && add(llama_sampler_init_dist(p.seed));
+        ok = ok && add(llama_sampler_init_dist(p.seed ? (uint32_t) *p.seed : LLAMA_DEFAULT_SEED));
     }
     if (!ok) {
-        err = "could not create the samplers";
+        fail(r.id, native_error("could not create the samplers"), out);
         return false;
     }
 
     // Reuse the KV prefix shared with this slot's previous prompt when asked; always evaluate at least the last
     // prompt token, whose logits give the first new token.
     size_t keep = 0;
-    if (p.cache_prompt) {
-        while (keep < s.cached.size() && keep < prompt.size() && s.cached[keep] == prompt[keep]) keep++;
-        if (keep == prompt.size()) keep--;
+    if (p.cachePrompt) {
+        while (keep < s.cached.size() && keep < r.prompt.size() && s.cached[keep] == r.prompt[keep]) keep++;
+        if (keep == r.prompt.size()) keep--;
     }
     llama_memory_t mem = llama_get_memory(ctx_);
-    if (!llama_memory_seq_rm(mem, slot, (llama_pos) keep, -1)) {
+    if (!llama_memory_seq_rm(mem, s.id, (llama_pos) keep, -1)) {
         keep = 0;
-        llama_memory_seq_rm(mem, slot, -1, -1);
+        llama_memory_seq_rm(mem, s.id, -1, -1);
     }
 
+    s.request = r.id;
     s.params = p;
+    s.max_new_tokens = r.max_new_tokens;
+    s.stops.clear();
+    s.eog_stop = -1;
+    if (!p.ignoreEndOfText && !end_of_text_.empty()) {
+        // the end-of-text marker as text ends a generation like the token itself: Phi-2's walkthrough cuts there
+        s.stops.push_back(end_of_text_);
+        s.eog_stop = 0;
+    }
+    s.stops.insert(s.stops.end(), p.stopStrings.begin(), p.stopStrings.end());
     s.sampler = std::move(chain);
-    s.prompt = prompt;
-    s.cached.assign(prompt.begin(), prompt.begin() + (long) keep);
+    s.prompt = std::move(r.prompt);
+    s.cached.assign(s.prompt.begin(), s.prompt.begin() + (long) keep);
     s.prompt_pos = keep;
     s.prompt_evaluated = 0;
     s.n_past = (int32_t) keep;
@@ -506,31 +617,18 @@ bool Engine::start(int32_t slot, const std::vector<int32_t> & prompt, const Samp
     s.text.clear();
     s.released = 0;
     s.longest_stop = 0;
-    for (const auto & stop : p.stops) s.longest_stop = std::max(s.longest_stop, stop.size());
+    for (const auto & stop : s.stops) s.longest_stop = std::max(s.longest_stop, stop.size());
     s.t_start = now_ns();
     s.t_prompt_done = s.t_last = 0;
-    cancel_[slot] = false;
     s.state = Slot::State::PROMPT;
+    put<uint8_t>(out, EVENT_ADMITTED);
+    put<int32_t>(out, s.request);
+    put<int32_t>(out, s.id);
+    put<int32_t>(out, (int32_t) keep);
     return true;
 }
 
-void Engine::cancel(int32_t slot) {
-    if (slot >= 0 && slot < (int32_t) slots_.size()) {
-        cancel_[slot] = true;
-    }
-}
-
-bool Engine::idle(int32_t slot) const {
-    return slot >= 0 && slot < (int32_t) slots_.size() && slots_[(size_t) slot]->state == Slot::State::IDLE;
-}
-
-int32_t Engine::active() const {
-    int32_t n = 0;
-    for (const auto & s : slots_) n += s->state != Slot::State::IDLE;
-    return n;
-}
-
-void Engine::finish(Slot & s, Stop why, std::vector<uint8_t> & out, const std::string & error) {
+void Engine::finish(Slot & s, Stop why, std::vector<uint8_t> & out) {
     const int64_t t = now_ns();
     if (s.t_prompt_done == 0) s.t_prompt_done = t;
     if (s.t_last == 0) s.t_last = s.t_prompt_done;
@@ -544,7 +642,7 @@ void Engine::finish(Slot & s, Stop why, std::vector<uint8_t> & out, const std::s
     }
     s.released = s.text.size();
     put<uint8_t>(out, EVENT_DONE);
-    put<int32_t>(out, s.id);
+    put<int32_t>(out, s.request);
     put<int32_t>(out, (int32_t) why);
     put<int32_t>(out, (int32_t) s.prompt.size());
     put<int32_t>(out, s.prompt_evaluated);
@@ -552,19 +650,14 @@ void Engine::finish(Slot & s, Stop why, std::vector<uint8_t> & out, const std::s
     put<int64_t>(out, s.t_prompt_done - s.t_start);
     put<int64_t>(out, s.t_last - s.t_prompt_done);
     put_bytes(out, tail);
-    put_bytes(out, error);
-    if (why == Stop::ERROR) {
-        s.cached.clear();
-        llama_memory_seq_rm(llama_get_memory(ctx_), s.id, -1, -1);
-    }
     s.sampler.reset();
+    s.request = -1;
     s.state = Slot::State::IDLE;
     boundary_ = true;
-    cancel_[s.id] = false;
 }
 
 void Engine::after_sample(Slot & s, int32_t token, int32_t batch_index, std::vector<uint8_t> & out) {
-    const SamplingParams & p = s.params;
+    const GenerationOptions & p = s.params;
     s.generated++;
     s.last_token = token;
     s.t_last = now_ns();
@@ -576,9 +669,9 @@ void Engine::after_sample(Slot & s, int32_t token, int32_t batch_index, std::vec
     // log-probabilities of the model's own distribution (before any sampler), for the chosen token and the top N
     float logprob = 0.0f;
     std::vector<std::pair<int32_t, float>> top;
-    if (p.n_probs > 0) {
+    if (p.logprobs > 0) {
         const float * logits = llama_get_logits_ith(ctx_, batch_index);
-        const int32_t nv = n_vocab();
+        const int32_t nv = llama_vocab_n_tokens(vocab_);
         if (logits) {
             float max = logits[0];
             for (int32_t i = 1; i < nv; i++) max = std::max(max, logits[i]);
@@ -588,45 +681,50 @@ void Engine::after_sample(Slot & s, int32_t token, int32_t batch_index, std::vec
             logprob = logits[token] - lse;
             std::vector<int32_t> ids((size_t) nv);
             for (int32_t i = 0; i < nv; i++) ids[(size_t) i] = i;
-            const int32_t n = std::min(p.n_probs, nv);
+            const int32_t n = std::min(p.logprobs, nv);
             std::partial_sort(ids.begin(), ids.begin() + n, ids.end(),
                               [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
             for (int32_t i = 0; i < n; i++) top.emplace_back(ids[(size_t) i], logits[ids[(size_t) i]] - lse);
         }
     }
 
-    const bool eog = !p.ignore_eog && llama_vocab_is_eog(vocab_, token);
+    const bool eog = !p.ignoreEndOfText && llama_vocab_is_eog(vocab_, token);
     const std::string token_text = piece(token);
     if (!eog) {
         s.text += token_text;
     }
 
     // Stop strings: search only where a new match can end (the new text and a stop string's length before it).
-    Stop stop = Stop::NONE;
+    bool stopped = false;
+    Stop stop = Stop::LENGTH;
     size_t cut = s.text.size();
-    if (!eog && !p.stops.empty()) {
+    if (!eog && !s.stops.empty()) {
         const size_t from = s.released >= s.longest_stop ? s.released - s.longest_stop : 0;
         size_t best = std::string::npos;
         int32_t which = -1;
-        for (size_t i = 0; i < p.stops.size(); i++) {
-            const size_t at = s.text.find(p.stops[i], from);
+        for (size_t i = 0; i < s.stops.size(); i++) {
+            const size_t at = s.text.find(s.stops[i], from);
             if (at != std::string::npos && at < best) {
                 best = at;
                 which = (int32_t) i;
             }
         }
         if (which >= 0) {
-            stop = which == p.eog_stop ? Stop::END_OF_TEXT : Stop::STOP_STRING;
+            stopped = true;
+            stop = which == s.eog_stop ? Stop::END_OF_TEXT : Stop::STOP_STRING;
             cut = std::max(best, s.released);
         }
     }
-    if (eog) stop = Stop::END_OF_TEXT;
+    if (eog) {
+        stopped = true;
+        stop = Stop::END_OF_TEXT;
+    }
 
     // Release text, holding back a possible stop-string prefix and an unfinished UTF-8 character.
     size_t release_to = cut;
-    if (stop == Stop::NONE) {
+    if (!stopped) {
         size_t hold = 0;
-        for (const auto & st : p.stops) {
+        for (const auto & st : s.stops) {
             for (size_t k = std::min(st.size() - 1, s.text.size()); k > hold; k--) {
                 if (s.text.compare(s.text.size() - k, k, st, 0, k) == 0) {
                     hold = k;
@@ -640,12 +738,12 @@ void Engine::after_sample(Slot & s, int32_t token, int32_t batch_index, std::vec
     }
     const std::string released = s.text.substr(s.released, release_to - s.released);
     s.released = release_to;
-    if (stop != Stop::NONE) {
+    if (stopped) {
         s.text.resize(cut);
     }
 
     put<uint8_t>(out, EVENT_TOKEN);
-    put<int32_t>(out, s.id);
+    put<int32_t>(out, s.request);
     put<int32_t>(out, token);
     put<float>(out, logprob);
     put_bytes(out, token_text);
@@ -657,9 +755,9 @@ void Engine::after_sample(Slot & s, int32_t token, int32_t batch_index, std::vec
     }
     put_bytes(out, released);
 
-    if (stop == Stop::NONE && s.generated >= p.max_new_tokens) stop = Stop::LENGTH;
-    if (stop == Stop::NONE && s.n_past + 1 >= n_ctx_seq()) stop = Stop::LENGTH; // no room for this token's KV
-    if (stop != Stop::NONE) {
+    if (!stopped && s.generated >= s.max_new_tokens) stopped = true;
+    if (!stopped && s.n_past + 1 >= (int32_t) llama_n_ctx_seq(ctx_)) stopped = true; // no room for this token's KV
+    if (stopped) {
         finish(s, stop, out);
     } else {
         s.state = Slot::State::GENERATING;
@@ -675,22 +773,44 @@ bool Engine::run(std::vector<uint8_t> & out, int64_t budget_ns) {
     const int64_t t0 = now_ns();
     bool any = false;
     boundary_ = false;
-    while (active() > 0) {
+    do {
         any |= step(out);
         // a wake() from before this call counts too: its work is queued on the caller's side
         if (boundary_ || wake_.exchange(false) || now_ns() - t0 >= budget_ns) break;
-    }
+    } while (active() > 0);
     return any;
 }
 
 bool Engine::step(std::vector<uint8_t> & out) {
-    // cancellations first: a cancelled slot takes no part in this decode
-    for (auto & sp : slots_) {
-        Slot & s = *sp;
-        if (s.state != Slot::State::IDLE && cancel_[s.id]) {
-            finish(s, Stop::CANCELLED, out);
+    const size_t events_before = out.size();
+    // cancellations first: a cancelled request takes no part in this decode, waiting or running
+    std::vector<int32_t> cancelled;
+    {
+        std::lock_guard<std::mutex> lock(cancel_mutex_);
+        cancelled.swap(cancelled_);
+    }
+    for (int32_t id : cancelled) {
+        for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+            if ((*it)->id == id) {
+                put<uint8_t>(out, EVENT_DONE); // never admitted: nothing evaluated, nothing generated
+                put<int32_t>(out, id);
+                put<int32_t>(out, (int32_t) Stop::CANCELLED);
+                put<int32_t>(out, (int32_t) (*it)->prompt.size());
+                put<int32_t>(out, 0);
+                put<int32_t>(out, 0);
+                put<int64_t>(out, 0);
+                put<int64_t>(out, 0);
+                put_bytes(out, "");
+                boundary_ = true;
+                queue_.erase(it);
+                break;
+            }
+        }
+        for (auto & sp : slots_) {
+            if (sp->state != Slot::State::IDLE && sp->request == id) finish(*sp, Stop::CANCELLED, out);
         }
     }
+    admit(out);
     llama_batch & b = *batch_;
     b.n_tokens = 0;
     const int32_t n_batch = (int32_t) llama_n_batch(ctx_);
@@ -721,7 +841,7 @@ bool Engine::step(std::vector<uint8_t> & out) {
         }
     }
     if (b.n_tokens == 0) {
-        return !out.empty();
+        return out.size() > events_before;
     }
     const int32_t rc = llama_decode(ctx_, b);
     if (rc != 0) {
@@ -731,7 +851,14 @@ bool Engine::step(std::vector<uint8_t> & out) {
             Slot & s = *sp;
             bool in_batch = false;
             for (int32_t k = 0; k < b.n_tokens && !in_batch; k++) in_batch = b.seq_id[k][0] == s.id;
-            if (in_batch) finish(s, Stop::ERROR, out, why);
+            if (in_batch) {
+                fail(s.request, native_error(why), out);
+                s.cached.clear();
+                llama_memory_seq_rm(llama_get_memory(ctx_), s.id, -1, -1);
+                s.sampler.reset();
+                s.request = -1;
+                s.state = Slot::State::IDLE;
+            }
         }
         return true;
     }

@@ -1,12 +1,16 @@
-// phi2j's native engine: one llama.cpp model and context, and a decode loop that serves up to n_parallel
-// generations at once (continuous batching: one llama_decode per step for every active sequence, each with
-// its own KV sequence and sampler chain). Plain C++ over llama.h only; no exceptions leave this file's API:
-// every failure is a returned error string. Not thread-safe, except cancel(): one thread drives an Engine.
+// phi2j's native engine: one llama.cpp model and context, the requests waiting for it, and a decode loop that serves
+// up to n_parallel of them at once (continuous batching: one llama_decode per step for every active sequence, each
+// with its own KV sequence and sampler chain). The engine owns its slots and their queue: callers submit requests by
+// id and read events back. Plain C++ over llama.h only; no exceptions leave this file's API: every failure is a
+// returned Error. Not thread-safe, except cancel() and wake(): one thread drives an Engine.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,106 +23,86 @@ struct ggml_threadpool;
 
 namespace phi2j {
 
+// The value types options are made of, as the Java records hold them.
+using Int = int32_t;
+using Float = float;
+using Bool = bool;
+using String = std::string;
+using OptLong = std::optional<int64_t>;
+using Floats = std::vector<float>;
+using Strings = std::vector<std::string>;
+
+// Options cross into the engine as one keyed object each: jni.cpp reads every field of the Java record by the name and
+// type listed here (phi2j.runtime.internal.EngineParams, phi2j.runtime.GenerationOptions), so a new option is a line
+// here and its use in engine.cpp. The defaults live in the Java records alone.
+#define PHI2J_ENGINE_PARAMS(X) \
+    X(String, path)            /* the GGUF file */ \
+    X(String, backendDir)      /* a portable build's backend modules, loaded from there (load_backends); "" when linked in */ \
+    X(Int, contextSize)        /* tokens, all sequences together */ \
+    X(Int, threads) \
+    X(Int, gpuLayers)          /* -1: all */ \
+    X(Int, splitMode)          /* llama_split_mode */ \
+    X(Floats, tensorSplit) \
+    X(Int, mainGpu) \
+    X(Int, batchSize)          /* 0: llama.cpp's 2048 */ \
+    X(Int, parallel)           /* slots: sequences decoded together */ \
+    X(Int, flashAttention)     /* llama_flash_attn_type */ \
+    X(Bool, embeddings)        /* keep the last hidden state (pooling LAST) for embed() */
+
+#define PHI2J_GENERATION_OPTIONS(X) \
+    X(Float, temperature)      /* 0: greedy */ \
+    X(Int, topK) \
+    X(Float, topP) \
+    X(Float, minP) \
+    X(Float, repetitionPenalty) \
+    X(OptLong, seed)           /* none: random */ \
+    X(Strings, stopStrings) \
+    X(Bool, ignoreEndOfText)   /* benchmarks: go on past end-of-generation tokens */ \
+    X(Bool, cachePrompt)       /* keep the KV prefix this prompt shares with the slot's previous one */ \
+    X(Int, logprobs)           /* top-N log-probabilities per generated token */
+
+#define PHI2J_FIELD(type, name) type name{};
 struct ModelParams {
-    std::string path;
-    std::string backend_dir;    // a portable build's folder: its backend modules are loaded from there (load_backends)
-    int32_t n_ctx = 0;          // 0: the model's training context
-    int32_t n_threads = 0;      // 0: every core
-    int32_t n_gpu_layers = 0;   // -1: all
-    int32_t split_mode = 1;     // llama_split_mode: 0 none, 1 layer, 2 row
-    std::vector<float> tensor_split;
-    int32_t main_gpu = 0;
-    int32_t n_batch = 0;        // 0: 2048, as llama.cpp
-    int32_t n_ubatch = 0;       // 0: 512, as llama.cpp
-    int32_t n_parallel = 1;     // sequences decoded together
-    int32_t flash_attn = -1;    // llama_flash_attn_type: -1 auto, 0 off, 1 on
-    bool embeddings = false;    // keep the last hidden state (pooling LAST) for embed()
+    PHI2J_ENGINE_PARAMS(PHI2J_FIELD)
+};
+struct GenerationOptions {
+    PHI2J_GENERATION_OPTIONS(PHI2J_FIELD)
+};
+#undef PHI2J_FIELD
+
+// Tables both sides check: the Java enums must list the same names in the same order (NativeEngine compares them
+// with stop_reason_names(), error_kind_names() and event_kind_names() when it loads the engine).
+enum class Stop : int32_t { END_OF_TEXT = 0, STOP_STRING = 1, LENGTH = 2, CANCELLED = 3 };
+enum class ErrorKind : int32_t { OPTION = 0, LIBRARY = 1, MODEL = 2, NATIVE = 3 };
+// Events, serialized little-endian into the buffer run() fills, each led by u8 kind | i32 request id:
+//   ADMITTED: i32 slot | i32 prompt tokens taken from the slot's cache (not evaluated again)
+//   TOKEN:    i32 token | f32 logprob | i32 len | bytes (the token's own text)
+//             | i32 n_top | n_top x (i32 id | f32 logprob | i32 len | bytes)
+//             | i32 len | bytes (the text released by this token; empty while a stop string or a UTF-8 character is
+//               still incomplete)
+//   DONE:     i32 stop | i32 prompt tokens | i32 prompt tokens evaluated | i32 generated tokens | i64 prompt ns
+//             | i64 decode ns | i32 len | bytes (text released at the end)
+//   FAILED:   i32 error kind | i32 len | bytes (the field, or empty) | i32 len | bytes (the message)
+// phi2j.runtime.internal.EventCodec reads and writes exactly this.
+enum EventKind : uint8_t { EVENT_ADMITTED = 1, EVENT_TOKEN = 2, EVENT_DONE = 3, EVENT_FAILED = 4 };
+const std::vector<std::string> & stop_reason_names();
+const std::vector<std::string> & error_kind_names();
+const std::vector<std::string> & event_kind_names();
+
+// A refusal: which kind, the option it concerns (as the Java records name it), and why.
+struct Error {
+    ErrorKind kind = ErrorKind::NATIVE;
+    std::string field;
+    std::string message;
 };
 
-struct SamplingParams {
-    float temperature = 0.0f;   // 0: greedy
-    int32_t top_k = 40;
-    float top_p = 0.95f;
-    float min_p = 0.05f;
-    float repeat_penalty = 1.0f;
-    int32_t repeat_last_n = 64;
-    uint32_t seed = 0xFFFFFFFFu;   // LLAMA_DEFAULT_SEED: random
-    int32_t n_probs = 0;           // top-N log-probabilities per generated token
-    int32_t max_new_tokens = 1;
-    bool ignore_eog = false;       // benchmarks: go on past end-of-generation tokens
-    bool cache_prompt = false;     // keep the KV prefix this prompt shares with the slot's previous one
-    std::vector<std::string> stops;
-    int32_t eog_stop = -1;         // index into stops of the end-of-text marker as text, reported as END_OF_TEXT
-};
-
-// Why a generation ended; the ids are the Java enum's (phi2j.runtime.StopReason) plus ERROR.
-enum class Stop : int32_t { NONE = -1, END_OF_TEXT = 0, STOP_STRING = 1, LENGTH = 2, CANCELLED = 3, ERROR = 4 };
-
-// Events of one step, serialized little-endian into a byte buffer the JNI layer hands to Java unchanged:
-//   TOKEN: u8 1 | i32 slot | i32 token | f32 logprob | i32 len | bytes (the token's own text)
-//          | i32 n_top | n_top x (i32 id | f32 logprob | i32 len | bytes)
-//          | i32 len | bytes (the text released by this token; may be empty while a stop string or a UTF-8
-//          character is still incomplete)
-//   DONE:  u8 2 | i32 slot | i32 stop | i32 prompt tokens | i32 prompt tokens evaluated | i32 generated tokens
-//          | i64 prompt ns | i64 decode ns | i32 len | bytes (text released at the end) | i32 len | bytes (error)
-enum EventKind : uint8_t { EVENT_TOKEN = 1, EVENT_DONE = 2 };
-
-struct Slot;
-
-class Engine {
-public:
-    // Loads the model and creates the context; nullptr and a message in err on failure.
-    static std::unique_ptr<Engine> load(const ModelParams & params, std::string & err);
-    ~Engine();
-    Engine(const Engine &) = delete;
-    Engine & operator=(const Engine &) = delete;
-
-    int32_t n_ctx() const;
-    int32_t n_ctx_seq() const;      // what one sequence may hold
-    int32_t n_parallel() const;
-    int32_t n_vocab() const;
-    int32_t eos() const;
-
-    bool tokenize(const std::string & text, std::vector<int32_t> & out, std::string & err) const;
-    bool detokenize(const std::vector<int32_t> & tokens, std::string & out, std::string & err) const;
-    // The final hidden state of the last token (after the output norm), L2-normalized. Needs an idle slot.
-    bool embed(const std::string & text, std::vector<float> & out, std::string & err);
-
-    // Begins a generation in slot `slot` (0 .. n_parallel-1, idle); the prompt is evaluated by later steps.
-    bool start(int32_t slot, const std::vector<int32_t> & prompt, const SamplingParams & params, std::string & err);
-    // Thread-safe: the slot ends with CANCELLED at the next step.
-    void cancel(int32_t slot);
-    bool idle(int32_t slot) const;
-    int32_t active() const;
-
-    // One decode for every active slot: prompt chunks and one new token per generating slot. Appends events to
-    // `out`. Returns false only when there was nothing to do.
-    bool step(std::vector<uint8_t> & out);
-
-    // Steps until a boundary, collecting the events in `out` (cleared first): a generation's first token or its
-    // end, `budget_ns` elapsed, wake() called, or nothing left to do. One call then carries many tokens, so the
-    // caller's per-call work (JNI, frames, wake-ups) is paid per batch, not per token. Returns false when idle.
-    bool run(std::vector<uint8_t> & out, int64_t budget_ns);
-    // Thread-safe: makes a run() in progress return after its current step (new work is waiting).
-    void wake();
-
-private:
-    Engine() = default;
-    void finish(Slot & s, Stop why, std::vector<uint8_t> & out, const std::string & error = "");
-    void after_sample(Slot & s, int32_t token, int32_t batch_index, std::vector<uint8_t> & out);
-    std::string piece(int32_t token) const;
-
-    llama_model * model_ = nullptr;
-    llama_context * ctx_ = nullptr;
-    const llama_vocab * vocab_ = nullptr;
-    ggml_threadpool * threadpool_ = nullptr;
-    void (*threadpool_free_)(ggml_threadpool *) = nullptr;
-    std::unique_ptr<llama_batch> batch_;
-    std::vector<std::unique_ptr<Slot>> slots_;
-    std::unique_ptr<std::atomic<bool>[]> cancel_;
-    bool embeddings_ = false;
-    bool boundary_ = false;            // set by a first token or an end; run() returns after that step
-    std::atomic<bool> wake_{false};
+// The engine's sizes, named.
+struct Info {
+    int32_t n_ctx = 0;
+    int32_t n_ctx_seq = 0;   // what one sequence may hold
+    int32_t n_parallel = 0;
+    int32_t n_vocab = 0;
+    int32_t eos = 0;
 };
 
 // What load_backends found. A portable build (GGML_BACKEND_DL) has its backends as modules in the engine's folder:
@@ -135,6 +119,71 @@ struct BackendLoad {
 // Loads the backend modules in `dir` once per process; later calls return the first report (ggml's registry is
 // process-wide). A module that cannot be loaded (its GPU runtime is missing) is reported, and the others still load.
 const BackendLoad & load_backends(const std::string & dir);
+
+struct Slot;
+struct Request;
+
+class Engine {
+public:
+    // Loads the model and creates the context; nullptr and the error on failure.
+    static std::unique_ptr<Engine> load(const ModelParams & params, Error & err);
+    ~Engine();
+    Engine(const Engine &) = delete;
+    Engine & operator=(const Engine &) = delete;
+
+    Info info() const;
+
+    bool tokenize(const std::string & text, std::vector<int32_t> & out, Error & err) const;
+    bool detokenize(const std::vector<int32_t> & tokens, std::string & out, Error & err) const;
+    // The final hidden state of the last token (after the output norm), L2-normalized. Needs an idle slot.
+    bool embed(const std::string & text, std::vector<float> & out, Error & err);
+
+    // Queues request `id` (unique among those not finished): its prompt is evaluated once a slot takes it, in arrival
+    // order. Checked here; a refusal is returned and nothing is queued.
+    bool submit(int32_t id, const std::vector<int32_t> & prompt, int32_t max_new_tokens, const GenerationOptions & options,
+                Error & err);
+    // Thread-safe: request `id` ends with CANCELLED at the next step, waiting or running; unknown ids are ignored.
+    void cancel(int32_t id);
+    // Requests taken by a slot, and waiting for one.
+    int32_t active() const;
+    int32_t waiting() const;
+    bool has_idle_slot() const;
+
+    // One decode for every active slot: prompt chunks and one new token per generating slot, after slots take
+    // waiting requests. Appends events to `out`. Returns false only when there was nothing to do.
+    bool step(std::vector<uint8_t> & out);
+
+    // Steps until a boundary, collecting the events in `out` (cleared first): a generation's first token or its
+    // end, `budget_ns` elapsed, wake() called, or nothing left to do. One call then carries many tokens, so the
+    // caller's per-call work (JNI, frames, wake-ups) is paid per batch, not per token. Returns false when idle.
+    bool run(std::vector<uint8_t> & out, int64_t budget_ns);
+    // Thread-safe: makes a run() in progress return after its current step (new work is waiting).
+    void wake();
+
+private:
+    Engine() = default;
+    void admit(std::vector<uint8_t> & out);
+    bool begin(Slot & s, Request & r, std::vector<uint8_t> & out);
+    void finish(Slot & s, Stop why, std::vector<uint8_t> & out);
+    void fail(int32_t id, const Error & err, std::vector<uint8_t> & out);
+    void after_sample(Slot & s, int32_t token, int32_t batch_index, std::vector<uint8_t> & out);
+    std::string piece(int32_t token) const;
+
+    llama_model * model_ = nullptr;
+    llama_context * ctx_ = nullptr;
+    const llama_vocab * vocab_ = nullptr;
+    ggml_threadpool * threadpool_ = nullptr;
+    void (*threadpool_free_)(ggml_threadpool *) = nullptr;
+    std::unique_ptr<llama_batch> batch_;
+    std::vector<std::unique_ptr<Slot>> slots_;
+    std::deque<std::unique_ptr<Request>> queue_;
+    std::string end_of_text_;          // the end-of-text token as text: ends a generation like the token itself
+    mutable std::mutex cancel_mutex_;
+    std::vector<int32_t> cancelled_;   // ids to cancel, taken by the next step
+    bool embeddings_ = false;
+    bool boundary_ = false;            // set by a first token or an end; run() returns after that step
+    std::atomic<bool> wake_{false};
+};
 
 // Routes llama.cpp's log: to a callback when set, else to stderr (the runner's stderr is read line by line
 // into the phi2j.runner logger). Level names as ggml's: 1 debug, 2 info, 3 warn, 4 error, 5 cont.

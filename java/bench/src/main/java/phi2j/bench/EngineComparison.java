@@ -129,7 +129,7 @@ public final class EngineComparison {
                 String label = s.test().replace("synthetic-phi2-", "").replace(".gguf", ""); // short enough for the axis
                 bars.computeIfAbsent(s.tool(), k -> new LinkedHashMap<>()).computeIfAbsent(label, k -> new ArrayList<>()).add(s.tps());
             }
-            phi2j.cli.bench.BenchChart.bars(bars, "phi2 bench and llama-bench, same build, interleaved", Path.of(a.get("--plot")));
+            phi2j.report.BenchChart.bars(bars, "phi2 bench and llama-bench, same build, interleaved", Path.of(a.get("--plot")));
         }
     }
 
@@ -253,7 +253,7 @@ public final class EngineComparison {
                 rows.add(new String[] {test.getKey(), tool.getKey(), String.format(Locale.ROOT, "%.2f ± %.2f", mean(v), sd(v)), ratio});
             }
         }
-        return phi2j.cli.MarkdownTable.render(List.of("test", "tool", "t/s (mean ± sd over rounds)",
+        return phi2j.report.MarkdownTable.render(List.of("test", "tool", "t/s (mean ± sd over rounds)",
                         "ratio to " + (reference != null ? reference : "llama.cpp's tool") + " (paired)"),
                 rows, 2) + "\n";
     }

@@ -150,7 +150,7 @@ public final class ServerLoad {
         rows.add(new String[] {"server RSS (JVM + runner) start / end", String.format(Locale.ROOT, "%.1f / %.1f MB", rssStart / 1024.0, rssEnd / 1024.0)});
         rows.add(new String[] {"of which the server's JVM, start / end",
                 String.format(Locale.ROOT, "%.1f / %.1f MB", rssStartJvm / 1024.0, rssEndJvm / 1024.0)});
-        System.out.println(phi2j.cli.MarkdownTable.render(List.of("measure", "value"), rows, 1));
+        System.out.println(phi2j.report.MarkdownTable.render(List.of("measure", "value"), rows, 1));
     }
 
     static double pct(List<Double> v, int p) {

@@ -1,11 +1,12 @@
 package phi2j.cli;
 
+import phi2j.report.MarkdownTable;
 import phi2j.InvalidOptionException;
-import phi2j.cli.bench.BenchChart;
+import phi2j.report.BenchChart;
 import phi2j.cli.bench.BenchReport;
 import phi2j.cli.bench.BenchResult;
 import phi2j.cli.bench.BenchRunner;
-import phi2j.cli.bench.BenchTest;
+import phi2j.cli.bench.BenchCase;
 import phi2j.format.GgufFile;
 import phi2j.format.GgufReader;
 import phi2j.format.Phi2Layout;
@@ -102,7 +103,7 @@ public final class BenchCommand implements Callable<Integer> {
         if (demo) {
             return demo(out, err, library);
         }
-        List<BenchTest> tests = new BenchTest.Sweep(models, gpuLayers, threads, batch, flashAttentionModes(), depth, nPrompt, nGen,
+        List<BenchCase> tests = new BenchCase.Sweep(models, gpuLayers, threads, batch, flashAttentionModes(), depth, nPrompt, nGen,
                 runners, parallel).tests();
         BenchRunner runner = new BenchRunner(repetitions, err, opener(tests, library), headers);
         BenchReport.Printer printer = BenchReport.printer(output);
@@ -113,7 +114,7 @@ public final class BenchCommand implements Callable<Integer> {
         printer.end(results, b, out);
         out.flush();
         if (plot != null) {
-            BenchChart.write(results, "phi2 bench (" + b.llamaCpp() + ")", plot);
+            BenchChart.write(BenchResult.bars(results), "phi2 bench (" + b.llamaCpp() + ")", plot);
             err.println("bench: chart written to " + plot);
         }
         return Main.OK;
@@ -152,7 +153,7 @@ public final class BenchCommand implements Callable<Integer> {
      * Opens a load's runners, with a context that holds the deepest test's prompt (one runner per GPU with
      * --runners); tells stderr each time, so a sweep shows how often it loads.
      */
-    private BenchRunner.Opener opener(List<BenchTest> tests, Path library) {
+    private BenchRunner.Opener opener(List<BenchCase> tests, Path library) {
         int ctx = Math.max(64, tests.stream().mapToInt(t -> t.depth() + Math.max(t.nPrompt(), t.nGen())).max().orElse(0) + 16);
         PrintWriter err = spec.commandLine().getErr();
         return load -> {

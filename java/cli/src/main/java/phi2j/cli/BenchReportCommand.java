@@ -1,11 +1,12 @@
 package phi2j.cli;
 
+import phi2j.report.MarkdownTable;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import phi2j.InvalidOptionException;
-import phi2j.cli.bench.BenchChart;
+import phi2j.report.BenchChart;
 import phi2j.cli.bench.BenchResult;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -95,7 +96,7 @@ public final class BenchReportCommand implements Callable<Integer> {
         spec.commandLine().getOut().printf(Locale.ROOT, "bound: %.2f TB/s (%s) / weight bytes per token, x runners%n", bw / 1e12, device);
         spec.commandLine().getOut().flush();
         if (plot != null) {
-            BenchChart.write(parsed, "phi2 bench", plot);
+            BenchChart.write(BenchResult.bars(parsed), "phi2 bench", plot);
         }
         return Main.OK;
     }

@@ -6,7 +6,7 @@ import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.GenerationResult;
 import phi2j.runtime.Phi2Model;
 import phi2j.runtime.TokenStream;
-import phi2j.server.ChatFormat;
+import phi2j.runtime.ChatFormat;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -100,7 +100,7 @@ public final class ChatCommand implements Callable<Integer> {
                     answer(m, line, out, in.interactive());
                 } catch (InvalidOptionException e) { // this turn cannot be answered (too long): say so, keep the conversation
                     conversation.remove(conversation.size() - 1);
-                    err.println("phi2 chat: " + (Main.FLAGS.containsKey(e.option()) ? Main.FLAGS.get(e.option()) + ": " + e.problem() : e.getMessage()));
+                    err.println("phi2 chat: " + Main.describe(spec.commandLine(), spec.commandLine().getParseResult().originalArgs(), e));
                     err.flush();
                 }
             }

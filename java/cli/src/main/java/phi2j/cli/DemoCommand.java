@@ -1,5 +1,6 @@
 package phi2j.cli;
 
+import phi2j.report.MarkdownTable;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.Phi2Model;
 import picocli.CommandLine.Command;

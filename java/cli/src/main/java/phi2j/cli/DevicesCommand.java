@@ -4,6 +4,7 @@ import phi2j.nativelib.GpuProbe;
 import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
+import phi2j.runtime.DeviceReport;
 import phi2j.runtime.Devices;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -35,9 +36,9 @@ public final class DevicesCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         logging.apply();
-        Devices.Report report = Devices.report(lib.options()); // probed in a runner: this JVM loads no native library
+        DeviceReport report = Devices.report(lib.options()); // probed in a runner: this JVM loads no native library
         String library = report.library();
-        List<Devices.Device> devs = report.devices();
+        List<DeviceReport.Device> devs = report.devices();
         String features = report.systemInfo();
         List<GpuProbe.Gpu> gpus = report.gpus();
         String warning = null;
@@ -78,10 +79,10 @@ public final class DevicesCommand implements Callable<Integer> {
         }
     }
 
-    private static void text(PrintWriter out, String library, List<Devices.Device> devs, String features, List<GpuProbe.Gpu> gpus) {
+    private static void text(PrintWriter out, String library, List<DeviceReport.Device> devs, String features, List<GpuProbe.Gpu> gpus) {
         out.println("library: " + library);
         out.println("llama.cpp devices:");
-        for (Devices.Device x : devs) {
+        for (DeviceReport.Device x : devs) {
             out.printf("  %d  %-6s %-8s %s%s%n", x.index(), x.type(), x.name(), x.description(),
                     x.totalBytes() > 0 ? "  (" + Format.bytes(x.freeBytes()) + " free of " + Format.bytes(x.totalBytes()) + ")" : "");
         }

@@ -56,10 +56,6 @@ public final class GenerateCommand implements Callable<Integer> {
         var genOptions = sampling.options();
         var modelOptions = model.options();
         checkLengthBeforeLoading(genOptions, modelOptions);
-        if (genOptions.logprobs() > 0 && phi2j.runtime.EngineChoice.of(modelOptions).kind() == phi2j.runtime.EngineKind.BINDING) {
-            throw new InvalidOptionException("--logprobs", "needs the native engine (build it with scripts/build-native.sh cpu, "
-                    + "then --engine native); the de.kherud:llama binding cannot report probabilities");
-        }
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
 
@@ -108,13 +104,11 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         int context = o.contextSize() > 0 ? o.contextSize()
                 : (int) phi2j.format.Phi2Layout.check(phi2j.format.GgufReader.read(file)).contextLength();
-        if (g.maxLength() != null && g.maxLength() > context) {
-            throw new InvalidOptionException("--max-length", g.maxLength() + " exceeds the context size " + context
+        try {
+            g.checkLimitFits(context); // the library's check (by field name), with where the context came from
+        } catch (InvalidOptionException e) {
+            throw new InvalidOptionException(e.option(), e.problem()
                     + (o.contextSize() > 0 ? " (-c)" : " of " + file.getFileName() + "; raise it with -c"));
-        }
-        if (g.maxNewTokens() != null && g.maxNewTokens() >= context) {
-            throw new InvalidOptionException("-n", g.maxNewTokens() + " new tokens do not fit the context size " + context
-                    + " with any prompt" + (o.contextSize() > 0 ? " (-c)" : "; raise it with -c"));
         }
     }
 

@@ -49,8 +49,8 @@ final class Interrupts {
     static phi2j.runtime.GenerationResult drain(phi2j.runtime.TokenStream s, java.util.function.Consumer<String> onPiece) {
         onCtrlC(s::cancel);
         try {
-            while (s.hasNext()) {
-                onPiece.accept(s.next());
+            for (String piece : s.pieces()) {
+                onPiece.accept(piece);
             }
             return s.result();
         } finally {

@@ -19,7 +19,7 @@ public final class LibraryMixin {
             + "native/build/hip-gfx90a, ...) or a folder with a custom libjllama for the binding engine. Else $" + EngineChoice.LIB_ENV
             + ", else -D" + EngineChoice.LIB_PROPERTY + ", else the phi2-native jar on the classpath, else the checkout's "
             + "native/build/cpu, else the binding's bundled CPU library.")
-    Path library;
+    Path nativeLibrary; // named as ModelOptions' field: errors about it name --lib (Main.flag)
 
     @Option(names = "--engine", paramLabel = "ENGINE", description = "Which llama.cpp runs the model: auto (the native engine "
             + "when one is found, else the binding; $PHI2_ENGINE can set it), native (phi2j's JNI engine) "
@@ -37,12 +37,12 @@ public final class LibraryMixin {
 
     /** The builder with the --lib folder and the --engine choice set; builds the options. */
     public ModelOptions apply(ModelOptions.Builder b) {
-        return b.nativeLibrary(library).engine(engine()).build();
+        return b.nativeLibrary(nativeLibrary).engine(engine()).build();
     }
 
     /** The --lib folder, or null. */
     public Path library() {
-        return library;
+        return nativeLibrary;
     }
 
     /** The options these flags alone choose: for commands that ask which engine, not for a model. */

@@ -1,5 +1,6 @@
 package phi2j.cli;
 
+import phi2j.report.MarkdownTable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Spec;

@@ -23,16 +23,26 @@ public final class Main {
         System.exit(run(args));
     }
 
-    /** The flag that sets each API field, for errors the library reports by field name. */
-    static final java.util.Map<String, String> FLAGS = java.util.Map.ofEntries(
-            java.util.Map.entry("maxLength", "--max-length"), java.util.Map.entry("maxNewTokens", "-n"),
-            java.util.Map.entry("temperature", "--temperature"), java.util.Map.entry("topK", "--top-k"),
-            java.util.Map.entry("topP", "--top-p"), java.util.Map.entry("minP", "--min-p"),
-            java.util.Map.entry("repetitionPenalty", "--repeat-penalty"), java.util.Map.entry("seed", "--seed"),
-            java.util.Map.entry("stopStrings", "--stop"), java.util.Map.entry("logprobs", "--logprobs"),
-            java.util.Map.entry("prompt", "-p"), java.util.Map.entry("contextSize", "-c"), java.util.Map.entry("threads", "-t"),
-            java.util.Map.entry("gpuLayers", "-ngl"), java.util.Map.entry("splitMode", "-sm"), java.util.Map.entry("tensorSplit", "-ts"),
-            java.util.Map.entry("mainGpu", "-mg"), java.util.Map.entry("engine", "--engine"));
+    /**
+     * The flag that sets API field {@code field} in the command that ran: the option whose Java field (in the command
+     * or its mixins) has the API field's name, spelled as the user typed it, else by its longest name; null when no
+     * option sets it. The library reports errors by API field; the CLI's option fields carry the same names.
+     */
+    static String flag(CommandLine line, java.util.List<String> typed, String field) {
+        for (CommandLine.Model.OptionSpec o : line.getCommandSpec().options()) {
+            if (o.userObject() instanceof java.lang.reflect.Field f && f.getName().equals(field)) {
+                return java.util.Arrays.stream(o.names()).filter(n -> typed.stream().anyMatch(a -> a.equals(n) || a.startsWith(n + "=")))
+                        .findFirst().orElse(o.longestName());
+            }
+        }
+        return null;
+    }
+
+    /** {@code e}'s message with the flag in place of the API field, where an option of the command sets it. */
+    static String describe(CommandLine line, java.util.List<String> typed, InvalidOptionException e) {
+        String flag = flag(line, typed, e.option());
+        return flag != null ? flag + ": " + e.problem() : e.getMessage();
+    }
 
     /** Runs the command line and returns its exit code; tests call this. */
     public static int run(String... args) {
@@ -47,9 +57,9 @@ public final class Main {
             if (verbose) {
                 ex.printStackTrace(line.getErr());
             }
-            if (ex instanceof InvalidOptionException ioe && FLAGS.containsKey(ioe.option())) {
+            if (ex instanceof InvalidOptionException ioe) {
                 // the library names its API fields; the command line names its flags
-                line.getErr().println("phi2: " + FLAGS.get(ioe.option()) + ": " + ioe.problem());
+                line.getErr().println("phi2: " + describe(line, parseResult.originalArgs(), ioe));
                 return BAD_INPUT;
             }
             if (ex instanceof Phi2Exception pe) {

@@ -8,32 +8,38 @@ import java.util.List;
 
 /** Length and sampling options, shared by generate and demo. */
 public final class SamplingMixin {
-    @Option(names = "--max-length", paramLabel = "N", description = "Prompt plus generated tokens, as transformers' max_length (default: 500).")
+    // Fields are named as GenerationOptions' own, so that the library's errors name these flags (Main.flag). Unset
+    // options stay null: the defaults are GenerationOptions' own, named in the help from its constants.
+    @Option(names = "--max-length", paramLabel = "N", description = "Prompt plus generated tokens, as transformers' max_length (default: "
+            + GenerationOptions.DEFAULT_MAX_LENGTH + ").")
     Integer maxLength;
 
     @Option(names = {"-n", "--max-new-tokens"}, paramLabel = "N", description = "Generated tokens only; instead of --max-length.")
     Integer maxNewTokens;
 
     @Option(names = "--temperature", paramLabel = "T", description = "0 is greedy, the default; above 0 samples.")
-    float temperature;
+    Float temperature;
 
-    @Option(names = "--top-k", paramLabel = "K", description = "Sampling: keep the K most likely tokens; 0 = off (default: 40).")
-    int topK = 40;
+    @Option(names = "--top-k", paramLabel = "K", description = "Sampling: keep the K most likely tokens; 0 = off (default: "
+            + GenerationOptions.DEFAULT_TOP_K + ").")
+    Integer topK;
 
-    @Option(names = "--top-p", paramLabel = "P", description = "Sampling: nucleus probability mass (default: 0.95).")
-    float topP = 0.95f;
+    @Option(names = "--top-p", paramLabel = "P", description = "Sampling: nucleus probability mass (default: " + GenerationOptions.DEFAULT_TOP_P + ").")
+    Float topP;
 
-    @Option(names = "--min-p", paramLabel = "P", description = "Sampling: drop tokens below P x the top probability (default: 0.05).")
-    float minP = 0.05f;
+    @Option(names = "--min-p", paramLabel = "P", description = "Sampling: drop tokens below P x the top probability (default: "
+            + GenerationOptions.DEFAULT_MIN_P + ").")
+    Float minP;
 
-    @Option(names = "--repeat-penalty", paramLabel = "R", description = "Repetition penalty; 1 = off (default: 1).")
-    float repeatPenalty = 1f;
+    @Option(names = "--repeat-penalty", paramLabel = "R", description = "Repetition penalty; 1 = off (default: "
+            + GenerationOptions.DEFAULT_REPETITION_PENALTY + ").")
+    Float repetitionPenalty;
 
     @Option(names = "--seed", paramLabel = "N", description = "Sampling seed; the same seed and options give the same text.")
     Long seed;
 
     @Option(names = "--stop", paramLabel = "TEXT", description = "Stop when this text appears (repeatable); it is not printed.")
-    List<String> stops = new ArrayList<>();
+    List<String> stopStrings = new ArrayList<>();
 
     @Option(names = "--ignore-eos", description = "Generate to the length limit even past <|endoftext|>.")
     boolean ignoreEos;
@@ -42,9 +48,20 @@ public final class SamplingMixin {
     int logprobs;
 
     public GenerationOptions options() {
-        return GenerationOptions.builder().maxLength(maxLength).maxNewTokens(maxNewTokens).temperature(temperature).topK(topK)
-                .topP(topP).minP(minP).repetitionPenalty(repeatPenalty).seed(seed).stopStrings(stops.stream().map(SamplingMixin::unescape).toList())
-                .ignoreEndOfText(ignoreEos).logprobs(logprobs).build();
+        GenerationOptions.Builder b = GenerationOptions.builder().maxLength(maxLength).maxNewTokens(maxNewTokens).seed(seed)
+                .stopStrings(stopStrings.stream().map(SamplingMixin::unescape).toList()).ignoreEndOfText(ignoreEos).logprobs(logprobs);
+        set(temperature, b::temperature);
+        set(topK, b::topK);
+        set(topP, b::topP);
+        set(minP, b::minP);
+        set(repetitionPenalty, b::repetitionPenalty);
+        return b.build();
+    }
+
+    private static <T> void set(T given, java.util.function.Consumer<T> field) {
+        if (given != null) {
+            field.accept(given);
+        }
     }
 
     /** Lets {@code --stop '\n\n'} mean two newlines, as users type it in a shell. */

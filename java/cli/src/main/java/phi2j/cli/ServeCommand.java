@@ -80,7 +80,7 @@ public final class ServeCommand implements Callable<Integer> {
         ModelOptions base = model.options();
         int perSequence = base.contextSize() > 0 ? base.contextSize() : 2048;
         ModelOptions o = base.withParallel(parallel).withContextSize(perSequence * parallel);
-        Phi2Server.Config config = new Phi2Server.Config(host, port, key == null || key.isBlank() ? null : key, modelId, parallel, queue,
+        Phi2Server.Config config = new Phi2Server.Config(host, port, key == null || key.isBlank() ? null : key, modelId, queue,
                 maxBody, Duration.ofSeconds(timeoutSeconds), Duration.ofSeconds(graceSeconds));
         PrintWriter err = spec.commandLine().getErr();
         Phi2Server server;

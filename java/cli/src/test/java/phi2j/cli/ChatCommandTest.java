@@ -9,7 +9,7 @@ import org.junit.jupiter.api.io.TempDir;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.ModelOptions;
 import phi2j.runtime.Phi2Model;
-import phi2j.server.ChatFormat;
+import phi2j.runtime.ChatFormat;
 import phi2j.testkit.TestModels;
 
 import java.io.OutputStream;

@@ -54,7 +54,7 @@ class ConcurrencyTest {
                                 StringBuilder got = new StringBuilder();
                                 int pieces = 0;
                                 while (s.hasNext()) {
-                                    got.append(s.next());
+                                    got.append(s.next().text());
                                     if (++pieces == cancelAfter) {
                                         s.cancel();
                                     }

@@ -12,32 +12,11 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * What can compute here: the devices of a llama.cpp library (ggml backend devices), its CPU features, and the GPUs
- * that the machine's own runtimes report (AMD through HIP and the KFD topology in sysfs, NVIDIA through NVML). A
+ * What can compute here ({@link DeviceReport}): the devices of a llama.cpp library (ggml backend devices), its CPU
+ * features, and the GPUs that the machine's own runtimes report (AMD through HIP and the KFD topology in sysfs, NVIDIA through NVML). A
  * runner process does the probing: the caller's JVM never loads a llama.cpp library or a GPU runtime.
  */
 public final class Devices {
-    /** A ggml backend device of the library. {@code type} is CPU, GPU or ACCEL. */
-    public record Device(int index, String name, String description, String type, long freeBytes, long totalBytes) {
-    }
-
-    /**
-     * What a runner found for {@code library}: its devices, its system_info string, the machine's GPUs, and for a native
-     * engine the backends it loaded (the CPU variant of a portable build, GPU modules that could not be loaded).
-     */
-    public record Report(String library, List<Device> devices, String systemInfo, List<GpuProbe.Gpu> gpus, EngineBackends backends) {
-        public Report {
-            devices = List.copyOf(devices);
-            gpus = List.copyOf(gpus);
-            backends = backends == null ? EngineBackends.LINKED_CPU : backends;
-        }
-
-        /** True when the library has a device that is not the CPU. */
-        public boolean hasGpuBackend() {
-            return Devices.hasGpuBackend(devices);
-        }
-    }
-
     private Devices() {
     }
 
@@ -63,7 +42,7 @@ public final class Devices {
      * Asks a short-lived runner process for the devices of the llama.cpp that {@code options} choose (the same choice a
      * model opened with them gets: {@link EngineChoice}) and the machine's GPUs.
      */
-    public static Report report(ModelOptions options) {
+    public static DeviceReport report(ModelOptions options) {
         Path lib = library(EngineChoice.of(options));
         try (RunnerProcess runner = RunnerProcess.start(null, Map.of())) {
             return runner.devices(lib);
@@ -71,13 +50,8 @@ public final class Devices {
     }
 
     /** The compute devices of the llama.cpp that {@code options} choose, through a runner. */
-    public static List<Device> list(ModelOptions options) {
+    public static List<DeviceReport.Device> list(ModelOptions options) {
         return report(options).devices();
-    }
-
-    /** True when the library has a device of type GPU. */
-    public static boolean hasGpuBackend(List<Device> devices) {
-        return devices.stream().anyMatch(d -> !d.type().equals("CPU"));
     }
 
     public static Optional<String> buildAdvice(List<GpuProbe.Gpu> gpus) {

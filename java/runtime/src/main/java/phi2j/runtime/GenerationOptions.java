@@ -24,7 +24,14 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
                                 float minP, float repetitionPenalty, Long seed, List<String> stopStrings,
                                 boolean ignoreEndOfText, boolean cachePrompt, int logprobs) {
 
+    // The defaults, here only: the builder starts from them, the CLI's help and the server's fields refer to them.
     public static final int DEFAULT_MAX_LENGTH = 500;
+    /** llama.cpp's sampling defaults, used when the temperature is above 0. */
+    public static final int DEFAULT_TOP_K = 40;
+    public static final float DEFAULT_TOP_P = 0.95f;
+    public static final float DEFAULT_MIN_P = 0.05f;
+    /** 1 is off. */
+    public static final float DEFAULT_REPETITION_PENALTY = 1.0f;
     /** The most alternatives per token that {@code logprobs} may ask for (OpenAI's top_logprobs allows 20). */
     public static final int MAX_LOGPROBS = 20;
 
@@ -109,10 +116,10 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
         private Integer maxLength = null;
         private Integer maxNewTokens = null;
         private float temperature = 0f;
-        private int topK = 40;
-        private float topP = 0.95f;
-        private float minP = 0.05f;
-        private float repetitionPenalty = 1.0f;
+        private int topK = DEFAULT_TOP_K;
+        private float topP = DEFAULT_TOP_P;
+        private float minP = DEFAULT_MIN_P;
+        private float repetitionPenalty = DEFAULT_REPETITION_PENALTY;
         private Long seed = null;
         private List<String> stopStrings = List.of();
         private boolean ignoreEndOfText = false;
@@ -246,10 +253,25 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
     }
 
     /**
+     * Checks the length limit against a context before any prompt is known (a caller may check before loading the
+     * model); {@link #newTokenBudget} checks it again with the prompt. Throws {@link InvalidOptionException}.
+     */
+    public void checkLimitFits(int contextSize) {
+        if (maxLength != null && maxLength > contextSize) {
+            throw new InvalidOptionException("maxLength", maxLength + " exceeds the context size " + contextSize);
+        }
+        if (maxNewTokens != null && maxNewTokens >= contextSize) {
+            throw new InvalidOptionException("maxNewTokens", maxNewTokens + " new tokens do not fit the context size " + contextSize
+                    + " with any prompt");
+        }
+    }
+
+    /**
      * New tokens to generate for a prompt of {@code promptTokens} in a context of {@code contextSize};
      * throws {@link InvalidOptionException} when the prompt or the limit does not fit.
      */
     public int newTokenBudget(int promptTokens, int contextSize) {
+        checkLimitFits(contextSize);
         if (promptTokens >= contextSize) {
             throw new InvalidOptionException("prompt", "is " + promptTokens + " tokens, the context holds " + contextSize
                     + " (prompt plus generated); shorten the prompt or open the model with a larger contextSize");
@@ -267,12 +289,7 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
                 throw new InvalidOptionException("maxLength", max + " must be larger than the prompt's " + promptTokens
                         + " tokens (maxLength counts prompt plus generated tokens)");
             }
-            if (max > contextSize) {
-                if (maxLength != null) {
-                    throw new InvalidOptionException("maxLength", maxLength + " exceeds the context size " + contextSize);
-                }
-                max = contextSize; // the default adapts to a small context instead of failing
-            }
+            max = Math.min(max, contextSize); // only the default can exceed it here: it adapts to a small context
             budget = max - promptTokens;
         }
         return budget;

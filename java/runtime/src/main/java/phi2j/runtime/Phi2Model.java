@@ -7,6 +7,7 @@ import phi2j.Phi2Exception;
 import phi2j.format.GgufFile;
 import phi2j.format.GgufReader;
 import phi2j.format.Phi2Layout;
+import phi2j.runtime.internal.EngineParams;
 import phi2j.runtime.internal.Generation;
 import phi2j.runtime.internal.Messages;
 import phi2j.runtime.internal.RunnerProcess;
@@ -14,7 +15,6 @@ import phi2j.runtime.internal.RunnerProcess;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
@@ -22,8 +22,9 @@ import java.util.function.Consumer;
  * An open Phi-2 model. The file is checked in Java first, then loaded by llama.cpp in a runner process of
  * its own, which {@link #close()} ends, so memory is returned and a native crash cannot take the caller down.
  *
- * <p>Thread-safe. Generations on one model run one at a time, in arrival order, and a second caller waits; with
- * {@link ModelOptions#withParallel} up to that many run at once in llama.cpp's slots.
+ * <p>Thread-safe. Generations on one model run one at a time, in arrival order, and later ones wait in the engine's
+ * queue; with {@link ModelOptions#withParallel} up to that many run at once in llama.cpp's slots. The engine in the
+ * runner owns the slots and the queue; {@link #tryStream} admits only while the queue is short enough.
  *
  * <pre>{@code
  * try (Phi2Model model = Phi2Model.open(Path.of("models-gguf/phi-2.Q4_K_M.gguf"), ModelOptions.defaults())) {
@@ -37,16 +38,18 @@ public final class Phi2Model implements AutoCloseable {
     private final ModelInfo info;
     private final Phi2Layout.Vocabulary vocabulary;
     private final ModelOptions options;
-    private final Semaphore turn;
+    private final int parallel;
     private final AtomicInteger ids = new AtomicInteger();
+    /** Generations started and not ended: running in a slot, or waiting in the engine's queue. */
+    private final java.util.Set<Generation> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
-    private Phi2Model(RunnerProcess runner, ModelInfo info, Phi2Layout.Vocabulary vocabulary, ModelOptions options) {
+    private Phi2Model(RunnerProcess runner, ModelInfo info, Phi2Layout.Vocabulary vocabulary, ModelOptions options, int parallel) {
         this.runner = runner;
         this.info = info;
         this.vocabulary = vocabulary;
         this.options = options;
-        this.turn = new Semaphore(options.parallel(), true);
+        this.parallel = parallel;
     }
 
     /**
@@ -69,25 +72,18 @@ public final class Phi2Model implements AutoCloseable {
         runner.libraryHint(lib.rebuild());
         runner.stallTimeout(options.stallTimeout());
         try {
-            if (engine == EngineKind.BINDING) { // the native engine checks these itself, before loading
-                checkDevices(options, runner, lib.bindingDir().resolve(NativeLibrary.fileName()));
-            }
-            Messages.Loaded loaded = runner.load(new Messages.Load(gguf.toAbsolutePath().toString(), context, threads,
-                    options.gpuLayers(), options.splitMode().name(), options.tensorSplit(), options.mainGpu(), options.seed(),
-                    options.embeddings(), options.batchSize(), options.parallel(), engine, lib.engineLibrary(),
-                    options.flashAttention().llamaValue()),
-                    options.loadTimeout());
+            Messages.Loaded loaded = runner.load(EngineParams.of(gguf, options, context, threads, engine,
+                    engine == EngineKind.NATIVE ? choice.build().library() : null), options.loadTimeout());
             Duration loadTime = timer.elapsed();
-            ModelInfo info = new ModelInfo(gguf.toAbsolutePath(), file.getString("general.name").orElse(gguf.getFileName().toString()),
-                    file.fileSize(), file.parameterCount(), context, (int) hp.contextLength(), vocab.size(), vocab.eosText(),
-                    loadTime, Duration.ofMillis(loaded.nativeLoadMillis()), lib.label(), engine,
-                    engine == EngineKind.NATIVE ? loaded.llamaCpp() : "b" + runner.log().build(),
-                    loaded.contextPerSequence(), choice.origin(), loaded.backends() == null ? EngineBackends.LINKED_CPU : loaded.backends(),
-                    choice.advice());
-            if (engine == EngineKind.NATIVE) {
+            if (loaded.systemInfo() != null) {
                 runner.log().systemInfo(loaded.systemInfo());
             }
-            return new Phi2Model(runner, info, vocab, options);
+            ModelInfo info = new ModelInfo(gguf.toAbsolutePath(), file.getString("general.name").orElse(gguf.getFileName().toString()),
+                    file.fileSize(), file.parameterCount(), context, (int) hp.contextLength(), vocab.size(), vocab.eosText(),
+                    loadTime, Duration.ofMillis(loaded.nativeLoadMillis()), lib.label(), engine, loaded.llamaCpp(),
+                    loaded.contextPerSequence(), choice.origin(), loaded.backends() == null ? EngineBackends.LINKED_CPU : loaded.backends(),
+                    choice.advice());
+            return new Phi2Model(runner, info, vocab, options, loaded.parallel());
         } catch (RuntimeException e) {
             runner.close();
             throw e;
@@ -124,22 +120,6 @@ public final class Phi2Model implements AutoCloseable {
         return env;
     }
 
-    /** A split or main GPU that names devices the library does not have is an error here, not a surprise in llama.cpp. */
-    static void checkDevices(ModelOptions o, RunnerProcess runner, Path library) {
-        if (o.tensorSplit().isEmpty() && o.mainGpu() == 0) {
-            return;
-        }
-        long gpus = runner.devices(library).devices().stream().filter(d -> !d.type().equals("CPU")).count();
-        if (o.tensorSplit().size() > Math.max(1, gpus)) {
-            throw new InvalidOptionException("tensorSplit", "lists " + o.tensorSplit().size() + " devices, but the llama.cpp library sees "
-                    + gpus + " GPU(s) (see phi2 devices)");
-        }
-        if (o.mainGpu() > 0 && o.mainGpu() >= gpus) {
-            throw new InvalidOptionException("mainGpu", "is " + o.mainGpu() + ", but the llama.cpp library sees " + gpus
-                    + " GPU(s), numbered from 0 (see phi2 devices)");
-        }
-    }
-
     public ModelInfo info() {
         return info;
     }
@@ -161,20 +141,45 @@ public final class Phi2Model implements AutoCloseable {
     /** Generates, handing each piece of text to {@code onText} as it arrives, and returns the result. */
     public GenerationResult generate(String prompt, GenerationOptions options, Consumer<String> onText) {
         try (TokenStream s = stream(prompt, options)) {
-            while (s.hasNext()) {
-                onText.accept(s.next());
+            for (String piece : s.pieces()) {
+                onText.accept(piece);
             }
             return s.result();
         }
     }
 
     /**
-     * Starts a generation and returns its stream. Waits while another generation on this model runs.
-     * Options are checked here; a prompt too long for the context, or a maxLength not above the prompt's
-     * length, fails with {@link InvalidOptionException} when the stream is read.
+     * Starts a generation and returns its stream; it waits in the engine's queue while the slots are busy. Options are
+     * checked here; a prompt too long for the context, or a maxLength not above the prompt's length, fails with
+     * {@link InvalidOptionException} when the stream is read.
      */
     public TokenStream stream(String prompt, GenerationOptions options) {
         return start(prompt, options, true);
+    }
+
+    /**
+     * Starts a generation unless {@code maxWaiting} or more already wait for a slot: null then (the server's 503). The
+     * slots and the queue are the engine's; this reads how many generations it holds.
+     */
+    public TokenStream tryStream(String prompt, GenerationOptions options, int maxWaiting) {
+        synchronized (live) {
+            if (live.size() >= parallel + Math.max(0, maxWaiting)) {
+                return null;
+            }
+            return start(prompt, options, true);
+        }
+    }
+
+    /** The engine's slots, the generations running in them and those waiting in its queue. */
+    public record Load(int slots, int running, int waiting) {
+    }
+
+    /** What the engine holds now. */
+    public Load load() {
+        synchronized (live) {
+            int waiting = (int) live.stream().filter(g -> !g.admitted()).count();
+            return new Load(parallel, live.size() - waiting, waiting);
+        }
     }
 
     private TokenStream start(String prompt, GenerationOptions options, boolean streaming) {
@@ -182,30 +187,19 @@ public final class Phi2Model implements AutoCloseable {
             throw new InvalidOptionException("prompt", "is empty");
         }
         ensureOpen();
+        Long seed = options.seed() != null ? options.seed() : this.options.seed();
+        Messages.Generate req = new Messages.Generate(ids.incrementAndGet(), prompt, options.withSeed(seed), streaming);
+        Generation[] self = new Generation[1];
+        Generation g = new Generation(req, runner, info.engine().label() + " " + info.llamaCpp(), () -> live.remove(self[0]));
+        self[0] = g;
+        live.add(g);
         try {
-            turn.acquire();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new Phi2Exception("interrupted while waiting for the model");
-        }
-        try {
-            ensureOpen();
-            Long seed = options.seed() != null ? options.seed() : this.options.seed();
-            boolean binding = info.engine() == EngineKind.BINDING;
-            if (binding && options.logprobs() > 0) {
-                throw new InvalidOptionException("logprobs", "needs the native engine (scripts/build-native.sh cpu); the "
-                        + "de.kherud:llama binding cannot report probabilities");
-            }
-            Messages.Generate req = new Messages.Generate(ids.incrementAndGet(), prompt, options.withSeed(seed),
-                    info.contextPerSequence(), streaming);
-            Generation g = new Generation(req, runner, vocabulary.eosText(), !options.stopStrings().isEmpty(),
-                    binding && this.options.parallel() == 1, info.engine().label() + " " + info.llamaCpp(), turn::release);
             g.start();
-            return g;
         } catch (RuntimeException e) {
-            turn.release();
+            live.remove(g);
             throw e;
         }
+        return g;
     }
 
     /** The model's token ids for {@code text}, as llama.cpp tokenizes a prompt (no BOS for Phi-2). */
@@ -253,7 +247,7 @@ public final class Phi2Model implements AutoCloseable {
 
     /** The llama.cpp that runs this model: "0.5.0 (de3ff81)" for the native engine, "b4916" for the binding. */
     public String nativeBuild() {
-        return info.engine() == EngineKind.NATIVE ? info.llamaCpp() : "b" + runner.log().build();
+        return info.llamaCpp();
     }
 
     /** The CPU features llama.cpp reported (its system_info line), or "unknown". */

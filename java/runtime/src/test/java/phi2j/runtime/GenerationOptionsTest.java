@@ -29,7 +29,7 @@ class GenerationOptionsTest {
         assertEquals("stopStrings", rejected(() -> g.withStopStrings(List.of(""))));
         assertEquals("logprobs", rejected(() -> g.withLogprobs(-1)));
         assertEquals("logprobs", rejected(() -> g.withLogprobs(GenerationOptions.MAX_LOGPROBS + 1)));
-        assertEquals("maxLength", rejected(() -> new GenerationOptions(10, 10, 0, 40, 1, 0, 1, null, List.of(), false, false, 0)));
+        assertEquals("maxLength", rejected(() -> GenerationOptions.builder().maxLength(10).maxNewTokens(10).build()));
     }
 
     @Test

@@ -130,7 +130,7 @@ class GenerationTest {
         });
         StringBuilder got = new StringBuilder();
         while (s.hasNext()) {
-            got.append(s.next());
+            got.append(s.next().text());
             firstPiece.countDown();
         }
         canceller.get(30, TimeUnit.SECONDS);
@@ -161,10 +161,10 @@ class GenerationTest {
                 for (String p : prompts) {
                     together.add(CompletableFuture.supplyAsync(() -> {
                         try (TokenStream s = model.stream(p, o)) {
-                            StringBuilder text = new StringBuilder(s.next());
+                            StringBuilder text = new StringBuilder(s.next().text());
                             long first = System.nanoTime();
                             while (s.hasNext()) {
-                                text.append(s.next());
+                                text.append(s.next().text());
                             }
                             return new Stamped(text.toString(), first, System.nanoTime());
                         }

@@ -4,6 +4,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
+import phi2j.runtime.ChatFormat;
 import phi2j.runtime.GenerationOptions;
 
 import java.util.ArrayList;
@@ -22,16 +23,17 @@ final class Requests {
     private Requests() {
     }
 
-    /** The request field behind each option the library may refuse, for the error's {@code param}. */
+    /**
+     * The request field behind an option the library refused, for the error's {@code param}: the option's name in
+     * snake case (topP: top_p), except where OpenAI's API names it otherwise.
+     */
     static String field(String option, boolean chat) {
         return switch (option) {
-            case "seed" -> "seed";
-            case "temperature" -> "temperature";
-            case "topP" -> "top_p";
             case "maxNewTokens", "maxLength" -> "max_tokens";
             case "stopStrings" -> "stop";
-            case "logprobs" -> "top_logprobs";
-            default -> chat ? "messages" : "prompt";
+            case "logprobs" -> chat ? "top_logprobs" : "logprobs";
+            case "prompt" -> chat ? "messages" : "prompt";
+            default -> option.replaceAll("([A-Z])", "_$1").toLowerCase(java.util.Locale.ROOT);
         };
     }
 
@@ -74,8 +76,11 @@ final class Requests {
                 throw ApiError.badRequest("top_logprobs", "'top_logprobs' needs 'logprobs': true");
             }
             top = t == null ? 0 : t;
-        } else if (body.has("logprobs") && !body.get("logprobs").isJsonNull()) {
-            throw ApiError.badRequest("logprobs", "log-probabilities are offered on /v1/chat/completions");
+        } else {
+            // text completions: logprobs is the number of alternatives per token (OpenAI's legacy API), 0 for the token's own
+            Integer t = integer(body, "logprobs", 0, GenerationOptions.MAX_LOGPROBS);
+            logprobs = t != null;
+            top = t == null ? 0 : t;
         }
         // OpenAI's default temperature is 1; 0 is greedy decoding
         double temp = temperature == null ? 1.0 : temperature;

@@ -9,6 +9,7 @@ import dev.langchain4j.model.output.FinishReason;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import phi2j.runtime.ChatFormat;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.ModelOptions;
 import phi2j.runtime.Phi2Model;
@@ -28,7 +29,7 @@ class OpenAiClientTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = Phi2Server.start(new Phi2Server.Config("127.0.0.1", 0, KEY, "phi-2", 2, 4, 1 << 20, Duration.ofSeconds(60),
+        server = Phi2Server.start(new Phi2Server.Config("127.0.0.1", 0, KEY, "phi-2", 4, 1 << 20, Duration.ofSeconds(60),
                 Duration.ofSeconds(5)), () -> Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withContextSize(2 * 512).withParallel(2)));
         baseUrl = "http://127.0.0.1:" + server.port() + "/v1";
         Health.awaitReady(server.port(), Duration.ofSeconds(60));

@@ -28,7 +28,7 @@ class ServerApiTest {
 
     @BeforeAll
     static void start() throws Exception {
-        server = Phi2Server.start(new Phi2Server.Config("127.0.0.1", 0, null, "phi-2", 2, 2, 1 << 20, Duration.ofSeconds(60),
+        server = Phi2Server.start(new Phi2Server.Config("127.0.0.1", 0, null, "phi-2", 2, 1 << 20, Duration.ofSeconds(60),
                 Duration.ofSeconds(2)), () -> Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withContextSize(2 * 2048).withParallel(2)));
         Health.awaitReady(server.port(), Duration.ofSeconds(60));
     }
@@ -102,6 +102,85 @@ class ServerApiTest {
         }
     }
 
+    /** The data lines of a server-sent event stream, parsed, without the final [DONE]. */
+    static List<JsonObject> chunks(HttpResponse<String> r) {
+        assertEquals(200, r.statusCode(), r.body());
+        List<String> data = r.body().lines().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
+        assertEquals("[DONE]", data.get(data.size() - 1));
+        return data.subList(0, data.size() - 1).stream().map(d -> JsonParser.parseString(d).getAsJsonObject()).toList();
+    }
+
+    /** The logprobs object of each chunk that carries one, in order. */
+    static List<JsonObject> chunkLogprobs(List<JsonObject> chunks) {
+        return chunks.stream().map(c -> c.getAsJsonArray("choices")).filter(ch -> !ch.isEmpty())
+                .map(ch -> ch.get(0).getAsJsonObject().get("logprobs"))
+                .filter(l -> l != null && l.isJsonObject()).map(l -> l.getAsJsonObject()).toList();
+    }
+
+    // logprobs equal to float precision: a request that finds its prompt cached decodes the last prompt token alone
+    static void assertSameEntry(JsonObject expected, JsonObject actual, String where) {
+        assertEquals(expected.get("token").getAsString(), actual.get("token").getAsString(), where);
+        assertEquals(expected.get("logprob").getAsDouble(), actual.get("logprob").getAsDouble(), 1e-4, where);
+    }
+
+    @Test
+    void streamedChatCarriesPerChunkLogprobsEqualToTheNonStreamedOnes() throws Exception {
+        String body = "\"model\": \"phi-2\", \"temperature\": 0, \"max_tokens\": 12, \"logprobs\": true, \"top_logprobs\": 3, "
+                + "\"messages\": [{\"role\": \"user\", \"content\": \"Name three colours.\"}]";
+        HttpResponse<String> whole = post("/v1/chat/completions", "{" + body + "}");
+        assertEquals(200, whole.statusCode(), whole.body());
+        JsonArray expected = JsonParser.parseString(whole.body()).getAsJsonObject().getAsJsonArray("choices").get(0).getAsJsonObject()
+                .getAsJsonObject("logprobs").getAsJsonArray("content");
+
+        List<JsonObject> perChunk = chunkLogprobs(chunks(post("/v1/chat/completions", "{" + body + ", \"stream\": true}")));
+        assertTrue(perChunk.size() > 1, "logprobs come with the chunks, not all at the end: " + perChunk.size() + " chunk(s)");
+        JsonArray streamed = new JsonArray();
+        perChunk.forEach(l -> streamed.addAll(l.getAsJsonArray("content")));
+        assertEquals(expected.size(), streamed.size(), "one entry per generated token, streamed or not");
+        for (int i = 0; i < expected.size(); i++) {
+            JsonObject e = expected.get(i).getAsJsonObject();
+            JsonObject a = streamed.get(i).getAsJsonObject();
+            assertSameEntry(e, a, "token " + i);
+            JsonArray et = e.getAsJsonArray("top_logprobs");
+            JsonArray at = a.getAsJsonArray("top_logprobs");
+            assertEquals(3, at.size());
+            for (int k = 0; k < et.size(); k++) {
+                assertSameEntry(et.get(k).getAsJsonObject(), at.get(k).getAsJsonObject(), "token " + i + ", alternative " + k);
+            }
+        }
+    }
+
+    @Test
+    void streamedTextCompletionCarriesPerChunkLogprobsEqualToTheNonStreamedOnes() throws Exception {
+        String body = "\"model\": \"phi-2\", \"prompt\": \"The capital of France is\", \"max_tokens\": 12, \"temperature\": 0, "
+                + "\"logprobs\": 2";
+        HttpResponse<String> whole = post("/v1/completions", "{" + body + "}");
+        assertEquals(200, whole.statusCode(), whole.body());
+        JsonObject expected = JsonParser.parseString(whole.body()).getAsJsonObject().getAsJsonArray("choices").get(0).getAsJsonObject()
+                .getAsJsonObject("logprobs");
+
+        List<JsonObject> perChunk = chunkLogprobs(chunks(post("/v1/completions", "{" + body + ", \"stream\": true}")));
+        assertTrue(perChunk.size() > 1, "logprobs come with the chunks, not all at the end: " + perChunk.size() + " chunk(s)");
+        for (String field : List.of("tokens", "token_logprobs", "top_logprobs", "text_offset")) {
+            JsonArray streamed = new JsonArray();
+            perChunk.forEach(l -> streamed.addAll(l.getAsJsonArray(field)));
+            JsonArray e = expected.getAsJsonArray(field);
+            assertEquals(e.size(), streamed.size(), field + ": one entry per generated token");
+            for (int i = 0; i < e.size(); i++) {
+                switch (field) {
+                    case "token_logprobs" -> assertEquals(e.get(i).getAsDouble(), streamed.get(i).getAsDouble(), 1e-4, field + " " + i);
+                    case "top_logprobs" -> {
+                        JsonObject et = e.get(i).getAsJsonObject();
+                        JsonObject at = streamed.get(i).getAsJsonObject();
+                        assertEquals(et.keySet(), at.keySet(), field + " " + i);
+                        et.keySet().forEach(k -> assertEquals(et.get(k).getAsDouble(), at.get(k).getAsDouble(), 1e-4, k));
+                    }
+                    default -> assertEquals(e.get(i), streamed.get(i), field + " " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void modelsListsTheServedModel() throws Exception {
         HttpResponse<String> r = CLIENT.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/v1/models")).build(),
@@ -114,7 +193,7 @@ class ServerApiTest {
 
     @Test
     void aGenerationPastTheRequestTimeoutGets504AndFreesItsSlot() throws Exception {
-        try (Phi2Server quick = Phi2Server.start(new Phi2Server.Config("127.0.0.1", 0, null, "phi-2", 1, 0, 1 << 20, Duration.ofMillis(100),
+        try (Phi2Server quick = Phi2Server.start(new Phi2Server.Config("127.0.0.1", 0, null, "phi-2", 0, 1 << 20, Duration.ofMillis(100),
                 Duration.ofSeconds(2)), () -> Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withContextSize(2048)))) {
             Health.awaitReady(quick.port(), Duration.ofSeconds(60));
             long t0 = System.nanoTime();

@@ -34,8 +34,8 @@ class ServerFaultsTest {
     final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
     Phi2Server server;
 
-    Phi2Server start(int slots, int queue, long maxBody, Supplier<Phi2Model> opener) throws Exception {
-        server = Phi2Server.start(new Phi2Server.Config("127.0.0.1", 0, KEY, "phi-2", slots, queue, maxBody, Duration.ofSeconds(60),
+    Phi2Server start(int queue, long maxBody, Supplier<Phi2Model> opener) throws Exception {
+        server = Phi2Server.start(new Phi2Server.Config("127.0.0.1", 0, KEY, "phi-2", queue, maxBody, Duration.ofSeconds(60),
                 Duration.ofSeconds(2)), opener);
         return server;
     }
@@ -132,7 +132,7 @@ class ServerFaultsTest {
 
     @Test
     void twoHundredMalformedRequestsGetTheRight4xxAndLeakNothing() throws Exception {
-        start(2, 2, 64 * 1024, tiny(2, Duration.ofSeconds(30)));
+        start(2, 64 * 1024, tiny(2, Duration.ofSeconds(30)));
         Health.awaitReady(server.port(), Duration.ofSeconds(60));
         List<Bad> bad = badRequests(64 * 1024);
         assertTrue(bad.size() >= 200, "" + bad.size());
@@ -186,7 +186,7 @@ class ServerFaultsTest {
 
     @Test
     void clientsThatDisconnectMidStreamFreeTheirSlots() throws Exception {
-        start(4, 0, 1 << 20, tiny(4, Duration.ofSeconds(30)));
+        start(0, 1 << 20, tiny(4, Duration.ofSeconds(30)));
         Health.awaitReady(server.port(), Duration.ofSeconds(60));
         List<Socket> abandoned = new ArrayList<>();
         for (int i = 0; i < 4; i++) {
@@ -222,7 +222,7 @@ class ServerFaultsTest {
 
     @Test
     void aKilledRunnerFailsTheStreamsInFlightAndTheNextRequestSucceeds() throws Exception {
-        start(4, 8, 1 << 20, tiny(4, Duration.ofSeconds(30)));
+        start(8, 1 << 20, tiny(4, Duration.ofSeconds(30)));
         Health.awaitReady(server.port(), Duration.ofSeconds(60));
         List<CompletableFuture<String>> streams = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
@@ -253,7 +253,7 @@ class ServerFaultsTest {
 
     @Test
     void aStalledRunnerGets504AndIsReplaced() throws Exception {
-        start(2, 2, 1 << 20, tiny(2, Duration.ofSeconds(3)));
+        start(2, 1 << 20, tiny(2, Duration.ofSeconds(3)));
         Health.awaitReady(server.port(), Duration.ofSeconds(60));
         CompletableFuture<HttpResponse<String>> slow = CompletableFuture.supplyAsync(() -> {
             try {
@@ -278,7 +278,7 @@ class ServerFaultsTest {
 
     @Test
     void pastTheQueueA503SaysWhenToRetry() throws Exception {
-        start(1, 0, 1 << 20, tiny(1, Duration.ofSeconds(30)));
+        start(0, 1 << 20, tiny(1, Duration.ofSeconds(30)));
         Health.awaitReady(server.port(), Duration.ofSeconds(60));
         Socket busy = openStream(1500, 2);
         try {
@@ -294,7 +294,7 @@ class ServerFaultsTest {
     @Test
     void healthSaysLoadingUntilTheModelIsReady() throws Exception {
         java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
-        start(1, 0, 1 << 20, () -> {
+        start(0, 1 << 20, () -> {
             try {
                 go.await();
             } catch (InterruptedException e) {

@@ -4,7 +4,7 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
-import phi2j.cli.MarkdownTable;
+import phi2j.report.MarkdownTable;
 
 import java.io.PrintWriter;
 import java.util.ArrayList;

@@ -1,6 +1,7 @@
 package phi2j.cli.bench;
 
 import java.util.List;
+import phi2j.report.BenchChart;
 
 /**
  * One llama-bench-style measurement: a model, a configuration, a test ({@code pp512}, {@code tg128}, at a
@@ -40,5 +41,11 @@ public record BenchResult(String model, String modelFile, long sizeBytes, long p
         }
         double m = mean();
         return Math.sqrt(samples.stream().mapToDouble(x -> (x - m) * (x - m)).sum() / (samples.size() - 1));
+    }
+
+    /** The results as chart bars: one series per model and load, one category per test. */
+    public static List<BenchChart.Bar> bars(List<BenchResult> results) {
+        return results.stream().map(r -> new BenchChart.Bar(r.model() + (r.gpuLayers() != 0 ? " ngl" + r.gpuLayers() : "")
+                + " t" + r.threads() + (r.runners() > 1 ? " x" + r.runners() : ""), r.test(), r.mean(), r.stddev())).toList();
     }
 }

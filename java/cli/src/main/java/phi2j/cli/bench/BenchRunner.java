@@ -18,8 +18,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 /**
- * Runs the flat list of {@link BenchTest}s through the runtime, as llama-bench does: consecutive tests with the
- * same {@link BenchTest.Load} share the open runners (opened, warmed up, closed once). {@code ppN}: a prompt of N
+ * Runs the flat list of {@link BenchCase}s through the runtime, as llama-bench does: consecutive tests with the
+ * same {@link BenchCase.Load} share the open runners (opened, warmed up, closed once). {@code ppN}: a prompt of N
  * tokens (after {@code depth} tokens already in the KV cache) timed by llama.cpp's prompt-evaluation clock.
  * {@code tgN}: N generated tokens (past any end-of-text) timed by llama.cpp's decode clock. Each test gets a
  * warm-up, then the repetitions. With several runners the same test runs on all of them at once and tokens/s add up.
@@ -28,7 +28,7 @@ public final class BenchRunner {
     /** Opens the runners of one load: one, or one per GPU with several runners. */
     @FunctionalInterface
     public interface Opener {
-        List<Phi2Model> open(BenchTest.Load load);
+        List<Phi2Model> open(BenchCase.Load load);
     }
 
     private final int repetitions;
@@ -51,12 +51,12 @@ public final class BenchRunner {
     }
 
     /** Runs every test in order, handing each result to {@code onResult} as it is measured; returns them all. */
-    public List<BenchResult> run(List<BenchTest> tests, Consumer<BenchResult> onResult) {
+    public List<BenchResult> run(List<BenchCase> tests, Consumer<BenchResult> onResult) {
         List<BenchResult> out = new ArrayList<>();
-        BenchTest.Load open = null;
+        BenchCase.Load open = null;
         List<Phi2Model> models = List.of();
         try {
-            for (BenchTest t : tests) {
+            for (BenchCase t : tests) {
                 if (!t.load().equals(open)) {
                     models.forEach(Phi2Model::close);
                     models = List.of();
@@ -82,8 +82,8 @@ public final class BenchRunner {
         }
     }
 
-    private BenchResult run(BenchTest t, List<Phi2Model> models) {
-        BenchTest.Load l = t.load();
+    private BenchResult run(BenchCase t, List<Phi2Model> models) {
+        BenchCase.Load l = t.load();
         Phi2Model first = models.get(0);
         // flash attention, when set, is part of the backend column: "CUDA native 0.5.0 (de3ff81) fa=1"
         String backend = backend(first) + (l.flashAttention() == FlashAttention.AUTO ? "" : " fa=" + l.flashAttention().llamaValue());
@@ -130,7 +130,7 @@ public final class BenchRunner {
      * {@code parallel} sequences at once in one runner's slots: aggregate tokens/s is all their tokens over the wall
      * time until the last finishes; per-sequence tokens/s is each one's tokens over its own time.
      */
-    private BenchResult parallelSeries(BenchTest t, String backend, Phi2Model m) {
+    private BenchResult parallelSeries(BenchCase t, String backend, Phi2Model m) {
         int parallel = t.load().parallel();
         List<Double> aggregate = new ArrayList<>();
         List<Double> perSeq = new ArrayList<>();
@@ -154,8 +154,8 @@ public final class BenchRunner {
         return result(t, backend, aggregate, perSeq);
     }
 
-    private BenchResult result(BenchTest t, String backend, List<Double> samples, List<Double> perSequence) {
-        BenchTest.Load l = t.load();
+    private BenchResult result(BenchCase t, String backend, List<Double> samples, List<Double> perSequence) {
+        BenchCase.Load l = t.load();
         GgufFile f = headers.get(l.model());
         String name = f.getString("general.name").orElse(l.model().getFileName().toString());
         return new BenchResult(name, l.model().getFileName().toString(), f.tensorBytes(), f.parameterCount(), backend, l.gpuLayers(),
@@ -163,7 +163,7 @@ public final class BenchRunner {
                 perSequence == null ? samples : perSequence);
     }
 
-    private List<Double> series(List<Phi2Model> models, String depthPrompt, BenchTest t) {
+    private List<Double> series(List<Phi2Model> models, String depthPrompt, BenchCase t) {
         int nPrompt = t.nPrompt();
         int nGen = t.nGen();
         List<Double> samples = new ArrayList<>();
@@ -174,7 +174,7 @@ public final class BenchRunner {
         for (int w = 0; w < 50 && (w == 0 || System.nanoTime() < warmUntil); w++) {
             measure(models, depthPrompt, nPrompt, nGen, t.depth());
         }
-        BenchTest.Load l = t.load();
+        BenchCase.Load l = t.load();
         for (int r = 0; r < repetitions; r++) {
             progress.printf("bench: %s %s ngl %d t %d: repetition %d/%d%n", l.model().getFileName(), t.name(), l.gpuLayers(), l.threads(), r + 1, repetitions);
             progress.flush();

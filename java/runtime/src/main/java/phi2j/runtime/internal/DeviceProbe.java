@@ -2,7 +2,7 @@ package phi2j.runtime.internal;
 
 import phi2j.nativelib.Ggml;
 import phi2j.nativelib.GpuProbe;
-import phi2j.runtime.Devices;
+import phi2j.runtime.DeviceReport;
 
 import java.nio.file.Path;
 import java.util.List;
@@ -21,15 +21,15 @@ public final class DeviceProbe {
     }
 
     /** Everything {@code phi2 devices} shows, for the llama.cpp library file {@code library}. */
-    public static Devices.Report report(Path library) {
+    public static DeviceReport report(Path library) {
         // a native engine build loads its backends first (a portable build's are modules beside it); the binding links its own
         Path engine = library.resolveSibling(phi2j.runtime.NativeEngineBuild.libraryName());
         phi2j.runtime.EngineBackends backends = !library.getFileName().toString().startsWith("libjllama") && java.nio.file.Files.isRegularFile(engine)
                 ? NativeEngine.backends(engine) : null;
         Ggml g = Ggml.load(library);
         String[] types = library.getFileName().toString().startsWith("libjllama") ? TYPES_BINDING : TYPES_NATIVE;
-        List<Devices.Device> devices = g.devices().stream().map(d -> new Devices.Device(d.index(), d.name(), d.description(),
+        List<DeviceReport.Device> devices = g.devices().stream().map(d -> new DeviceReport.Device(d.index(), d.name(), d.description(),
                 d.type() >= 0 && d.type() < types.length ? types[d.type()] : "type " + d.type(), d.freeBytes(), d.totalBytes())).toList();
-        return new Devices.Report(library.toString(), devices, g.systemInfo(), GpuProbe.all(), backends);
+        return new DeviceReport(library.toString(), devices, g.systemInfo(), GpuProbe.all(), backends);
     }
 }

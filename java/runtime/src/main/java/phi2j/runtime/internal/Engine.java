@@ -4,28 +4,19 @@ import java.nio.ByteBuffer;
 import java.util.function.Consumer;
 
 /**
- * What the runner process drives: one loaded model in one llama.cpp. {@link NativeEngine} is phi2j's own JNI
- * library over the pinned llama.cpp; {@link BindingEngine} is de.kherud:llama. Generations and calls are
- * asynchronous: answers go to the {@link Sink}, on whatever thread the engine works on.
+ * What the runner process drives: one loaded model in one llama.cpp. {@link NativeEngine} is phi2j's own JNI library
+ * over the pinned llama.cpp; {@link BindingEngine} is de.kherud:llama. An engine owns its slots and the queue of
+ * requests waiting for one: callers submit and read {@link EngineEvent}s back, in {@link EventCodec}'s encoding, on
+ * whatever thread the engine works on.
  */
 public interface Engine extends AutoCloseable {
 
-    /** Where an engine's answers go: the runner writes them to its socket. */
+    /** Where an engine's events go: the runner writes them to its socket. */
     interface Sink {
-        /** Text of generation {@code id} (binding engine: text only). */
-        void text(int id, String text);
+        /** Events in {@link EventCodec}'s encoding, of one request or several; the buffer is valid during the call. */
+        void events(ByteBuffer events);
 
-        /**
-         * One generated token of generation {@code id} in the native engine's TOKEN event encoding, from the token
-         * id on (see native/src/engine.h); the buffer is only valid during the call.
-         */
-        void token(int id, ByteBuffer event);
-
-        void done(Messages.Done done);
-
-        void error(Messages.Error error);
-
-        /** The end of a batch of answers: push what was written. */
+        /** The end of a batch: push what was written. */
         void flush();
     }
 
@@ -44,10 +35,13 @@ public interface Engine extends AutoCloseable {
     /** Tokens one generation may hold: the context divided among the parallel sequences. */
     int contextPerSequence();
 
-    /** Starts generation {@code req.id()}; its pieces, end or error go to {@code sink}. */
+    /** Generations it runs at once (its slots); more wait in its queue. */
+    int parallel();
+
+    /** Queues generation {@code req.id()}: ADMITTED, its TOKENs, then DONE (or FAILED) go to {@code sink}. */
     void submit(Messages.Generate req, Sink sink);
 
-    /** Ends generation {@code id} soon, with stop reason CANCELLED; unknown or finished ids are ignored. */
+    /** Ends generation {@code id} soon, waiting or running, with stop reason CANCELLED; unknown ids are ignored. */
     void cancel(int id);
 
     /** Answers a tokenize, detokenize or embed call (in turn with the generations where the engine needs it). */

@@ -16,9 +16,7 @@ import java.nio.charset.StandardCharsets;
  * The runner protocol: length-prefixed frames over a private Unix-domain socket.
  * <pre>
  * frame   = int32 length (of what follows) | uint8 type | payload
- * payload = TEXT: int32 generation id | UTF-8 text
- *           TOKEN: int32 generation id | int32 token | f32 logprob | int32 n | n x (int32 id | f32 logprob |
- *                  int32 length | UTF-8) | int32 length | UTF-8 text (little-endian, as the native engine wrote it)
+ * payload = EVENTS: engine events of one or more generations, in {@link EventCodec}'s encoding (as the engine wrote them)
  *           CANCEL: int32 generation id
  *           HEARTBEAT: int32 0 (runner to caller, every second)
  *           SHUTDOWN: empty
@@ -37,12 +35,10 @@ public final class Frames {
     // runner -> caller
     public static final byte HELLO = 10;
     public static final byte LOADED = 11;
-    public static final byte TEXT = 12;
-    public static final byte DONE = 13;
     public static final byte ERROR = 14;
     public static final byte REPLY = 15;
-    /** A native-engine token: int32 generation id | the engine's TOKEN event from the token id on (engine.h). */
-    public static final byte TOKEN = 16;
+    /** Engine events ({@link EventCodec}), copied as the engine wrote them. */
+    public static final byte EVENTS = 16;
     /** A sign of life, every second, from a thread of its own: int32 0. A stopped or hung runner sends none. */
     public static final byte HEARTBEAT = 17;
 
@@ -59,9 +55,6 @@ public final class Frames {
             return ByteBuffer.wrap(payload).getInt();
         }
 
-        public String text() {
-            return new String(payload, 4, payload.length - 4, StandardCharsets.UTF_8);
-        }
     }
 
     private final DataInputStream in;
@@ -95,23 +88,18 @@ public final class Frames {
         write(type, GSON.toJson(message).getBytes(StandardCharsets.UTF_8), -1);
     }
 
-    public synchronized void writeText(int id, String text) throws IOException {
-        write(TEXT, text.getBytes(StandardCharsets.UTF_8), id);
-    }
-
-    /** A TOKEN frame whose body is {@code event}'s remaining bytes, copied as they are. */
-    public synchronized void writeToken(int id, ByteBuffer event) throws IOException {
-        int n = event.remaining();
-        out.writeInt(1 + 4 + n);
-        out.writeByte(TOKEN);
-        out.writeInt(id);
-        if (event.hasArray()) {
-            out.write(event.array(), event.arrayOffset() + event.position(), n);
+    /** An EVENTS frame whose body is {@code events}' remaining bytes, copied as they are. */
+    public synchronized void writeEvents(ByteBuffer events) throws IOException {
+        int n = events.remaining();
+        out.writeInt(1 + n);
+        out.writeByte(EVENTS);
+        if (events.hasArray()) {
+            out.write(events.array(), events.arrayOffset() + events.position(), n);
         } else {
             if (scratch.length < n) {
                 scratch = new byte[Math.max(n, 2 * scratch.length)];
             }
-            event.duplicate().get(scratch, 0, n);
+            events.duplicate().get(scratch, 0, n);
             out.write(scratch, 0, n);
         }
     }
@@ -122,10 +110,6 @@ public final class Frames {
 
     public synchronized void sendJson(byte type, Object message) throws IOException {
         send(type, GSON.toJson(message).getBytes(StandardCharsets.UTF_8), -1);
-    }
-
-    public synchronized void sendText(int id, String text) throws IOException {
-        send(TEXT, text.getBytes(StandardCharsets.UTF_8), id);
     }
 
     public synchronized void sendId(byte type, int id) throws IOException {

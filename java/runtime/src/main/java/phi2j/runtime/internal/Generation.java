@@ -3,239 +3,114 @@ package phi2j.runtime.internal;
 import phi2j.InvalidOptionException;
 import phi2j.Phi2Exception;
 import phi2j.runtime.GenerationResult;
-import phi2j.runtime.StopReason;
 import phi2j.runtime.Timings;
+import phi2j.runtime.TokenEvent;
 import phi2j.runtime.TokenLogprob;
 import phi2j.runtime.TokenStream;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * One generation in flight: the runner's reader thread feeds it, the caller's thread drains it.
- * The queue is unbounded so that a slow or absent reader never stalls the runner, and the model's turn is
- * handed on as soon as the runner reports the end, whether or not anyone reads the stream.
+ * One generation in flight: the runner's reader thread feeds it the engine's events, the caller's thread drains it.
+ * Both engines speak the same events, so there is one path from a token to the caller and one to the end. The queue is
+ * unbounded so that a slow or absent reader never stalls the runner.
  */
 public final class Generation implements TokenStream, RunnerProcess.Listener {
-    /** How long to wait for llama.cpp's timing block after the end; its logger writes asynchronously. */
-    private static final long TIMING_WAIT_MILLIS = 2000;
-
-    private sealed interface Event permits Piece, End, Failed {
+    private sealed interface Item permits Next, End, Failed {
     }
 
-    private record Piece(String text) implements Event {
+    private record Next(TokenEvent event) implements Item {
     }
 
-    private record End(GenerationResult result) implements Event {
+    private record End(GenerationResult result) implements Item {
     }
 
-    private record Failed(Phi2Exception error) implements Event {
+    private record Failed(Phi2Exception error) implements Item {
     }
 
     private final Messages.Generate request;
     private final RunnerProcess runner;
-    private final MarkerFilter endOfText;
-    private final boolean hasStopStrings;
-    private final boolean exactCounts;
     private final Runnable onFinish;
     private final String engineLabel;
     private final List<TokenLogprob> logprobs = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private final BlockingQueue<Event> events = new LinkedBlockingQueue<>();
+    private final BlockingQueue<Item> items = new LinkedBlockingQueue<>();
     private final StringBuilder text = new StringBuilder();
     private final AtomicBoolean finished = new AtomicBoolean();
-    private final java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(1);
+    private final CountDownLatch ended = new CountDownLatch(1);
     private final AtomicBoolean cancelSent = new AtomicBoolean();
-    private volatile boolean userCancelled;
+    private volatile boolean admitted;
     private long startNanos;
-    private volatile long firstPieceNanos;
-    private Event head; // the event hasNext() looked at; terminal events stay here
+    private volatile long firstTokenNanos;
+    private Item head; // the item hasNext() looked at; terminal items stay here
 
-    /**
-     * @param exactCounts read llama.cpp's timing block for this generation; only possible when it is the only one
-     *                    in flight, since the blocks carry llama.cpp's task ids, which the binding does not expose
-     */
-    public Generation(Messages.Generate request, RunnerProcess runner, String endOfTextMarker, boolean hasStopStrings,
-                      boolean exactCounts, String engineLabel, Runnable onFinish) {
+    public Generation(Messages.Generate request, RunnerProcess runner, String engineLabel, Runnable onFinish) {
         this.request = request;
         this.engineLabel = engineLabel;
-        this.exactCounts = exactCounts;
         this.runner = runner;
-        this.endOfText = new MarkerFilter(endOfTextMarker);
-        this.hasStopStrings = hasStopStrings;
         this.onFinish = onFinish;
     }
 
     public void start() {
         runner.register(request.id(), this);
-        if (exactCounts) {
-            runner.log().clearTimings();
-        }
         startNanos = System.nanoTime();
         runner.generate(request);
+    }
+
+    /** True once a slot of the engine took it; before that it waits in the engine's queue. */
+    public boolean admitted() {
+        return admitted;
     }
 
     // --- runner side (reader thread) ---
 
     @Override
-    public void onText(int id, String piece) {
-        if (id != request.id()) {
-            return;
-        }
-        if (firstPieceNanos == 0) {
-            firstPieceNanos = System.nanoTime();
-        }
-        boolean markerSeenBefore = endOfText.found();
-        String out = endOfText.feed(piece);
-        if (markerSeenBefore && cancelSent.compareAndSet(false, true)) {
-            // The marker came as ordinary text and the model went on: stop it. (The real end-of-text
-            // token ends generation in llama.cpp by itself, with nothing after it.)
-            sendCancel();
-        }
-        if (!out.isEmpty()) {
-            text.append(out);
-            events.add(new Piece(out));
+    public void onEvent(EngineEvent e) {
+        if (e instanceof EngineEvent.Token t) {
+            token(t);
+        } else if (e instanceof EngineEvent.Admitted) {
+            admitted = true;
+        } else if (e instanceof EngineEvent.Done d) {
+            done(d);
+        } else if (e instanceof EngineEvent.Failed f) {
+            finish(new Failed(f.kind() == Messages.ErrorKind.OPTION && f.field() != null ? new InvalidOptionException(f.field(), f.message())
+                    : new Phi2Exception("generation failed in llama.cpp: " + f.message())));
         }
     }
 
-    /** A native-engine token (Frames.TOKEN): its id, log-probability, alternatives and the text it released. */
-    @Override
-    public void onToken(int id, ByteBuffer event) {
-        if (id != request.id()) {
-            return;
+    private void token(EngineEvent.Token t) {
+        if (firstTokenNanos == 0) {
+            firstTokenNanos = System.nanoTime();
         }
-        ByteBuffer b = event.order(ByteOrder.LITTLE_ENDIAN);
-        int token = b.getInt();
-        float logprob = b.getFloat();
-        boolean wanted = request.options().logprobs() > 0;
-        String tokenText = wanted ? utf8(b) : skip(b);
-        int nTop = b.getInt();
-        if (wanted) {
-            List<TokenLogprob.Alternative> top = new ArrayList<>(nTop);
-            for (int i = 0; i < nTop; i++) {
-                int t = b.getInt();
-                float lp = b.getFloat();
-                top.add(new TokenLogprob.Alternative(t, utf8(b), lp));
-            }
-            logprobs.add(new TokenLogprob(token, tokenText, logprob, top));
-        } else {
-            for (int i = 0; i < nTop; i++) {
-                b.position(b.position() + 8);
-                skip(b);
-            }
+        TokenEvent event = new TokenEvent(t.token(), t.piece(), t.text(), request.options().logprobs() > 0 ? t.logprob() : Double.NaN,
+                t.top());
+        if (request.options().logprobs() > 0) {
+            logprobs.add(event.asLogprob());
         }
-        String released = utf8(b);
-        if (!released.isEmpty()) {
-            onText(id, released);
-        } else if (firstPieceNanos == 0) {
-            firstPieceNanos = System.nanoTime();
-        }
+        text.append(t.text());
+        items.add(new Next(event));
     }
 
-    /** Steps over a length-prefixed string without decoding it. */
-    private static String skip(ByteBuffer b) {
-        b.position(b.position() + 4 + b.getInt(b.position()));
-        return null;
-    }
-
-    private static String utf8(ByteBuffer b) {
-        int n = b.getInt();
-        String s = new String(b.array(), b.arrayOffset() + b.position(), n, StandardCharsets.UTF_8);
-        b.position(b.position() + n);
-        return s;
-    }
-
-    @Override
-    public void onDone(Messages.Done done) {
-        if (done.id() != request.id()) {
-            return;
-        }
-        if (done.exact()) {
-            onExactDone(done);
-            return;
-        }
+    /** The end, the same for both engines: the engine's counts, clocks and stop reason. */
+    private void done(EngineEvent.Done d) {
         long endNanos = System.nanoTime();
-        String rest = endOfText.flush();
-        if (!rest.isEmpty()) {
-            text.append(rest);
-            events.add(new Piece(rest));
+        if (!d.text().isEmpty()) {
+            text.append(d.text());
+            items.add(new Next(new TokenEvent(-1, "", d.text(), Double.NaN, List.of())));
         }
-        NativeLog.SlotTiming timing = null;
-        if (!done.cancelled() && exactCounts) {
-            try {
-                timing = runner.log().awaitTiming(TIMING_WAIT_MILLIS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }
-        // llama.cpp's count is exact; a cancelled request prints none, and then the pieces delivered count. Without
-        // the log (several generations at once) a run that ended neither by marker, cancel nor stop string reached
-        // its budget, which is then its count.
-        int generated = timing != null ? timing.evalTokens()
-                : (!done.cancelled() && !endOfText.found() && !hasStopStrings) ? done.newTokenBudget() : done.chunks();
-        StopReason reason;
-        if (endOfText.found()) {
-            reason = StopReason.END_OF_TEXT;
-        } else if (done.cancelled()) {
-            reason = StopReason.CANCELLED;
-        } else if (generated >= done.newTokenBudget()) {
-            reason = StopReason.LENGTH;
-        } else if (hasStopStrings) {
-            reason = StopReason.STOP_STRING;
-        } else {
-            reason = StopReason.LENGTH; // the context ran out
-        }
-        long first = firstPieceNanos == 0 ? endNanos : firstPieceNanos;
-        Duration ttft = Duration.ofNanos(first - startNanos);
-        Duration total = Duration.ofNanos(endNanos - startNanos);
-        Duration promptEval = timing != null ? millis(timing.promptMillis()) : ttft;
-        Duration decode = timing != null ? millis(timing.evalMillis()) : total.minus(ttft);
-        // llama.cpp's processed count: with cachePrompt only the new part of the prompt is evaluated
-        int evaluated = timing != null ? timing.promptTokens() : done.promptTokens();
-        Timings timings = new Timings(ttft, total, promptEval, decode, evaluated, generated, generated);
-        finish(new End(new GenerationResult(text.toString(), done.promptTokens(), generated, reason, timings, logprobs, engineLabel)));
-    }
-
-    /** The native engine's end: its own counts, clocks and stop reason; nothing to read from a log. */
-    private void onExactDone(Messages.Done done) {
-        long endNanos = System.nanoTime();
-        String rest = endOfText.flush();
-        if (!rest.isEmpty()) {
-            text.append(rest);
-            events.add(new Piece(rest));
-        }
-        StopReason reason = endOfText.found() ? StopReason.END_OF_TEXT : StopReason.values()[done.stopReason()];
-        long first = firstPieceNanos == 0 ? endNanos : firstPieceNanos;
-        // unstreamed pieces arrive with the end: then the engine's own clock says when the first token was ready
+        long first = firstTokenNanos == 0 ? endNanos : firstTokenNanos;
+        // unstreamed tokens arrive with the end: then the engine's own clock says when the first token was ready
         Duration ttft = request.streaming() ? Duration.ofNanos(first - startNanos)
-                : Duration.ofNanos(Math.min(done.promptNanos(), endNanos - startNanos));
-        int generated = done.generatedTokens();
-        Timings timings = new Timings(ttft, Duration.ofNanos(endNanos - startNanos),
-                Duration.ofNanos(done.promptNanos()), Duration.ofNanos(done.decodeNanos()), done.promptEvaluated(), generated,
-                Math.max(0, generated - 1));
-        finish(new End(new GenerationResult(text.toString(), done.promptTokens(), generated, reason, timings, logprobs, engineLabel)));
-    }
-
-    private static Duration millis(double ms) {
-        return Duration.ofNanos(Math.round(ms * 1e6));
-    }
-
-    @Override
-    public void onError(Messages.Error error) {
-        if (error.id() != request.id()) {
-            return;
-        }
-        Phi2Exception e = error.kind() == Messages.ErrorKind.OPTION
-                ? new InvalidOptionException(error.option(), error.message())
-                : new Phi2Exception("generation failed in llama.cpp: " + error.message());
-        finish(new Failed(e));
+                : Duration.ofNanos(Math.min(d.promptNanos(), endNanos - startNanos));
+        int generated = d.generatedTokens();
+        Timings timings = new Timings(ttft, Duration.ofNanos(endNanos - startNanos), Duration.ofNanos(d.promptNanos()),
+                Duration.ofNanos(d.decodeNanos()), d.promptEvaluated(), generated, Math.max(0, generated - 1));
+        finish(new End(new GenerationResult(text.toString(), d.promptTokens(), generated, d.stop(), timings, logprobs, engineLabel)));
     }
 
     @Override
@@ -243,20 +118,12 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
         finish(new Failed(why));
     }
 
-    private void finish(Event terminal) {
+    private void finish(Item terminal) {
         if (finished.compareAndSet(false, true)) {
-            events.add(terminal);
+            items.add(terminal);
             ended.countDown();
             runner.unregister(request.id());
             onFinish.run();
-        }
-    }
-
-    private void sendCancel() {
-        try {
-            runner.cancel(request.id());
-        } catch (Phi2Exception ignored) {
-            // the runner is gone; onGone reports it
         }
     }
 
@@ -266,7 +133,7 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
     public boolean hasNext() {
         if (head == null) {
             try {
-                head = events.take();
+                head = items.take();
             } catch (InterruptedException e) {
                 cancel();
                 Thread.currentThread().interrupt();
@@ -276,24 +143,27 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
         if (head instanceof Failed f) {
             throw f.error();
         }
-        return head instanceof Piece;
+        return head instanceof Next;
     }
 
     @Override
-    public String next() {
+    public TokenEvent next() {
         if (!hasNext()) {
             throw new NoSuchElementException("the generation has ended");
         }
-        String s = ((Piece) head).text();
+        TokenEvent e = ((Next) head).event();
         head = null;
-        return s;
+        return e;
     }
 
     @Override
     public void cancel() {
-        userCancelled = true;
         if (!finished.get() && cancelSent.compareAndSet(false, true)) {
-            sendCancel();
+            try {
+                runner.cancel(request.id());
+            } catch (Phi2Exception ignored) {
+                // the runner is gone; onGone reports it
+            }
         }
     }
 
@@ -304,9 +174,8 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
 
     @Override
     public GenerationResult result() {
-        // Wait for the end itself rather than for each piece: a caller that wants only the result then sleeps
-        // through the generation instead of waking for every token (which, on a small machine, takes a core
-        // from llama.cpp's threads).
+        // Wait for the end itself rather than for each token: a caller that wants only the result then sleeps through the
+        // generation instead of waking for every token (which, on a small machine, takes a core from llama.cpp's threads).
         try {
             ended.await();
         } catch (InterruptedException e) {

@@ -14,42 +14,18 @@ public final class Messages {
     }
 
     /**
-     * @param engine        which engine loads it: NATIVE or BINDING (never AUTO: the caller has chosen)
-     * @param engineLibrary the native engine's library file (native), or null
-     * @param flashAttention llama_flash_attn_type: -1 auto, 0 off, 1 on
+     * The model is ready: which llama.cpp loaded it, in how long, the context one sequence may hold, its slots, and the
+     * backends it loaded.
      */
-    public record Load(String path, int contextSize, int threads, int gpuLayers, String splitMode, List<Float> tensorSplit,
-                       int mainGpu, Long seed, boolean embeddings, int batchSize, int parallel, phi2j.runtime.EngineKind engine,
-                       String engineLibrary, int flashAttention) {
-    }
-
-    /** The model is ready: which llama.cpp loaded it, in how long, and (native engine) the backends it loaded. */
-    public record Loaded(long nativeLoadMillis, String engine, String llamaCpp, String systemInfo, int contextPerSequence,
+    public record Loaded(long nativeLoadMillis, String engine, String llamaCpp, String systemInfo, int contextPerSequence, int parallel,
                          phi2j.runtime.EngineBackends backends) {
     }
 
     /**
      * One generation; its options cross the socket as the API's own record. {@code streaming}: the caller reads the
-     * pieces as they come, so the runner pushes them at once; otherwise they may wait for the end.
+     * tokens as they come, so the runner pushes them at once; otherwise they may wait for the end.
      */
-    public record Generate(int id, String prompt, GenerationOptions options, int contextSize, boolean streaming) {
-    }
-
-    /**
-     * The end of a generation as the runner saw it. With {@code exact} (the native engine) the counts, times and stop
-     * reason are the engine's own; otherwise (the binding) the caller settles them from llama.cpp's log.
-     *
-     * @param stopReason       a {@link phi2j.runtime.StopReason} ordinal (exact only)
-     * @param promptEvaluated  prompt tokens llama.cpp evaluated (fewer than promptTokens with a cached prefix)
-     * @param promptNanos      from the request to the first new token
-     * @param decodeNanos      from the first new token to the last: generatedTokens - 1 decodes
-     */
-    public record Done(int id, int promptTokens, int newTokenBudget, boolean cancelled, int chunks, boolean exact,
-                       int stopReason, int generatedTokens, int promptEvaluated, long promptNanos, long decodeNanos) {
-
-        static Done fromLog(int id, int promptTokens, int newTokenBudget, boolean cancelled, int chunks) {
-            return new Done(id, promptTokens, newTokenBudget, cancelled, chunks, false, -1, -1, -1, 0, 0);
-        }
+    public record Generate(int id, String prompt, GenerationOptions options, boolean streaming) {
     }
 
     /** What a CALL asks for. */
@@ -73,7 +49,7 @@ public final class Messages {
     public record Call(int id, CallKind kind, String text, int[] tokens) {
     }
 
-    public record Reply(int id, int[] tokens, String text, float[] floats, String error, phi2j.runtime.Devices.Report devices) {
+    public record Reply(int id, int[] tokens, String text, float[] floats, String error, phi2j.runtime.DeviceReport devices) {
 
         Reply(int id, int[] tokens, String text, float[] floats, String error) {
             this(id, tokens, text, floats, error, null);
@@ -103,7 +79,10 @@ public final class Messages {
         }
     }
 
-    /** What went wrong, which decides the exception the caller throws. */
+    /**
+     * What went wrong, which decides the exception the caller throws. The native engine's table (engine.h's ErrorKind)
+     * lists the same names in the same order; NativeEngine checks it when it loads.
+     */
     public enum ErrorKind {
         /** a value out of range: {@code option} names the API field */
         OPTION,
@@ -115,7 +94,7 @@ public final class Messages {
         NATIVE
     }
 
-    /** A failed LOAD (id -1) or generation. */
+    /** A failed LOAD (id -1). */
     public record Error(int id, ErrorKind kind, String option, String message) {
     }
 }

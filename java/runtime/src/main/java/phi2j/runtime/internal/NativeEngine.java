@@ -2,35 +2,31 @@ package phi2j.runtime.internal;
 
 import phi2j.InvalidOptionException;
 import phi2j.runtime.GenerationOptions;
+import phi2j.runtime.StopReason;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.function.Consumer;
 
 /**
- * phi2j's own JNI engine (native/src) in the runner process. One thread, the loop, owns the llama.cpp context:
- * it takes requests from a queue, puts each generation into a free slot (its own KV sequence and sampler), and
- * calls {@link #step} once per decode for all of them together, as llama.cpp's server slots do. A step's events
- * cross JNI as one direct buffer; token events go to the caller unchanged. Generations beyond the slots wait in
- * arrival order; a finished one frees its slot for the next.
+ * phi2j's own JNI engine (native/src) in the runner process. The engine owns its slots and the queue of requests
+ * waiting for one (engine.cpp); this class is its one driver: a loop thread that hands it requests and cancellations,
+ * runs its decode steps, and passes the events they produce, as the engine encoded them, to the sinks of their
+ * requests. Options cross JNI as the records themselves ({@link EngineParams}, {@link GenerationOptions}), read by
+ * field name on the C++ side; refusals come back typed ({@link EngineException}: kind and field).
  */
 public final class NativeEngine implements Engine {
     /** The JNI functions' version; equals PHI2J_ENGINE_ABI in cmake/versions.cmake. */
-    public static final int ABI = 2;
-
-    /** The engine's errors about a caller's value: "option NAME: problem". */
-    private static final java.util.regex.Pattern OPTION_ERROR = java.util.regex.Pattern.compile("option (\\w+): (.*)", java.util.regex.Pattern.DOTALL);
-    private static final byte EVENT_TOKEN = 1;
-    private static final byte EVENT_DONE = 2;
-    /** The engine's stop ids (native/src/engine.h): StopReason's ordinals, then ERROR. */
-    private static final int STOP_CANCELLED = phi2j.runtime.StopReason.CANCELLED.ordinal();
-    private static final int STOP_ERROR = 4;
+    public static final int ABI = 3;
 
     // --- JNI (native/src/jni.cpp) ---
     static native int abi();
@@ -40,6 +36,9 @@ public final class NativeEngine implements Engine {
     static native String llamaCppCommit();
 
     static native String systemInfo0();
+
+    /** {stop reasons, error kinds, event kinds}, as engine.h names them. */
+    private static native String[][] tables();
 
     /** What the engine's load_backends reports (jni.cpp builds it). */
     record Backends(boolean modules, String cpuVariant, String[] registered, String[] failedFiles, String[] errors) {
@@ -52,14 +51,17 @@ public final class NativeEngine implements Engine {
         }
     }
 
+    /** The engine's sizes (jni.cpp builds it). */
+    record Info(int contextSize, int contextPerSequence, int parallel, int vocabularySize, int endOfTextToken) {
+    }
+
     private static native Backends loadBackends(byte[] dir);
 
-    private static native long load(byte[] path, byte[] backendDir, int nCtx, int nThreads, int nGpuLayers, int splitMode, float[] tensorSplit,
-                                    int mainGpu, int nBatch, int nUbatch, int nParallel, int flashAttn, boolean embeddings);
+    private static native long load(EngineParams params);
 
     private static native void free(long handle);
 
-    private static native int[] info(long handle);
+    private static native Info info(long handle);
 
     private static native int[] tokenize(long handle, byte[] text);
 
@@ -67,38 +69,32 @@ public final class NativeEngine implements Engine {
 
     private static native float[] embed(long handle, byte[] text);
 
-    private static native void start(long handle, int slot, int[] prompt, float temperature, int topK, float topP, float minP,
-                                     float repeatPenalty, int repeatLastN, long seed, int nProbs, int maxNewTokens,
-                                     boolean ignoreEog, boolean cachePrompt, byte[][] stops, int eogStop);
+    private static native void submit(long handle, int id, int[] prompt, int maxNewTokens, GenerationOptions options);
 
-    private static native void cancel(long handle, int slot);
+    private static native void cancel(long handle, int id);
+
+    private static native boolean hasIdleSlot(long handle);
 
     private static native ByteBuffer run(long handle, long budgetNanos);
 
     private static native void wake(long handle);
 
-    private record Waiting(Messages.Generate req, Sink sink) {
+    /** A request the engine holds: where its events go, and whether its caller reads them as they come. */
+    private record Request(Sink sink, boolean streaming) {
     }
 
     private final long handle;
+    private final Info info;
     private final phi2j.runtime.EngineBackends backends;
-    private final int contextPerSequence;
-    private final String endOfText;
-    private final int[] slotRequest; // request id per slot, -1 when free
-    private final Sink[] slotSink;
-    private final boolean[] slotStreaming; // the caller reads this slot's pieces as they come
-    private final ArrayDeque<Waiting> waiting = new ArrayDeque<>();
+    /** Requests submitted and not ended, by id (loop thread only). */
+    private final Map<Integer, Request> requests = new HashMap<>();
     private final ArrayDeque<Runnable> needsIdleSlot = new ArrayDeque<>();
     private final BlockingQueue<Runnable> commands = new LinkedBlockingQueue<>();
-    private final java.util.concurrent.ConcurrentHashMap<Integer, Integer> slotOf = new java.util.concurrent.ConcurrentHashMap<>();
     private final Thread loop;
     private volatile boolean closed;
-    private int active;
-    /**
-     * A sink with a streaming generation's frames written but not pushed yet (loop thread only). Frames of generations
-     * nobody streams wait in the buffer until their end, which pushes everything.
-     */
-    private Sink unflushed;
+    /** Sinks with events written but not pushed yet (loop thread only): a stream's are pushed at once, others' at their end. */
+    private final java.util.Set<Sink> unflushed = new java.util.HashSet<>();
+    private final java.util.Set<Sink> pushNow = new java.util.HashSet<>();
     /**
      * How long one native run() may collect tokens before they go to the caller. Each batch wakes the caller's
      * threads, and on a small machine they take cores from llama.cpp's, whose threads wait for each other at every
@@ -110,13 +106,7 @@ public final class NativeEngine implements Engine {
     private NativeEngine(long handle, phi2j.runtime.EngineBackends backends) {
         this.handle = handle;
         this.backends = backends;
-        int[] i = info(handle);
-        this.contextPerSequence = i[1];
-        this.slotRequest = new int[i[2]];
-        java.util.Arrays.fill(slotRequest, -1);
-        this.slotSink = new Sink[i[2]];
-        this.slotStreaming = new boolean[i[2]];
-        this.endOfText = new String(detokenize(handle, new int[] {i[4]}), StandardCharsets.UTF_8);
+        this.info = info(handle);
         this.loop = new Thread(this::run, "phi2-native-engine");
         loop.setDaemon(true);
         loop.start();
@@ -124,36 +114,17 @@ public final class NativeEngine implements Engine {
 
     /**
      * Loads {@code library} (the engine's JNI library) and the model. UnsatisfiedLinkError when the library cannot
-     * be loaded; {@link EngineException} when it is another ABI or llama.cpp cannot load the model.
+     * be loaded or speaks another ABI; {@link EngineException} when llama.cpp cannot load the model or refuses a value.
      */
-    public static NativeEngine load(Path library, Messages.Load req) {
+    public static NativeEngine load(Path library, EngineParams params) {
         phi2j.runtime.EngineBackends backends = backends(library);
-        float[] split = new float[req.tensorSplit().size()];
-        for (int i = 0; i < split.length; i++) {
-            split[i] = req.tensorSplit().get(i);
-        }
-        int splitMode = switch (req.splitMode()) {
-            case "NONE" -> 0;
-            case "ROW" -> 2;
-            default -> 1;
-        };
-        long h;
-        try {
-            h = load(req.path().getBytes(StandardCharsets.UTF_8), backendDir(library), req.contextSize(), req.threads(), req.gpuLayers(), splitMode,
-                    split, req.mainGpu(), req.batchSize(), 0, Math.max(1, req.parallel()), req.flashAttention(), req.embeddings());
-        } catch (EngineException e) {
-            java.util.regex.Matcher m = OPTION_ERROR.matcher(e.getMessage());
-            if (m.matches()) {
-                throw new InvalidOptionException(m.group(1), m.group(2));
-            }
-            throw e;
-        }
-        return new NativeEngine(h, backends);
+        return new NativeEngine(load(params), backends);
     }
 
     /**
      * Loads the engine library {@code library} into this process (once) and the backends of its build: a portable
-     * build's modules from its folder. UnsatisfiedLinkError when the library cannot be loaded or speaks another ABI.
+     * build's modules from its folder. UnsatisfiedLinkError when the library cannot be loaded, speaks another ABI, or
+     * names its stop reasons, error kinds or event kinds otherwise than this Java side.
      */
     public static phi2j.runtime.EngineBackends backends(Path library) {
         System.load(library.toAbsolutePath().toString());
@@ -161,11 +132,24 @@ public final class NativeEngine implements Engine {
         if (abi != ABI) {
             throw new UnsatisfiedLinkError(library + " speaks engine ABI " + abi + ", this phi2j needs " + ABI);
         }
-        return loadBackends(backendDir(library)).toPublic();
+        checkTables(library, tables());
+        return loadBackends(library.toAbsolutePath().getParent().toString().getBytes(StandardCharsets.UTF_8)).toPublic();
     }
 
-    private static byte[] backendDir(Path library) {
-        return library.toAbsolutePath().getParent().toString().getBytes(StandardCharsets.UTF_8);
+    /** The one table both sides keep: the engine's names must be the Java enums' names, in order. */
+    static void checkTables(Path library, String[][] tables) {
+        List<List<String>> java = List.of(Arrays.stream(StopReason.values()).map(Enum::name).toList(),
+                Arrays.stream(Messages.ErrorKind.values()).map(Enum::name).toList(), EventCodec.KIND_NAMES);
+        if (tables.length != java.size()) {
+            throw new UnsatisfiedLinkError(library + " reports " + tables.length + " name tables where this phi2j has " + java.size()
+                    + ": engine and Java are from different builds");
+        }
+        for (int i = 0; i < java.size(); i++) {
+            if (!java.get(i).equals(List.of(tables[i]))) {
+                throw new UnsatisfiedLinkError(library + " names " + List.of(tables[i]) + " where this phi2j has " + java.get(i)
+                        + ": engine and Java are from different builds");
+            }
+        }
     }
 
     @Override
@@ -190,40 +174,23 @@ public final class NativeEngine implements Engine {
 
     @Override
     public int contextPerSequence() {
-        return contextPerSequence;
+        return info.contextPerSequence();
+    }
+
+    @Override
+    public int parallel() {
+        return info.parallel();
     }
 
     @Override
     public void submit(Messages.Generate req, Sink sink) {
-        commands.add(() -> {
-            waiting.add(new Waiting(req, sink));
-            admit();
-        });
+        commands.add(() -> begin(req, sink));
         wake(handle);
     }
 
     @Override
     public void cancel(int id) {
-        Integer slot = slotOf.get(id);
-        if (slot != null) {
-            cancel(handle, slot); // thread-safe in the engine: an atomic flag read by the next step
-        }
-        commands.add(() -> {
-            // waiting requests end at once; one admitted since the check above is cancelled from here
-            for (var it = waiting.iterator(); it.hasNext(); ) {
-                Waiting w = it.next();
-                if (w.req().id() == id) {
-                    it.remove();
-                    w.sink().done(new Messages.Done(id, 0, 0, true, 0, true, STOP_CANCELLED, 0, 0, 0, 0));
-                    w.sink().flush();
-                }
-            }
-            Integer now = slotOf.get(id);
-            if (now != null) {
-                cancel(handle, now);
-            }
-        });
-        wake(handle);
+        cancel(handle, id); // thread-safe in the engine: taken by its next step, waiting or running
     }
 
     @Override
@@ -259,36 +226,33 @@ public final class NativeEngine implements Engine {
         } catch (Throwable t) {
             // the engine is unusable: say so to everyone waiting, and let the runner end
             System.err.println("native engine: loop failed: " + t);
-            for (int s = 0; s < slotRequest.length; s++) {
-                if (slotRequest[s] >= 0) {
-                    slotSink[s].error(new Messages.Error(slotRequest[s], Messages.ErrorKind.NATIVE, null, "the native engine failed: " + t.getMessage()));
-                    slotSink[s].flush();
-                }
-            }
+            EventCodec.Writer w = new EventCodec.Writer();
+            requests.forEach((id, r) -> {
+                r.sink().events(w.failed(id, Messages.ErrorKind.NATIVE, null, "the native engine failed: " + t.getMessage()).take());
+                r.sink().flush();
+            });
             Runtime.getRuntime().halt(71);
         }
     }
 
     /**
-     * One turn of the loop: commands, then one decode step. A method of its own, so the JIT compiles it after a
+     * One turn of the loop: commands, then one run of decode steps. A method of its own, so the JIT compiles it after a
      * few hundred steps (a loop inside one long-running method would stay interpreted far longer).
      */
     private void iterate() throws InterruptedException {
-        boolean idle = active == 0 && needsIdleSlot.isEmpty();
+        boolean idle = requests.isEmpty() && needsIdleSlot.isEmpty();
         if (idle) {
-            flushNow(); // nothing may wait in a buffer while the loop sleeps
+            flushAll(); // nothing may wait in a buffer while the loop sleeps
         }
         Runnable c = idle ? commands.take() : commands.poll();
         while (c != null) {
             c.run();
             c = commands.poll();
         }
-        if (active < slotRequest.length) {
-            while (!needsIdleSlot.isEmpty()) {
-                needsIdleSlot.poll().run();
-            }
+        while (!needsIdleSlot.isEmpty() && hasIdleSlot(handle)) {
+            needsIdleSlot.poll().run();
         }
-        if (active > 0) {
+        if (!requests.isEmpty()) {
             ByteBuffer events = run(handle, BATCH_NANOS);
             if (events != null) {
                 dispatch(events.order(ByteOrder.LITTLE_ENDIAN));
@@ -296,117 +260,59 @@ public final class NativeEngine implements Engine {
         }
     }
 
-    /** Puts waiting generations into free slots, in arrival order. */
-    private void admit() {
-        for (int s = 0; s < slotRequest.length && !waiting.isEmpty(); s++) {
-            if (slotRequest[s] >= 0) {
-                continue;
+    /** Tokenizes the prompt, sizes its budget (the one rule, GenerationOptions.newTokenBudget) and queues it in the engine. */
+    private void begin(Messages.Generate req, Sink sink) {
+        try {
+            int[] prompt = tokenize(req.prompt());
+            if (prompt.length == 0) {
+                throw new InvalidOptionException("prompt", "has no tokens");
             }
-            Waiting w = waiting.poll();
-            Messages.Generate req = w.req();
-            try {
-                begin(s, req);
-                slotRequest[s] = req.id();
-                slotStreaming[s] = req.streaming();
-                slotSink[s] = w.sink();
-                slotOf.put(req.id(), s);
-                active++;
-            } catch (InvalidOptionException e) {
-                w.sink().error(new Messages.Error(req.id(), Messages.ErrorKind.OPTION, e.option(), e.problem()));
-                w.sink().flush();
-                s--; // the slot is still free for the next one
-            } catch (EngineException e) {
-                w.sink().error(new Messages.Error(req.id(), Messages.ErrorKind.NATIVE, null, e.getMessage()));
-                w.sink().flush();
-                s--;
-            }
+            int budget = req.options().newTokenBudget(prompt.length, info.contextPerSequence());
+            submit(handle, req.id(), prompt, budget, req.options());
+            requests.put(req.id(), new Request(sink, req.streaming()));
+        } catch (InvalidOptionException e) {
+            refuse(sink, req.id(), Messages.ErrorKind.OPTION, e.option(), e.problem());
+        } catch (EngineException e) {
+            refuse(sink, req.id(), e.kind(), e.field(), e.getMessage());
         }
     }
 
-    private void begin(int slot, Messages.Generate req) {
-        GenerationOptions o = req.options();
-        int[] prompt = tokenize(req.prompt());
-        if (prompt.length == 0) {
-            throw new InvalidOptionException("prompt", "has no tokens");
-        }
-        int budget = o.newTokenBudget(prompt.length, Math.min(req.contextSize(), contextPerSequence));
-        // the end-of-text marker as text ends a generation like the token itself: Phi-2's walkthrough cuts there
-        List<String> stops = new java.util.ArrayList<>();
-        int eogStop = -1;
-        if (!o.ignoreEndOfText() && !endOfText.isEmpty()) {
-            stops.add(endOfText);
-            eogStop = 0;
-        }
-        stops.addAll(o.stopStrings());
-        byte[][] stopBytes = stops.stream().map(x -> x.getBytes(StandardCharsets.UTF_8)).toArray(byte[][]::new);
-        start(handle, slot, prompt, o.temperature(), o.topK(), o.topP(), o.minP(), o.repetitionPenalty(), 64,
-                o.seed() == null ? -1 : o.seed(), o.logprobs(), budget, o.ignoreEndOfText(), o.cachePrompt(), stopBytes, eogStop);
+    private static void refuse(Sink sink, int id, Messages.ErrorKind kind, String field, String message) {
+        sink.events(new EventCodec.Writer().failed(id, kind, field, message).take());
+        sink.flush();
     }
 
-    private void dispatch(ByteBuffer b) {
-        while (b.hasRemaining()) {
-            byte kind = b.get();
-            int slot = b.getInt();
-            int id = slotRequest[slot];
-            Sink sink = slotSink[slot];
-            if (kind == EVENT_TOKEN) {
-                if (slotStreaming[slot]) {
-                    unflushed = sink;
-                }
-                int startAt = b.position();
-                b.position(startAt + 8); // token id, logprob
-                b.position(b.position() + 4 + b.getInt(b.position())); // the token's text
-                int nTop = b.getInt();
-                for (int i = 0; i < nTop; i++) {
-                    b.position(b.position() + 8);
-                    b.position(b.position() + 4 + b.getInt(b.position()));
-                }
-                b.position(b.position() + 4 + b.getInt(b.position()));
-                ByteBuffer event = b.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-                event.position(startAt).limit(b.position());
-                sink.token(id, event.slice().order(ByteOrder.LITTLE_ENDIAN));
-            } else if (kind == EVENT_DONE) {
-                int stop = b.getInt();
-                int promptTokens = b.getInt();
-                int evaluated = b.getInt();
-                int generated = b.getInt();
-                long promptNanos = b.getLong();
-                long decodeNanos = b.getLong();
-                String tail = utf8(b);
-                String error = utf8(b);
-                slotRequest[slot] = -1;
-                slotSink[slot] = null;
-                slotOf.remove(id);
-                active--;
-                if (!tail.isEmpty()) {
-                    sink.text(id, tail);
-                }
-                if (stop == STOP_ERROR) {
-                    sink.error(new Messages.Error(id, Messages.ErrorKind.NATIVE, null, error));
-                } else {
-                    sink.done(new Messages.Done(id, promptTokens, 0, stop == STOP_CANCELLED, 0, true, stop, generated, evaluated, promptNanos, decodeNanos));
-                }
-                sink.flush();
+    /**
+     * Hands each request's events to its sink, in order, and pushes them when a caller reads as they come (a stream) or a
+     * request ended; a non-streaming request's tokens otherwise wait in the buffer for its end.
+     */
+    private void dispatch(ByteBuffer events) {
+        EventCodec.scan(events, (kind, id, start, end) -> {
+            Request r = requests.get(id);
+            if (r == null) {
+                return; // cannot happen: the engine speaks only of requests it was given
+            }
+            ByteBuffer one = events.duplicate();
+            one.position(start).limit(end);
+            r.sink().events(one.slice().order(ByteOrder.LITTLE_ENDIAN));
+            boolean ended = kind == EventCodec.DONE || kind == EventCodec.FAILED;
+            if (ended) {
+                requests.remove(id);
+            }
+            if (ended || r.streaming()) {
+                pushNow.add(r.sink());
             } else {
-                throw new IllegalStateException("unknown engine event " + kind);
+                unflushed.add(r.sink());
             }
-        }
-        flushNow();
-        admit();
+        });
+        pushNow.forEach(Sink::flush);
+        unflushed.removeAll(pushNow);
+        pushNow.clear();
     }
 
-    private void flushNow() {
-        if (unflushed != null) {
-            unflushed.flush();
-            unflushed = null;
-        }
-    }
-
-    private static String utf8(ByteBuffer b) {
-        int n = b.getInt();
-        byte[] bytes = new byte[n];
-        b.get(bytes);
-        return new String(bytes, StandardCharsets.UTF_8);
+    private void flushAll() {
+        unflushed.forEach(Sink::flush);
+        unflushed.clear();
     }
 
     @Override

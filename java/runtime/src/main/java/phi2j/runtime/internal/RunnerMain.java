@@ -98,7 +98,7 @@ public final class RunnerMain {
                     return;
                 }
                 switch (f.type()) {
-                    case Frames.LOAD -> load(f.json(Messages.Load.class));
+                    case Frames.LOAD -> load(f.json(EngineParams.class));
                     case Frames.GENERATE -> generate(f.json(Messages.Generate.class));
                     case Frames.CANCEL -> {
                         if (engine != null) {
@@ -114,14 +114,16 @@ public final class RunnerMain {
             }
         }
 
-        private void load(Messages.Load req) throws IOException {
+        private void load(EngineParams req) throws IOException {
             phi2j.Timer loading = phi2j.Timer.start();
             try {
                 engine = open(req);
                 frames.sendJson(Frames.LOADED, new Messages.Loaded(loading.elapsed().toMillis(), engine.kind(),
-                        engine.llamaCpp(), engine.systemInfo(), engine.contextPerSequence(), engine.backends()));
+                        engine.llamaCpp(), engine.systemInfo(), engine.contextPerSequence(), engine.parallel(), engine.backends()));
             } catch (phi2j.InvalidOptionException e) {
                 frames.sendJson(Frames.ERROR, new Messages.Error(-1, Messages.ErrorKind.OPTION, e.option(), e.problem()));
+            } catch (EngineException e) {
+                frames.sendJson(Frames.ERROR, new Messages.Error(-1, e.kind(), e.field(), e.getMessage()));
             } catch (UnsatisfiedLinkError e) {
                 frames.sendJson(Frames.ERROR, new Messages.Error(-1, Messages.ErrorKind.LIBRARY, null, String.valueOf(e.getMessage())));
             } catch (RuntimeException e) {
@@ -130,11 +132,11 @@ public final class RunnerMain {
         }
 
         /** The engine LOAD names; a test's stand-in when the caller set {@code phi2.runner.fakeEngine} (protocol tests). */
-        private static Engine open(Messages.Load req) {
+        private static Engine open(EngineParams req) {
             String fake = System.getProperty(RunnerLauncher.FAKE_ENGINE);
             if (fake != null) {
                 try {
-                    return (Engine) Class.forName(fake).getConstructor(Messages.Load.class).newInstance(req);
+                    return (Engine) Class.forName(fake).getConstructor(EngineParams.class).newInstance(req);
                 } catch (java.lang.reflect.InvocationTargetException e) {
                     throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
                 } catch (ReflectiveOperationException e) {
@@ -146,7 +148,7 @@ public final class RunnerMain {
 
         private void generate(Messages.Generate req) {
             if (engine == null) {
-                sink.error(new Messages.Error(req.id(), Messages.ErrorKind.NATIVE, null, "no model loaded"));
+                sink.events(new EventCodec.Writer().failed(req.id(), Messages.ErrorKind.NATIVE, null, "no model loaded").take());
                 sink.flush();
             } else {
                 engine.submit(req, sink);
@@ -183,26 +185,11 @@ public final class RunnerMain {
         beat.start();
     }
 
-    /** Writes an engine's answers as frames; losing the caller ends the runner. */
+    /** Writes an engine's events as frames; losing the caller ends the runner. */
     private record FrameSink(Frames frames, PrintStream log) implements Engine.Sink {
         @Override
-        public void text(int id, String text) {
-            io(() -> frames.writeText(id, text));
-        }
-
-        @Override
-        public void token(int id, java.nio.ByteBuffer event) {
-            io(() -> frames.writeToken(id, event));
-        }
-
-        @Override
-        public void done(Messages.Done done) {
-            io(() -> frames.writeJson(Frames.DONE, done));
-        }
-
-        @Override
-        public void error(Messages.Error error) {
-            io(() -> frames.writeJson(Frames.ERROR, error));
+        public void events(java.nio.ByteBuffer events) {
+            io(() -> frames.writeEvents(events));
         }
 
         @Override

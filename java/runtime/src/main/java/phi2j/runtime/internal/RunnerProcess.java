@@ -16,23 +16,16 @@ import java.util.concurrent.TimeoutException;
 
 /**
  * The caller's side of one runner's connection, once {@link RunnerLauncher} has started it: reads its frames on a
- * daemon thread and routes them (LOADED, REPLY to the call waiting for it, TEXT/TOKEN/DONE/ERROR to the generation's
- * listener), sends requests, watches for stalls, turns a runner that died into a crash report, and ends it. All
+ * daemon thread and routes them (LOADED, REPLY to the call waiting for it, each engine event of an EVENTS frame to its
+ * generation's listener), sends requests, watches for stalls, turns a runner that died into a crash report, and ends it. All
  * callbacks arrive on the reader thread.
  */
 public final class RunnerProcess implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("phi2j.runner");
 
-    /** Receives the frames of the generation in flight. */
+    /** Receives the engine's events of one generation. */
     public interface Listener {
-        void onText(int id, String text);
-
-        /** A native-engine token frame's body after the generation id (see {@link Frames#TOKEN}). */
-        void onToken(int id, java.nio.ByteBuffer event);
-
-        void onDone(Messages.Done done);
-
-        void onError(Messages.Error error);
+        void onEvent(EngineEvent event);
 
         /** The runner is gone: closed on purpose ({@link ModelClosedException}) or crashed. */
         void onGone(Phi2Exception why);
@@ -94,7 +87,12 @@ public final class RunnerProcess implements AutoCloseable {
         return process.pid();
     }
 
-    /** Routes the frames of generation {@code id} to {@code l} until {@link #unregister}. */
+    /** Generations sent and not ended. */
+    public int inFlight() {
+        return listeners.size();
+    }
+
+    /** Routes the events of generation {@code id} to {@code l} until {@link #unregister}. */
     public void register(int id, Listener l) {
         listeners.put(id, l);
     }
@@ -104,7 +102,7 @@ public final class RunnerProcess implements AutoCloseable {
     }
 
     /** Sends LOAD and waits for the answer; a runner that dies or exceeds {@code timeout} becomes an exception. */
-    public Messages.Loaded load(Messages.Load request, Duration timeout) {
+    public Messages.Loaded load(EngineParams request, Duration timeout) {
         send(() -> frames.sendJson(Frames.LOAD, request));
         try {
             return loaded.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
@@ -152,7 +150,7 @@ public final class RunnerProcess implements AutoCloseable {
     }
 
     /** The devices of the llama.cpp library file {@code library} and the machine's GPUs, probed in the runner. */
-    public phi2j.runtime.Devices.Report devices(Path library) {
+    public phi2j.runtime.DeviceReport devices(Path library) {
         try {
             return call(Messages.CallKind.DEVICES, library.toAbsolutePath().toString(), null).devices();
         } catch (phi2j.nativelib.NativeLibraryException e) {
@@ -268,21 +266,12 @@ public final class RunnerProcess implements AutoCloseable {
                     c.complete(r);
                 }
             }
-            case Frames.TEXT -> listener(f.id()).ifPresent(l -> l.onText(f.id(), f.text()));
-            case Frames.TOKEN -> listener(f.id()).ifPresent(l -> l.onToken(f.id(),
-                    java.nio.ByteBuffer.wrap(f.payload(), 4, f.payload().length - 4).slice()));
-            case Frames.DONE -> {
-                Messages.Done d = f.json(Messages.Done.class);
-                listener(d.id()).ifPresent(l -> l.onDone(d));
-            }
-            case Frames.ERROR -> {
-                Messages.Error err = f.json(Messages.Error.class);
-                if (err.id() < 0) {
-                    loaded.completeExceptionally(loadError(err));
-                } else {
-                    listener(err.id()).ifPresent(l -> l.onError(err));
+            case Frames.EVENTS -> {
+                for (EngineEvent e : EventCodec.decode(java.nio.ByteBuffer.wrap(f.payload()))) {
+                    listener(e.id()).ifPresent(l -> l.onEvent(e));
                 }
             }
+            case Frames.ERROR -> loaded.completeExceptionally(loadError(f.json(Messages.Error.class)));
             default -> LOG.log(System.Logger.Level.WARNING, "unexpected frame type " + f.type());
         }
     }

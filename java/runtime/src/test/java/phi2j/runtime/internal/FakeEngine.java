@@ -14,10 +14,10 @@ import java.util.function.Consumer;
  * "broken.gguf" is not a model. Tokens are code points.
  */
 public final class FakeEngine implements Engine {
-    private final Messages.Load load;
+    private final EngineParams load;
     private final Set<Integer> cancelled = ConcurrentHashMap.newKeySet();
 
-    public FakeEngine(Messages.Load load) {
+    public FakeEngine(EngineParams load) {
         if (load.path().endsWith("bad-option.gguf")) {
             throw new InvalidOptionException("contextSize", "is more than the fake engine holds");
         }
@@ -53,6 +53,11 @@ public final class FakeEngine implements Engine {
     }
 
     @Override
+    public int parallel() {
+        return load.parallel();
+    }
+
+    @Override
     public void submit(Messages.Generate req, Sink sink) {
         Thread t = new Thread(() -> run(req, sink), "fake-engine-" + req.id());
         t.setDaemon(true);
@@ -61,28 +66,30 @@ public final class FakeEngine implements Engine {
 
     private void run(Messages.Generate req, Sink sink) {
         String[] words = req.prompt().split(" ");
+        EventCodec.Writer w = new EventCodec.Writer();
         if (req.prompt().equals("fail")) {
-            sink.error(new Messages.Error(req.id(), Messages.ErrorKind.NATIVE, null, "the fake engine failed"));
+            sink.events(w.failed(req.id(), Messages.ErrorKind.NATIVE, null, "the fake engine failed").take());
             sink.flush();
             return;
         }
         if (req.prompt().equals("die")) {
             Runtime.getRuntime().halt(3);
         }
+        sink.events(w.admitted(req.id(), 0, 0).take());
         int limit = req.options().maxNewTokens() != null ? req.options().maxNewTokens() : Integer.MAX_VALUE;
         int n = 0;
         boolean stopped = false;
         for (int i = 0; n < limit && !stopped; i = (i + 1) % words.length) {
             stopped = cancelled.remove(req.id());
             if (!stopped) {
-                sink.text(req.id(), words[i]);
+                sink.events(w.token(req.id(), words[i].codePointAt(0), -0.5f, words[i], java.util.List.of(), words[i]).take());
                 sink.flush();
                 n++;
                 pause(words[0].equals("slow") ? 2 : 0);
             }
         }
         StopReason why = stopped ? StopReason.CANCELLED : StopReason.LENGTH;
-        sink.done(new Messages.Done(req.id(), words.length, limit, stopped, n, true, why.ordinal(), n, words.length, 1000, 1000));
+        sink.events(w.done(req.id(), why, words.length, words.length, n, 1000, 1000, "").take());
         sink.flush();
     }
 

@@ -11,7 +11,6 @@ import phi2j.runtime.ModelClosedException;
 import phi2j.runtime.RunnerCrashedException;
 import phi2j.runtime.StopReason;
 
-import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -36,28 +35,23 @@ class RunnerProtocolTest {
     /** What one generation's listener was told. */
     static final class Seen implements RunnerProcess.Listener {
         final List<String> texts = new CopyOnWriteArrayList<>();
-        final CompletableFuture<Messages.Done> done = new CompletableFuture<>();
-        final CompletableFuture<Messages.Error> error = new CompletableFuture<>();
+        final CompletableFuture<EngineEvent.Done> done = new CompletableFuture<>();
+        final CompletableFuture<EngineEvent.Failed> error = new CompletableFuture<>();
         final CompletableFuture<Phi2Exception> gone = new CompletableFuture<>();
+        volatile boolean admitted;
 
         @Override
-        public void onText(int id, String text) {
-            texts.add(text);
-        }
-
-        @Override
-        public void onToken(int id, ByteBuffer event) {
-            fail("the fake engine sends text frames only");
-        }
-
-        @Override
-        public void onDone(Messages.Done d) {
-            done.complete(d);
-        }
-
-        @Override
-        public void onError(Messages.Error e) {
-            error.complete(e);
+        public void onEvent(EngineEvent e) {
+            if (e instanceof EngineEvent.Token t) {
+                assertTrue(admitted, "admitted before its first token");
+                texts.add(t.text());
+            } else if (e instanceof EngineEvent.Admitted) {
+                admitted = true;
+            } else if (e instanceof EngineEvent.Done d) {
+                done.complete(d);
+            } else if (e instanceof EngineEvent.Failed f) {
+                error.complete(f);
+            }
         }
 
         @Override
@@ -66,14 +60,14 @@ class RunnerProtocolTest {
         }
     }
 
-    static Messages.Load load(String path) {
-        return new Messages.Load(path, 64, 1, 0, "LAYER", List.of(), 0, null, false, 0, 1, EngineKind.BINDING, null, -1);
+    static EngineParams load(String path) {
+        return new EngineParams(path, 64, 1, 0, 1, new float[0], 0, 0, 1, -1, false, EngineKind.BINDING, null, null);
     }
 
     static Seen generate(RunnerProcess rp, int id, String prompt, int maxNew) {
         Seen s = new Seen();
         rp.register(id, s);
-        rp.generate(new Messages.Generate(id, prompt, GenerationOptions.greedy().withMaxNewTokens(maxNew), 64, true));
+        rp.generate(new Messages.Generate(id, prompt, GenerationOptions.greedy().withMaxNewTokens(maxNew), true));
         return s;
     }
 
@@ -85,18 +79,18 @@ class RunnerProtocolTest {
 
             Seen a = generate(rp, 1, "one two three", 5);
             Seen b = generate(rp, 2, "x y", 3); // two at once: each frame goes to its own listener
-            Messages.Done da = a.done.get(30, TimeUnit.SECONDS);
+            EngineEvent.Done da = a.done.get(30, TimeUnit.SECONDS);
             b.done.get(30, TimeUnit.SECONDS);
             assertEquals(List.of("one", "two", "three", "one", "two"), a.texts);
             assertEquals(List.of("x", "y", "x"), b.texts);
-            assertEquals(List.of(5, StopReason.LENGTH.ordinal(), 3), List.of(da.generatedTokens(), da.stopReason(), da.promptTokens()));
+            assertEquals(List.of(5, StopReason.LENGTH, 3), List.of(da.generatedTokens(), da.stop(), da.promptTokens()));
 
             assertArrayEquals("hé!".codePoints().toArray(), rp.call(Messages.CallKind.TOKENIZE, "hé!", null).tokens());
             assertEquals("hé!", rp.call(Messages.CallKind.DETOKENIZE, null, "hé!".codePoints().toArray()).text());
             assertArrayEquals(new float[] {3}, rp.call(Messages.CallKind.EMBED, "abc", null).floats());
 
             Seen failing = generate(rp, 3, "fail", 4);
-            Messages.Error e = failing.error.get(30, TimeUnit.SECONDS);
+            EngineEvent.Failed e = failing.error.get(30, TimeUnit.SECONDS);
             assertEquals(Messages.ErrorKind.NATIVE, e.kind());
             assertEquals("the fake engine failed", e.message());
 
@@ -106,8 +100,8 @@ class RunnerProtocolTest {
                 Thread.sleep(5);
             }
             rp.cancel(4);
-            Messages.Done ds = slow.done.get(30, TimeUnit.SECONDS);
-            assertTrue(ds.cancelled() && ds.stopReason() == StopReason.CANCELLED.ordinal(), ds.toString());
+            EngineEvent.Done ds = slow.done.get(30, TimeUnit.SECONDS);
+            assertEquals(StopReason.CANCELLED, ds.stop(), ds.toString());
             assertTrue(ds.generatedTokens() >= 3 && ds.generatedTokens() < 1_000_000, ds.toString());
             assertEquals(ds.generatedTokens(), slow.texts.size(), "every piece before the end arrived");
         }

@@ -10,7 +10,7 @@ import java.util.List;
  * One test of the sweep, as llama-bench's {@code cmd_params_instance}: what opening the runners depends on
  * ({@link Load}), then the test itself ({@code ppN} or {@code tgN} at a context depth).
  */
-public record BenchTest(Load load, int depth, int nPrompt, int nGen) {
+public record BenchCase(Load load, int depth, int nPrompt, int nGen) {
 
     /** The load parameters: consecutive tests with equal loads run on the same open runners. */
     public record Load(Path model, int gpuLayers, int threads, int batchSize, FlashAttention flashAttention, int runners, int parallel) {
@@ -25,8 +25,8 @@ public record BenchTest(Load load, int depth, int nPrompt, int nGen) {
          * The sweep as one flat list: load parameters outermost (model, ngl, threads, batch, flash attention), then
          * depth, then the prompt tests and the generation tests; so each load's tests are consecutive and it opens once.
          */
-        public List<BenchTest> tests() {
-            List<BenchTest> out = new ArrayList<>();
+        public List<BenchCase> tests() {
+            List<BenchCase> out = new ArrayList<>();
             for (Path m : models) {
                 for (int ngl : gpuLayers) {
                     for (int t : threads) {
@@ -34,8 +34,8 @@ public record BenchTest(Load load, int depth, int nPrompt, int nGen) {
                             for (FlashAttention fa : flashAttention) {
                                 Load load = new Load(m, ngl, t, b, fa, runners, parallel);
                                 for (int d : depths) {
-                                    prompts.stream().filter(n -> n > 0).forEach(n -> out.add(new BenchTest(load, d, n, 0)));
-                                    generations.stream().filter(n -> n > 0).forEach(n -> out.add(new BenchTest(load, d, 0, n)));
+                                    prompts.stream().filter(n -> n > 0).forEach(n -> out.add(new BenchCase(load, d, n, 0)));
+                                    generations.stream().filter(n -> n > 0).forEach(n -> out.add(new BenchCase(load, d, 0, n)));
                                 }
                             }
                         }

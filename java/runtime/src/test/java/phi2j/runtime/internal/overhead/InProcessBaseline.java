@@ -1,4 +1,4 @@
-package phi2j.bench;
+package phi2j.runtime.internal.overhead;
 
 import de.kherud.llama.InferenceParameters;
 import de.kherud.llama.LlamaModel;

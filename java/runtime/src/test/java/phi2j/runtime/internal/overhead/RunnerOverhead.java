@@ -1,4 +1,4 @@
-package phi2j.bench;
+package phi2j.runtime.internal.overhead;
 
 import phi2j.Timer;
 import phi2j.runtime.EngineKind;
@@ -19,7 +19,10 @@ import java.util.function.IntSupplier;
  * model in the same JVM, runs interleaved so that drifts in machine load hit both sides alike. Both sides
  * time the whole call (prompt processing included) by the same wall clock.
  *
- * <pre>java -cp 'java/bench/target/classes:java/bench/target/lib/*' phi2j.bench.RunnerOverhead [MODEL.gguf] [tokens] [rounds] [binding|native]</pre>
+ * <pre>java -cp "java/runtime/target/test-classes:java/runtime/target/classes:$(cat java/runtime/target/test-classpath.txt)" \
+ *     phi2j.runtime.internal.overhead.RunnerOverhead [MODEL.gguf] [tokens] [rounds] [binding|native]</pre>
+ * (after {@code mvn -q -pl java/runtime -am test-compile}; it lives beside the runtime's tests because the in-process
+ * baselines drive the engines' internals, which only the runtime may touch)
  *
  * With {@code native}, both sides are the native engine: the in-process side drives it directly (no runner, no socket,
  * no stream), so the difference per token is what the runner process and the Java layers cost.

@@ -1,4 +1,4 @@
-package phi2j.cli;
+package phi2j.report;
 
 import java.util.List;
 

@@ -1,4 +1,4 @@
-package phi2j.cli.bench;
+package phi2j.report;
 
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
@@ -19,12 +19,14 @@ public final class BenchChart {
     private BenchChart() {
     }
 
-    public static void write(List<BenchResult> results, String title, Path png) {
+    /** One bar: a series (what ran), a category (the test), and its mean ± standard deviation. */
+    public record Bar(String series, String category, double mean, double stddev) {
+    }
+
+    public static void write(List<Bar> bars, String title, Path png) {
         DefaultStatisticalCategoryDataset data = new DefaultStatisticalCategoryDataset();
-        for (BenchResult r : results) {
-            String series = r.model() + (r.gpuLayers() != 0 ? " ngl" + r.gpuLayers() : "") + " t" + r.threads()
-                    + (r.runners() > 1 ? " x" + r.runners() : "");
-            data.add(r.mean(), r.stddev(), series, r.test());
+        for (Bar b : bars) {
+            data.add(b.mean(), b.stddev(), b.series(), b.category());
         }
         save(data, title, png);
     }

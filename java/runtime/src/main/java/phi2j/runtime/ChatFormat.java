@@ -1,6 +1,5 @@
-package phi2j.server;
+package phi2j.runtime;
 
-import phi2j.runtime.Prompts;
 
 import java.util.ArrayList;
 import java.util.List;

@@ -1,14 +1,17 @@
-package phi2j.bench;
+package phi2j.runtime.internal.overhead;
 
 import phi2j.runtime.GenerationOptions;
+import phi2j.runtime.ModelOptions;
 import phi2j.runtime.NativeEngineBuild;
 import phi2j.runtime.internal.Engine;
+import phi2j.runtime.internal.EngineEvent;
+import phi2j.runtime.internal.EngineParams;
+import phi2j.runtime.internal.EventCodec;
 import phi2j.runtime.internal.Messages;
 import phi2j.runtime.internal.NativeEngine;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -20,31 +23,25 @@ public final class NativeInProcessBaseline implements AutoCloseable {
     private int ids;
 
     public NativeInProcessBaseline(Path gguf, NativeEngineBuild build, int contextSize, int threads) {
-        engine = NativeEngine.load(build.library(), new Messages.Load(gguf.toAbsolutePath().toString(), contextSize, threads, 0, "LAYER",
-                List.of(), 0, null, false, 0, 1, phi2j.runtime.EngineKind.NATIVE, build.library().toString(), -1));
+        ModelOptions options = ModelOptions.builder().contextSize(contextSize).threads(threads).build();
+        engine = NativeEngine.load(build.library(), EngineParams.of(gguf, options, contextSize, threads, phi2j.runtime.EngineKind.NATIVE,
+                build.library()));
     }
 
     /** Greedy generation of exactly {@code newTokens} tokens (past any end of text); returns the count. */
     public int generate(String prompt, int newTokens) {
         CompletableFuture<Integer> done = new CompletableFuture<>();
         engine.submit(new Messages.Generate(++ids, prompt, GenerationOptions.greedy().withMaxNewTokens(newTokens).withIgnoreEndOfText(true),
-                engine.contextPerSequence(), false), new Engine.Sink() {
+                false), new Engine.Sink() {
             @Override
-            public void text(int id, String text) {
-            }
-
-            @Override
-            public void token(int id, ByteBuffer event) {
-            }
-
-            @Override
-            public void done(Messages.Done d) {
-                done.complete(d.generatedTokens());
-            }
-
-            @Override
-            public void error(Messages.Error e) {
-                done.completeExceptionally(new IllegalStateException(e.message()));
+            public void events(ByteBuffer events) {
+                for (EngineEvent e : EventCodec.decode(events)) {
+                    if (e instanceof EngineEvent.Done d) {
+                        done.complete(d.generatedTokens());
+                    } else if (e instanceof EngineEvent.Failed f) {
+                        done.completeExceptionally(new IllegalStateException(f.message()));
+                    }
+                }
             }
 
             @Override

@@ -1,4 +1,4 @@
-package phi2j.bench;
+package phi2j.runtime.internal.overhead;
 
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
