@@ -41,7 +41,7 @@ public final class Phi2Model implements AutoCloseable {
     private final int parallel;
     private final AtomicInteger ids = new AtomicInteger();
     /** Generations started and not ended: running in a slot, or waiting in the engine's queue. */
-    private final java.util.Set<Generation> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final InFlight inFlight = new InFlight();
     private volatile boolean closed;
 
     private Phi2Model(RunnerProcess runner, ModelInfo info, Phi2Layout.Vocabulary vocabulary, ModelOptions options, int parallel) {
@@ -133,7 +133,7 @@ public final class Phi2Model implements AutoCloseable {
     public GenerationResult generate(String prompt, GenerationOptions options) {
         // nobody reads the pieces: the runner need not push them while it decodes (each push wakes this JVM's threads,
         // which on a small machine take cores from llama.cpp's)
-        try (TokenStream s = start(prompt, options, false)) {
+        try (TokenStream s = start(prompt, options, false, Integer.MAX_VALUE)) {
             return s.result();
         }
     }
@@ -154,7 +154,7 @@ public final class Phi2Model implements AutoCloseable {
      * {@link InvalidOptionException} when the stream is read.
      */
     public TokenStream stream(String prompt, GenerationOptions options) {
-        return start(prompt, options, true);
+        return start(prompt, options, true, Integer.MAX_VALUE);
     }
 
     /**
@@ -162,12 +162,7 @@ public final class Phi2Model implements AutoCloseable {
      * slots and the queue are the engine's; this reads how many generations it holds.
      */
     public TokenStream tryStream(String prompt, GenerationOptions options, int maxWaiting) {
-        synchronized (live) {
-            if (live.size() >= parallel + Math.max(0, maxWaiting)) {
-                return null;
-            }
-            return start(prompt, options, true);
-        }
+        return start(prompt, options, true, parallel + Math.max(0, maxWaiting));
     }
 
     /** The engine's slots, the generations running in them and those waiting in its queue. */
@@ -176,27 +171,59 @@ public final class Phi2Model implements AutoCloseable {
 
     /** What the engine holds now. */
     public Load load() {
-        synchronized (live) {
-            int waiting = (int) live.stream().filter(g -> !g.admitted()).count();
-            return new Load(parallel, live.size() - waiting, waiting);
+        return inFlight.load(parallel);
+    }
+
+    /**
+     * The calls in flight, as the engine's events move them: waiting in its queue until a slot takes one, then running
+     * until its end. One lock, so a reading never sees a call leave a slot after the next call entered it.
+     */
+    private static final class InFlight implements Generation.Owner {
+        private final java.util.Set<Generation> waiting = new java.util.HashSet<>();
+        private final java.util.Set<Generation> running = new java.util.HashSet<>();
+
+        /** Books {@code g} as waiting unless {@code limit} or more are in flight. */
+        synchronized boolean started(Generation g, int limit) {
+            if (waiting.size() + running.size() >= limit) {
+                return false;
+            }
+            return waiting.add(g);
+        }
+
+        @Override
+        public synchronized void admitted(Generation g) {
+            if (waiting.remove(g)) {
+                running.add(g);
+            }
+        }
+
+        @Override
+        public synchronized void finished(Generation g) {
+            waiting.remove(g);
+            running.remove(g);
+        }
+
+        synchronized Load load(int slots) {
+            return new Load(slots, running.size(), waiting.size());
         }
     }
 
-    private TokenStream start(String prompt, GenerationOptions options, boolean streaming) {
+    /** Starts a generation unless {@code limit} or more are in flight (null then); the books are kept before it starts. */
+    private TokenStream start(String prompt, GenerationOptions options, boolean streaming, int limit) {
         if (prompt == null || prompt.isEmpty()) {
             throw new InvalidOptionException("prompt", "is empty");
         }
         ensureOpen();
         Long seed = options.seed() != null ? options.seed() : this.options.seed();
         Messages.Generate req = new Messages.Generate(ids.incrementAndGet(), prompt, options.withSeed(seed), streaming);
-        Generation[] self = new Generation[1];
-        Generation g = new Generation(req, runner, info.engine().label() + " " + info.llamaCpp(), () -> live.remove(self[0]));
-        self[0] = g;
-        live.add(g);
+        Generation g = new Generation(req, runner, info.engine().label() + " " + info.llamaCpp(), inFlight);
+        if (!inFlight.started(g, limit)) {
+            return null;
+        }
         try {
             g.start();
         } catch (RuntimeException e) {
-            live.remove(g);
+            inFlight.finished(g);
             throw e;
         }
         return g;

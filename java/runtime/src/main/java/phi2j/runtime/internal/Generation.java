@@ -36,7 +36,7 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
 
     private final Messages.Generate request;
     private final RunnerProcess runner;
-    private final Runnable onFinish;
+    private final Owner owner;
     private final String engineLabel;
     private final List<TokenLogprob> logprobs = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final BlockingQueue<Item> items = new LinkedBlockingQueue<>();
@@ -44,27 +44,28 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
     private final AtomicBoolean finished = new AtomicBoolean();
     private final CountDownLatch ended = new CountDownLatch(1);
     private final AtomicBoolean cancelSent = new AtomicBoolean();
-    private volatile boolean admitted;
     private long startNanos;
     private volatile long firstTokenNanos;
     private Item head; // the item hasNext() looked at; terminal items stay here
 
-    public Generation(Messages.Generate request, RunnerProcess runner, String engineLabel, Runnable onFinish) {
+    /** Who keeps the books of calls in flight: told, on the reader thread, when a slot took a call and when it ended. */
+    public interface Owner {
+        void admitted(Generation g);
+
+        void finished(Generation g);
+    }
+
+    public Generation(Messages.Generate request, RunnerProcess runner, String engineLabel, Owner owner) {
         this.request = request;
         this.engineLabel = engineLabel;
         this.runner = runner;
-        this.onFinish = onFinish;
+        this.owner = owner;
     }
 
     public void start() {
         runner.register(request.id(), this);
         startNanos = System.nanoTime();
         runner.generate(request);
-    }
-
-    /** True once a slot of the engine took it; before that it waits in the engine's queue. */
-    public boolean admitted() {
-        return admitted;
     }
 
     // --- runner side (reader thread) ---
@@ -74,7 +75,7 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
         if (e instanceof EngineEvent.Token t) {
             token(t);
         } else if (e instanceof EngineEvent.Admitted) {
-            admitted = true;
+            owner.admitted(this);
         } else if (e instanceof EngineEvent.Done d) {
             done(d);
         } else if (e instanceof EngineEvent.Failed f) {
@@ -123,7 +124,7 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
             items.add(terminal);
             ended.countDown();
             runner.unregister(request.id());
-            onFinish.run();
+            owner.finished(this);
         }
     }
 
