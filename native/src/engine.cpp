@@ -114,8 +114,8 @@ bool ends_with(const std::string & s, const char * suffix) {
     const size_t n = std::strlen(suffix);
     return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
-// Plain files named libggml-*.so in dir, sorted.
-std::vector<std::string> modules_in(const std::string & dir) {
+// Plain files named libggml-*.so in dir, sorted (a GGML_BACKEND_DL build's modules).
+[[maybe_unused]] std::vector<std::string> modules_in(const std::string & dir) {
     std::vector<std::string> names;
     if (DIR * d = opendir(dir.c_str())) {
         while (const dirent * e = readdir(d)) {
@@ -563,9 +563,9 @@ bool Engine::begin(Slot & s, Request & r, std::vector<uint8_t> & out) {
         return true;
     };
     bool ok = true;
-    if (p.repetitionPenalty != 1.0f) {
+    if (p.repetitionPenalty != 1.0f || p.presencePenalty != 0.0f) {
         // the last 64 tokens, llama.cpp's default window
-        ok = ok && add(llama_sampler_init_penalties(nv, 64, p.repetitionPenalty, 0.0f, 0.0f));
+        ok = ok && add(llama_sampler_init_penalties(nv, 64, p.repetitionPenalty, 0.0f, p.presencePenalty));
     }
     if (p.temperature <= 0.0f) {
         ok = ok && add(llama_sampler_init_greedy());

@@ -55,6 +55,7 @@ using Strings = std::vector<std::string>;
     X(Float, topP) \
     X(Float, minP) \
     X(Float, repetitionPenalty) \
+    X(Float, presencePenalty)  /* 0: off */ \
     X(OptLong, seed)           /* none: random */ \
     X(Strings, stopStrings) \
     X(Bool, ignoreEndOfText)   /* benchmarks: go on past end-of-generation tokens */ \

@@ -35,6 +35,10 @@ public final class SamplingMixin {
             + GenerationOptions.DEFAULT_REPETITION_PENALTY + ").")
     Float repetitionPenalty;
 
+    @Option(names = "--presence-penalty", paramLabel = "P", description = "Lower the odds of every token already in the last 64 "
+            + "by P (-2 to 2); 0 = off (default: " + GenerationOptions.DEFAULT_PRESENCE_PENALTY + ").")
+    Float presencePenalty;
+
     @Option(names = "--seed", paramLabel = "N", description = "Sampling seed; the same seed and options give the same text.")
     Long seed;
 
@@ -55,6 +59,7 @@ public final class SamplingMixin {
         set(topP, b::topP);
         set(minP, b::minP);
         set(repetitionPenalty, b::repetitionPenalty);
+        set(presencePenalty, b::presencePenalty);
         return b.build();
     }
 

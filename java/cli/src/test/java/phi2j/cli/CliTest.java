@@ -82,6 +82,10 @@ class CliTest {
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("--top-p: "), "the flag, not the API field: " + r.err());
 
+        r = run("generate", "-m", TINY, "-p", "x", "--presence-penalty", "3");
+        assertEquals(2, r.exit());
+        assertTrue(r.err().contains("--presence-penalty: "), "the flag, not the API field: " + r.err());
+
         r = run("generate", "-m", TINY, "-p", "a long prompt", "--max-length", "2", "-c", "256");
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("--max-length: "), r.err());

@@ -17,12 +17,15 @@ import java.util.List;
  * @param ignoreEndOfText  generate to the length limit even past the end-of-text token (benchmarks)
  * @param cachePrompt      reuse the runner's KV cache for the prefix this prompt shares with the previous one:
  *                         faster for growing conversations, but greedy ties may then fall differently
+ * @param presencePenalty  subtracted from the logit of every token already in the last 64 (llama.cpp's penalty
+ *                         window): -2 to 2, 0 is off (OpenAI's presence_penalty)
  * @param logprobs         0 (off), or N: each generated token comes with its log-probability and the N most likely
  *                         alternatives, from the model's own distribution (native engine only)
  */
 public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float temperature, int topK, float topP,
                                 float minP, float repetitionPenalty, Long seed, List<String> stopStrings,
-                                boolean ignoreEndOfText, boolean cachePrompt, int logprobs) {
+                                boolean ignoreEndOfText, boolean cachePrompt, int logprobs,
+                                float presencePenalty) {
 
     // The defaults, here only: the builder starts from them, the CLI's help and the server's fields refer to them.
     public static final int DEFAULT_MAX_LENGTH = 500;
@@ -32,6 +35,8 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
     public static final float DEFAULT_MIN_P = 0.05f;
     /** 1 is off. */
     public static final float DEFAULT_REPETITION_PENALTY = 1.0f;
+    /** 0 is off. */
+    public static final float DEFAULT_PRESENCE_PENALTY = 0f;
     /** The most alternatives per token that {@code logprobs} may ask for (OpenAI's top_logprobs allows 20). */
     public static final int MAX_LOGPROBS = 20;
 
@@ -64,6 +69,9 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
         }
         if (!(repetitionPenalty > 0) || Float.isInfinite(repetitionPenalty)) {
             throw new InvalidOptionException("repetitionPenalty", "must be a positive finite number (1 = off), not " + repetitionPenalty);
+        }
+        if (!(presencePenalty >= -2 && presencePenalty <= 2)) {
+            throw new InvalidOptionException("presencePenalty", "must be -2 to 2 (0 = off), not " + presencePenalty);
         }
         if (seed != null && (seed < 0 || seed > Integer.MAX_VALUE)) {
             throw new InvalidOptionException("seed", "must be 0 to 2147483647, not " + seed);
@@ -108,6 +116,7 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
         b.ignoreEndOfText = ignoreEndOfText;
         b.cachePrompt = cachePrompt;
         b.logprobs = logprobs;
+        b.presencePenalty = presencePenalty;
         return b;
     }
 
@@ -125,6 +134,7 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
         private boolean ignoreEndOfText = false;
         private boolean cachePrompt = false;
         private int logprobs = 0;
+        private float presencePenalty = DEFAULT_PRESENCE_PENALTY;
 
         private Builder() {
         }
@@ -189,9 +199,14 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
             return this;
         }
 
+        public Builder presencePenalty(float v) {
+            presencePenalty = v;
+            return this;
+        }
+
         public GenerationOptions build() {
             return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings,
-                    ignoreEndOfText, cachePrompt, logprobs);
+                    ignoreEndOfText, cachePrompt, logprobs, presencePenalty);
         }
     }
 

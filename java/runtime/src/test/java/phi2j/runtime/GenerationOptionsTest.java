@@ -23,6 +23,8 @@ class GenerationOptionsTest {
         assertEquals("topP", rejected(() -> g.withTopP(1.5f)));
         assertEquals("minP", rejected(() -> g.withMinP(-0.5f)));
         assertEquals("repetitionPenalty", rejected(() -> g.withRepetitionPenalty(0f)));
+        assertEquals("presencePenalty", rejected(() -> g.toBuilder().presencePenalty(2.5f).build()));
+        assertEquals("presencePenalty", rejected(() -> g.toBuilder().presencePenalty(Float.NaN).build()));
         assertEquals("seed", rejected(() -> g.withSeed(-1L)));
         assertEquals("maxNewTokens", rejected(() -> g.withMaxNewTokens(0)));
         assertEquals("maxLength", rejected(() -> g.withMaxLength(1)));

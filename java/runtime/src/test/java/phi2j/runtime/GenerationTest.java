@@ -116,6 +116,16 @@ class GenerationTest {
     }
 
     @Test
+    void presencePenaltyReachesTheSamplerAndZeroIsTheDefault() {
+        GenerationOptions greedy = GenerationOptions.greedy().withMaxNewTokens(60).withIgnoreEndOfText(true);
+        String plain = model.generate(PROMPT, greedy).text();
+        assertEquals(plain, model.generate(PROMPT, greedy.toBuilder().presencePenalty(0f).build()).text(), "0 is off");
+        GenerationResult penalised = model.generate(PROMPT, greedy.toBuilder().presencePenalty(2f).build());
+        assertEquals(60, penalised.generatedTokens());
+        assertNotEquals(plain, penalised.text(), "a penalty of 2 on every token seen changes the greedy path");
+    }
+
+    @Test
     void cancelFromAnotherThreadStopsCleanlyAndTheModelGoesOn() throws Exception {
         GenerationOptions o = GenerationOptions.greedy().withMaxNewTokens(900);
         TokenStream s = model.stream(PROMPT, o);

@@ -62,6 +62,7 @@ final class Requests {
         Integer maxTokens = integer(body, tokensField, 1, contextPerSequence);
         Double temperature = number(body, "temperature", 0, 2);
         Double topP = number(body, "top_p", 0, 1);
+        Double presencePenalty = number(body, "presence_penalty", -2, 2);
         Integer givenSeed = integer(body, "seed", 0, Integer.MAX_VALUE); // llama.cpp's seeds are 32-bit
         Long seed = givenSeed == null ? null : givenSeed.longValue();
         boolean stream = bool(body, "stream");
@@ -91,6 +92,9 @@ final class Requests {
         }
         o = maxTokens != null ? o.withMaxNewTokens(maxTokens) : o.withMaxLength(contextPerSequence);
         o = o.withStopStrings(stops);
+        if (presencePenalty != null) {
+            o = o.toBuilder().presencePenalty(presencePenalty.floatValue()).build();
+        }
         if (logprobs) {
             o = o.withLogprobs(Math.max(1, top));
         }

@@ -50,6 +50,19 @@ class ServerApiTest {
     }
 
     @Test
+    void presencePenaltyGivesTheLibrarysPenalisedText() throws Exception {
+        GenerationOptions o = GenerationOptions.greedy().withMaxNewTokens(30).withIgnoreEndOfText(true);
+        GenerationResult plain = direct("Once upon a time", o);
+        GenerationResult ref = direct("Once upon a time", o.toBuilder().presencePenalty(2f).build());
+        assertNotEquals(plain.text(), ref.text(), "the penalty changes this greedy text");
+        HttpResponse<String> r = post("/v1/completions", "{\"model\": \"phi-2\", \"prompt\": \"Once upon a time\", \"max_tokens\": 30, "
+                + "\"temperature\": 0, \"ignore_eos\": true, \"presence_penalty\": 2}");
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals(ref.text(), JsonParser.parseString(r.body()).getAsJsonObject().getAsJsonArray("choices").get(0).getAsJsonObject()
+                .get("text").getAsString());
+    }
+
+    @Test
     void textCompletionsPlainAndStreamedGiveTheLibrarysText() throws Exception {
         GenerationResult ref = direct("Once upon a time", GenerationOptions.greedy().withMaxNewTokens(10));
         HttpResponse<String> r = post("/v1/completions", "{\"model\": \"phi-2\", \"prompt\": \"Once upon a time\", \"max_tokens\": 10, \"temperature\": 0}");

@@ -92,12 +92,15 @@ class ServerFaultsTest {
         l.add(Bad.of("content a number", "{\"model\": \"phi-2\", \"messages\": [{\"role\": \"user\", \"content\": 5}]}", 400, "messages[0].content"));
         l.add(Bad.of("n = 2", "{\"model\": \"phi-2\", \"n\": 2, " + msgs + "}", 400, "n"));
         l.add(Bad.of("five stops", "{\"model\": \"phi-2\", \"stop\": [\"a\",\"b\",\"c\",\"d\",\"e\"], " + msgs + "}", 400, "stop"));
+        l.add(Bad.of("presence_penalty out of range", "{\"model\": \"phi-2\", \"presence_penalty\": 2.5, " + msgs + "}", 400,
+                "presence_penalty"));
         l.add(Bad.of("top_logprobs without logprobs", "{\"model\": \"phi-2\", \"top_logprobs\": 3, " + msgs + "}", 400, "top_logprobs"));
         Random rnd = new Random(14);
         String[][] fields = {
                 {"max_tokens", "-1", "0", "1e30", "99999999999", "\"ten\"", "1.5", "true", "[]"},
                 {"temperature", "-0.1", "2.5", "1e308", "\"hot\"", "{}"},
                 {"top_p", "-1", "1.5", "\"x\""},
+                {"presence_penalty", "-2.5", "3", "\"x\""},
                 {"seed", "\"x\"", "1e40", "0.5", "-1"},
                 {"stream", "\"yes\"", "1"},
                 {"logprobs", "\"yes\"", "2"},

@@ -149,7 +149,7 @@ public final class BindingEngine implements Engine {
 
     /** The options {@link #generate} hands to the binding; see {@link #unsupported}. */
     static final Set<String> PASSED = Set.of("maxLength", "maxNewTokens", "temperature", "topK", "topP", "minP", "repetitionPenalty",
-            "seed", "stopStrings", "ignoreEndOfText", "cachePrompt");
+            "presencePenalty", "seed", "stopStrings", "ignoreEndOfText", "cachePrompt");
     private static final java.util.Map<String, String> WHY_NOT = java.util.Map.of(
             "logprobs", "de.kherud:llama 4.2.0 aborts the process when asked for probabilities");
 
@@ -254,7 +254,8 @@ public final class BindingEngine implements Engine {
                 .setTopK(o.topK())
                 .setTopP(o.topP())
                 .setMinP(o.minP())
-                .setRepeatPenalty(o.repetitionPenalty());
+                .setRepeatPenalty(o.repetitionPenalty())
+                .setPresencePenalty(o.presencePenalty());
         if (o.seed() != null) {
             ip.setSeed(o.seed().intValue());
         }
