@@ -57,6 +57,9 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-body", paramLabel = "BYTES", description = "Largest request body; larger ones get 413 (default: ${DEFAULT-VALUE}).")
     long maxBody = 1 << 20;
 
+    @Option(names = "--embeddings", description = "Answer POST /v1/embeddings (the model is opened with embeddings; off by default, as llama-server's).")
+    boolean embeddings;
+
     @Option(names = "--grace", paramLabel = "SECONDS", description = "How long shutdown waits for requests in flight (default: ${DEFAULT-VALUE}).")
     long graceSeconds = 10;
 
@@ -79,7 +82,7 @@ public final class ServeCommand implements Callable<Integer> {
         Path file = model.modelPath();
         ModelOptions base = model.options();
         int perSequence = base.contextSize() > 0 ? base.contextSize() : 2048;
-        ModelOptions o = base.withParallel(parallel).withContextSize(perSequence * parallel);
+        ModelOptions o = base.withParallel(parallel).withContextSize(perSequence * parallel).withEmbeddings(embeddings);
         Phi2Server.Config config = new Phi2Server.Config(host, port, key == null || key.isBlank() ? null : key, modelId, queue,
                 maxBody, Duration.ofSeconds(timeoutSeconds), Duration.ofSeconds(graceSeconds));
         PrintWriter err = spec.commandLine().getErr();

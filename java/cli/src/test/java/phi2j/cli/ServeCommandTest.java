@@ -28,7 +28,7 @@ class ServeCommandTest {
     void servesOnLoopbackAndStopsGracefullyOnSigterm() throws Exception {
         ProcessBuilder pb = new ProcessBuilder(ProcessTest.cli(List.of(),
                 "serve", "-m", TestModels.tiny().toString(), "--port", "0", "-c", "1024", "--parallel", "2", "--grace", "20",
-                "--engine", "native")); // exact counts and stop reasons: the proof that the request ran to its end
+                "--engine", "native", "--embeddings")); // exact counts and stop reasons: the proof that the request ran to its end
         pb.environment().put("PHI2_API_KEY", "secret-key");
         Process p = pb.start();
         BufferedReader err = new BufferedReader(new InputStreamReader(p.getErrorStream(), StandardCharsets.UTF_8));
@@ -50,6 +50,11 @@ class ServeCommandTest {
         }
         List<ProcessHandle> runners = p.toHandle().descendants().filter(h -> h.info().commandLine().orElse("").contains("RunnerMain")).toList();
         assertEquals(1, runners.size(), "one runner holds the model");
+        HttpResponse<String> emb = c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/v1/embeddings"))
+                .header("Authorization", "Bearer secret-key")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"model\": \"phi-2\", \"input\": \"Hello\"}")).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, emb.statusCode(), "--embeddings opens the model with embeddings: " + emb.body());
+        assertTrue(emb.body().contains("\"object\":\"embedding\""), emb.body());
         String ask = "{\"model\": \"phi-2\", \"temperature\": 0, \"max_tokens\": 600, \"stream\": true, \"ignore_eos\": true, "
                 + "\"stream_options\": {\"include_usage\": true}, "
                 + "\"messages\": [{\"role\": \"user\", \"content\": \"Tell me a long story.\"}]}";

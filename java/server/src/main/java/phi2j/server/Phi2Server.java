@@ -18,13 +18,15 @@ import com.google.gson.JsonObject;
 
 /**
  * An OpenAI-compatible HTTP server over one model: {@code POST /v1/chat/completions}, {@code POST /v1/completions},
- * {@code GET /v1/models}, {@code GET /health}, {@code GET /metrics}. Generations run in the model's parallel slots;
+ * {@code POST /v1/embeddings}, {@code GET /v1/models}, {@code GET /health}, {@code GET /metrics}, and llama-server's
+ * {@code POST /tokenize} and {@code /detokenize}. Generations run in the model's parallel slots;
  * beyond them the engine's queue holds up to {@code queue} more, and past that a request gets 503 with Retry-After. A
  * client that goes away cancels its generation. A runner that dies fails the requests in flight (500, or 504 when it
  * stalled) and is opened again for the next request. Built on the JDK's own HTTP server: one thread per connection is
  * what streaming needs, the load is bounded by the slots and the queue, and it adds no dependency.
  *
- * <p>This class routes, checks the key and stops; {@link Completions} answers completions, {@link Requests} parses
+ * <p>This class routes, checks the key and stops; {@link Completions} answers completions, {@link Embeddings} and
+ * {@link Tokens} the rest, {@link Requests} parses
  * them, {@link OpenAiResponses} renders OpenAI's JSON, {@link ModelSupervisor} keeps the model, {@link HttpIo} reads
  * and writes HTTP.
  */
@@ -132,6 +134,22 @@ public final class Phi2Server implements AutoCloseable {
                     authorize(ex);
                     method(ex, "POST");
                     completions.handle(ex, path.endsWith("chat/completions"));
+                }
+                case "/v1/embeddings" -> {
+                    authorize(ex);
+                    method(ex, "POST");
+                    JsonObject body = HttpIo.body(ex, config.maxBodyBytes());
+                    Embeddings.handle(ex, body, config.modelId(), models.forRequest());
+                }
+                case "/tokenize", "/detokenize" -> {
+                    authorize(ex);
+                    method(ex, "POST");
+                    JsonObject body = HttpIo.body(ex, config.maxBodyBytes());
+                    if (path.equals("/tokenize")) {
+                        Tokens.tokenize(ex, body, models.forRequest());
+                    } else {
+                        Tokens.detokenize(ex, body, models.forRequest());
+                    }
                 }
                 default -> throw new ApiError(404, "invalid_request_error", null, "unknown_url", "Unknown path " + path);
             }

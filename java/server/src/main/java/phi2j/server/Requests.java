@@ -38,11 +38,7 @@ final class Requests {
     }
 
     static Job parse(JsonObject body, boolean chat, String modelId, int contextPerSequence) {
-        String model = string(body, "model", true);
-        if (!model.equals(modelId)) {
-            throw new ApiError(404, "invalid_request_error", "model", "model_not_found",
-                    "The model '" + model + "' does not exist: this server serves '" + modelId + "'");
-        }
+        checkModel(body, modelId);
         String prompt;
         List<String> stops = new ArrayList<>(stop(body));
         if (chat) {
@@ -175,6 +171,15 @@ final class Requests {
         return out;
     }
 
+    /** The request's {@code model}, which must be the one this server serves (404 otherwise). */
+    static void checkModel(JsonObject body, String modelId) {
+        String model = string(body, "model", true);
+        if (!model.equals(modelId)) {
+            throw new ApiError(404, "invalid_request_error", "model", "model_not_found",
+                    "The model '" + model + "' does not exist: this server serves '" + modelId + "'");
+        }
+    }
+
     static String string(JsonObject o, String field, boolean required) {
         JsonElement e = o.get(field);
         if (e == null || e.isJsonNull()) {
@@ -189,7 +194,7 @@ final class Requests {
         return e.getAsString();
     }
 
-    private static boolean bool(JsonObject o, String field) {
+    static boolean bool(JsonObject o, String field) {
         JsonElement e = o.get(field);
         if (e == null || e.isJsonNull()) {
             return false;

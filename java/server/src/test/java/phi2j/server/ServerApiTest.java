@@ -50,6 +50,13 @@ class ServerApiTest {
     }
 
     @Test
+    void embeddingsOnAServerStartedWithoutThemAre501NamingTheFlag() throws Exception {
+        HttpResponse<String> r = post("/v1/embeddings", "{\"model\": \"phi-2\", \"input\": \"Hello\"}");
+        assertEquals(501, r.statusCode(), r.body());
+        assertTrue(r.body().contains("--embeddings"), r.body());
+    }
+
+    @Test
     void presencePenaltyGivesTheLibrarysPenalisedText() throws Exception {
         GenerationOptions o = GenerationOptions.greedy().withMaxNewTokens(30).withIgnoreEndOfText(true);
         GenerationResult plain = direct("Once upon a time", o);
