@@ -14,7 +14,9 @@ import phi2j.runtime.internal.RunnerProcess;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
@@ -179,8 +181,8 @@ public final class Phi2Model implements AutoCloseable {
      * until its end. One lock, so a reading never sees a call leave a slot after the next call entered it.
      */
     private static final class InFlight implements Generation.Owner {
-        private final java.util.Set<Generation> waiting = new java.util.HashSet<>();
-        private final java.util.Set<Generation> running = new java.util.HashSet<>();
+        private final Set<Generation> waiting = new HashSet<>();
+        private final Set<Generation> running = new HashSet<>();
 
         /** Books {@code g} as waiting unless {@code limit} or more are in flight. */
         synchronized boolean started(Generation g, int limit) {

@@ -25,13 +25,7 @@ final class ModelSupervisor implements AutoCloseable {
 
     /** Begins opening the model, off the caller's thread. */
     void openSoon() {
-        background.execute(() -> {
-            try {
-                model();
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.ERROR, "the model could not be opened: " + e.getMessage());
-            }
-        });
+        openInBackground("the model could not be opened: ");
     }
 
     /** True when the model is open and its runner alive. */
@@ -74,11 +68,15 @@ final class ModelSupervisor implements AutoCloseable {
 
     /** After a runner crash: open the model again in the background, so the next request finds it ready. */
     void reopenSoon() {
+        openInBackground("reopening the model failed: ");
+    }
+
+    private void openInBackground(String failure) {
         background.execute(() -> {
             try {
                 model();
             } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.ERROR, "reopening the model failed: " + e.getMessage());
+                LOG.log(System.Logger.Level.ERROR, failure + e.getMessage());
             }
         });
     }

@@ -13,9 +13,12 @@ import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.SplitMode;
 import phi2j.runtime.StopReason;
 
+import java.lang.reflect.RecordComponent;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -147,10 +150,13 @@ public final class BindingEngine implements Engine {
         return null;
     }
 
+    /** Every option, and their defaults: what {@link #unsupported} compares against. */
+    private static final GenerationOptions DEFAULTS = GenerationOptions.greedy();
+    private static final RecordComponent[] OPTIONS = GenerationOptions.class.getRecordComponents();
     /** The options {@link #generate} hands to the binding; see {@link #unsupported}. */
     static final Set<String> PASSED = Set.of("maxLength", "maxNewTokens", "temperature", "topK", "topP", "minP", "repetitionPenalty",
             "presencePenalty", "seed", "stopStrings", "ignoreEndOfText", "cachePrompt");
-    private static final java.util.Map<String, String> WHY_NOT = java.util.Map.of(
+    private static final Map<String, String> WHY_NOT = Map.of(
             "logprobs", "de.kherud:llama 4.2.0 aborts the process when asked for probabilities");
 
     /**
@@ -158,13 +164,12 @@ public final class BindingEngine implements Engine {
      * added to {@link GenerationOptions} is refused here, by name, until it is mapped, never silently dropped.
      */
     static String unsupported(GenerationOptions o) {
-        GenerationOptions defaults = GenerationOptions.greedy();
-        for (java.lang.reflect.RecordComponent c : GenerationOptions.class.getRecordComponents()) {
+        for (RecordComponent c : OPTIONS) {
             if (PASSED.contains(c.getName())) {
                 continue;
             }
             try {
-                if (!java.util.Objects.equals(c.getAccessor().invoke(o), c.getAccessor().invoke(defaults))) {
+                if (!Objects.equals(c.getAccessor().invoke(o), c.getAccessor().invoke(DEFAULTS))) {
                     return c.getName();
                 }
             } catch (ReflectiveOperationException e) {
