@@ -113,9 +113,9 @@ esac
 # --- prerequisites: every missing piece is named, then a real run stops ---
 MISSING=()
 need() { MISSING+=("$1"); }
-version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]; }
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | sed -n 1p)" = "$2" ]; }
 if command -v cmake >/dev/null 2>&1; then
-  CMV="$(cmake --version | head -1 | awk '{print $3}')"
+  CMV="$(cmake --version | sed -n 1p | awk '{print $3}')"
   version_ge "$CMV" "3.21" || need "CMake 3.21 or newer (found $CMV)"
 else
   need "cmake (3.21 or newer): apt-get install cmake"
@@ -150,7 +150,7 @@ case "$GPU" in
       need "glslc (shaderc) on PATH, or a Vulkan SDK folder (--vulkan-sdk DIR; scripts/vulkan-sdk.sh makes one)"
     elif ! printf '#version 450\n#extension GL_KHR_cooperative_matrix : require\nlayout(local_size_x = 1) in;\nvoid main() {}\n' \
         | "$GLSLC" -fshader-stage=compute --target-env=vulkan1.3 -o /dev/null - >/dev/null 2>&1; then
-      need "a glslc that knows GL_KHR_cooperative_matrix ($("$GLSLC" --version 2>/dev/null | head -1) does not): scripts/vulkan-sdk.sh makes a Vulkan SDK folder from Debian sid's, then --vulkan-sdk DIR"
+      need "a glslc that knows GL_KHR_cooperative_matrix ($("$GLSLC" --version 2>/dev/null | sed -n 1p) does not): scripts/vulkan-sdk.sh makes a Vulkan SDK folder from Debian sid's, then --vulkan-sdk DIR"
     fi
     [ -n "$VKSDK" ] || pkg-config --exists vulkan 2>/dev/null || need "the Vulkan headers and loader (libvulkan-dev)"
     SPIRV=0
@@ -187,7 +187,7 @@ case "$GPU" in
       else
         CC_NAME="${CXX_NAME/clang++/clang}"
         command -v "$CC_NAME" >/dev/null 2>&1 || need "$CC_NAME (the C compiler beside $CXX_NAME)"
-        COMPILER_NOTE="$CXX_NAME ($("$CXX_NAME" --version 2>/dev/null | head -1))"
+        COMPILER_NOTE="$CXX_NAME ($("$CXX_NAME" --version 2>/dev/null | sed -n 1p))"
         if [[ "$PRESET" != portable* ]] && ! echo 'int main(void){return 0;}' | "$CC_NAME" -fopenmp -x c - -o /dev/null 2>/dev/null; then
           COMPILER_NOTE="$COMPILER_NOTE, without OpenMP (no OpenMP runtime for it: apt-get install libomp-${CXX_NAME##*-}-dev)"
         fi
@@ -196,7 +196,7 @@ case "$GPU" in
     if [ "$WANT" = gcc ]; then
       command -v g++ >/dev/null 2>&1 || need "g++ (--compiler gcc): apt-get install g++"
       CC_NAME=gcc; CXX_NAME=g++
-      [ -n "$COMPILER_NOTE" ] || COMPILER_NOTE="g++ ($(g++ --version 2>/dev/null | head -1))"
+      [ -n "$COMPILER_NOTE" ] || COMPILER_NOTE="g++ ($(g++ --version 2>/dev/null | sed -n 1p))"
     fi ;;
 esac
 
@@ -225,7 +225,7 @@ from_npm() { # into $CACHED, through a private temporary folder
   if ! (cd "$tmp" && npm pack --silent "$NPM_PACKAGE" >/dev/null 2>"$tmp/npm.err"); then
     SOURCE_FAILURES+=("npm pack $NPM_PACKAGE failed: $(tail -1 "$tmp/npm.err")"); rm -rf "$tmp"; return 1
   fi
-  local tgz; tgz="$(ls "$tmp"/*.tgz 2>/dev/null | head -1)"
+  local tgz; tgz="$(ls "$tmp"/*.tgz 2>/dev/null | sed -n 1p)"
   if [ "$(sha256sum "$tgz" | cut -d' ' -f1)" != "$NPM_SHA" ]; then
     SOURCE_FAILURES+=("npm: $(basename "$tgz") does not have the pinned sha256 $NPM_SHA"); rm -rf "$tmp"; return 1
   fi
@@ -334,7 +334,7 @@ echo "$BUILD"
 [ -n "$JH" ] && export JAVA_HOME="$JH"
 case "$GPU" in
   hip) export HIPCXX="$HIP_BIN/clang" HIP_PATH="$ROCM" ;;
-  vulkan) [ -n "$VKSDK" ] && export VULKAN_SDK="$(cd "$VKSDK" && pwd)" && say "Vulkan SDK: $VULKAN_SDK ($("$VULKAN_SDK/bin/glslc" --version 2>&1 | head -1))" ;;
+  vulkan) [ -n "$VKSDK" ] && export VULKAN_SDK="$(cd "$VKSDK" && pwd)" && say "Vulkan SDK: $VULKAN_SDK ($("$VULKAN_SDK/bin/glslc" --version 2>&1 | sed -n 1p))" ;;
 esac
 START=$(date +%s)
 # a tree configured with another compiler cannot switch in place (CMake would drop its cache half-way): start it anew

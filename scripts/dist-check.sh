@@ -50,7 +50,7 @@ check() { # DESCRIPTION COMMAND...: runs it, shows the transcript, records a fai
 
 # --- 1. a root with no Java ---
 RELEASE="$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")"
-MIRROR="$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)"
+MIRROR="$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 1p)"
 [ -n "$MIRROR" ] || MIRROR="$(awk '$1 == "deb" && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)"
 if [ ! -x "$DROOT/usr/bin/apt-get" ]; then
   say "making a Debian $RELEASE root with no Java: debootstrap --variant=minbase $RELEASE $DROOT"
@@ -81,7 +81,7 @@ serve() {
   "${IN_ROOT[@]}" "$P" serve -m /opt/models/tiny.gguf --port 0 -c 256 --parallel 1 > "$WORK/serve.log" 2>&1 &
   local pid=$! port="" i
   for i in $(seq 1 300); do
-    port="$(sed -n 's#.*http://127\.0\.0\.1:\([0-9]*\)/v1.*#\1#p' "$WORK/serve.log" | head -1)"
+    port="$(sed -n 's#.*http://127\.0\.0\.1:\([0-9]*\)/v1.*#\1#p' "$WORK/serve.log" | sed -n 1p)"
     [ -n "$port" ] && break
     sleep 0.2
   done

@@ -171,10 +171,10 @@ step() { # NAME COMMAND...: runs it with its output in the log, times it, stops 
 }
 # What this machine offers the build, in the log first: it decides what step 1 can use.
 {
-  echo "== machine: $(uname -srm), $(nproc) cores, $(ldd --version 2>&1 | head -1)"
+  echo "== machine: $(uname -srm), $(nproc) cores, $(ldd --version 2>&1 | sed -n 1p)"
   command -v nvcc >/dev/null 2>&1 && nvcc --version | tail -2
   command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
-  echo "cmake $(cmake --version | head -1), ninja $(ninja --version)"
+  echo "cmake $(cmake --version | sed -n 1p), ninja $(ninja --version)"
 } >> "$LOG" 2>&1
 unpack() {
   rm -rf "$DIST" "$WORK/llama.cpp" "$WORK/cpu" && mkdir -p "$WORK/llama.cpp" "$WORK/cpu" \
@@ -243,7 +243,7 @@ bench() {
 step bench bench
 
 # ---------------------------------------------------------------- results
-GPU="$(sed -n 's/.*"description": "\(.*\)",/\1/p' "$WORK/devices.json" | grep -v -i cpu | head -1)"
+GPU="$(sed -n 's/.*"description": "\(.*\)",/\1/p' "$WORK/devices.json" | grep -v -i cpu | sed -n 1p)"
 {
   echo "# phi2j GPU check: $BACKEND${TARGETS:+ ($TARGETS)} on ${GPU:-an unnamed device}"
   echo

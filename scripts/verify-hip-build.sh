@@ -42,7 +42,7 @@ done
 PACKAGES=(hipcc libamdhip64-dev libhipblas-dev librocblas-dev rocm-cmake libomp-dev cmake ninja-build git g++
           default-jdk-headless binutils ca-certificates)
 # The host's own Debian mirror, so the root comes from the same place apt here already uses.
-MIRROR="$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)"
+MIRROR="$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 1p)"
 [ -n "$MIRROR" ] || MIRROR="$(awk '$1 == "deb" && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)"
 IN_ROOT=(chroot "$HROOT" env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8)
 SRC="$(bash "$ROOT/scripts/build-native.sh" cpu --dry-run 2>&1 | sed -n 's/.* from: cache \(.*\)$/\1/p')"
@@ -99,7 +99,7 @@ STEPS_N="$(grep -c '^\[[0-9]*/[0-9]*\]' "$HROOT/phi2j/build.log" || true)"
 
 say "${STEPS[4]}"
 rm -rf "$OUT" && mkdir -p "$(dirname "$OUT")" && cp -a "$HROOT/phi2j/out" "$OUT"
-HIPLIB="$(ls "$OUT"/libggml-hip.so* 2>/dev/null | head -1)"
+HIPLIB="$(ls "$OUT"/libggml-hip.so* 2>/dev/null | sed -n 1p)"
 [ -n "$HIPLIB" ] || die "the build installed no libggml-hip.so into $OUT"
 objcopy -O binary --only-section=.hip_fatbin "$HIPLIB" "$OUT/hip_fatbin.bin" || die "no .hip_fatbin section in $HIPLIB"
 # Clang's offload bundle: "__CLANG_OFFLOAD_BUNDLE__", u64 entry count, then per entry u64 offset, u64 size,
@@ -132,7 +132,7 @@ PY
 if [ $ADDON -eq 1 ]; then
   say "${STEPS[5]}"
   bash "$ROOT/scripts/native-jar.sh" "$OUT" --out "$OUT/jars" >&2 || die "scripts/native-jar.sh could not make the add-on jar"
-  JAR="$(ls "$OUT"/jars/phi2-native-*-linux-x86_64-hip.jar 2>/dev/null | head -1)"
+  JAR="$(ls "$OUT"/jars/phi2-native-*-linux-x86_64-hip.jar 2>/dev/null | sed -n 1p)"
   [ -n "$JAR" ] || die "no linux-x86_64-hip jar in $OUT/jars"
 fi
 ver() { "${IN_ROOT[@]}" dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
@@ -141,7 +141,7 @@ ver() { "${IN_ROOT[@]}" dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
   echo
   echo "- command: \`scripts/verify-hip-build.sh --targets $TARGETS --jobs $JOBS\` on $(nproc) cores ($(uname -m))"
   echo "- llama.cpp: $(sed -n 's/.*"llamaCppVersion": "\([^"]*\)".*/\1/p' "$OUT/manifest.json") commit $(sed -n 's/.*"llamaCppCommit": "\([^"]*\)".*/\1/p' "$OUT/manifest.json")"
-  echo "- toolchain: hipcc $(ver hipcc), libamdhip64-dev $(ver libamdhip64-dev), libhipblas-dev $(ver libhipblas-dev), librocblas-dev $(ver librocblas-dev), $("${IN_ROOT[@]}" bash -c '"$(hipconfig -l)/clang" --version | head -1')"
+  echo "- toolchain: hipcc $(ver hipcc), libamdhip64-dev $(ver libamdhip64-dev), libhipblas-dev $(ver libhipblas-dev), librocblas-dev $(ver librocblas-dev), $("${IN_ROOT[@]}" bash -c '"$(hipconfig -l)/clang" --version | sed -n 1p')"
   echo "- compile: $BUILD_S s for $STEPS_N build steps (configure included); whole script $(( $(date +%s) - START_ALL )) s"
   echo "- sizes: $(cd "$OUT" && ls -l --block-size=1 *.so* | awk '$1 ~ /^-/ {printf "%s %.1f MB, ", $9, $5/1e6}' | sed 's/, $//')"
   echo "- code objects: $(tail -1 "$OUT/bundles.txt"); first bundle: $(head -1 "$OUT/bundles.txt" | cut -d: -f2-)"

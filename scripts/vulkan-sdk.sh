@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$OUT" ] || OUT="$(dirname "$SROOT")/vulkan-sdk"
 PACKAGES=(glslc libvulkan-dev spirv-headers)
-MIRROR="$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1)"
+MIRROR="$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 1p)"
 [ -n "$MIRROR" ] || MIRROR="$(awk '$1 == "deb" && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)"
 IN_ROOT=(chroot "$SROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
 STEPS=(
@@ -40,7 +40,7 @@ STEPS=(
 )
 if [ $DRY -eq 1 ]; then printf '%s\n' "${STEPS[@]}"; echo "$OUT"; exit 0; fi
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap and chroot); run it as root or in a root container"
-HOST_LOADER="$(ls /usr/lib/x86_64-linux-gnu/libvulkan.so.1 2>/dev/null | head -1)"
+HOST_LOADER="$(ls /usr/lib/x86_64-linux-gnu/libvulkan.so.1 2>/dev/null | sed -n 1p)"
 [ -n "$HOST_LOADER" ] || die "the host has no Vulkan loader to link against: apt-get install libvulkan-dev"
 
 say "${STEPS[0]}"
@@ -74,7 +74,7 @@ cat > "$TMP/bin/glslc" <<SH
 exec "$SROOT/lib64/ld-linux-x86-64.so.2" --library-path "$SROOT/usr/lib/x86_64-linux-gnu:$SROOT/lib/x86_64-linux-gnu" "$SROOT/usr/bin/glslc" "\$@"
 SH
 chmod +x "$TMP/bin/glslc"
-VERSION="$("$TMP/bin/glslc" --version 2>&1 | head -1)" || die "sid's glslc does not run through its loader: $VERSION"
+VERSION="$("$TMP/bin/glslc" --version 2>&1 | sed -n 1p)" || die "sid's glslc does not run through its loader: $VERSION"
 rm -rf "$OUT" && mv "$TMP" "$OUT" || die "cannot move $TMP to $OUT"
 HEADERS="$(sed -n 's/^#define VK_HEADER_VERSION \([0-9][0-9]*\).*/\1/p' "$OUT/include/vulkan/vulkan_core.h")"
 say "Vulkan SDK folder ready: $OUT ($VERSION, Vulkan headers version $HEADERS)"
