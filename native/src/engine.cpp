@@ -3,6 +3,7 @@
 #include "ggml-backend.h"
 #include "ggml-cpu.h"
 #include "llama.h"
+#include "json-schema-to-grammar.h" // llama.cpp's common/: its JSON-schema-to-GBNF converter
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <type_traits>
 
@@ -58,7 +60,13 @@ std::mutex g_log_mutex;
 void (*g_log_sink)(int, const char *, void *) = nullptr;
 void * g_log_user = nullptr;
 
+// While set, this thread's warnings and errors are also collected here (they explain a refusal, such as a grammar's).
+thread_local std::string * t_log_capture = nullptr;
+
 void log_callback(ggml_log_level level, const char * text, void * /*user*/) {
+    if (t_log_capture && level >= GGML_LOG_LEVEL_WARN) {
+        t_log_capture->append(text);
+    }
     std::lock_guard<std::mutex> lock(g_log_mutex);
     if (g_log_sink) {
         g_log_sink((int) level, text, g_log_user);
@@ -176,7 +184,88 @@ struct Request {
     std::vector<int32_t> prompt;
     int32_t max_new_tokens = 1;
     GenerationOptions options;
+    std::string grammar;               // the grammar, or the JSON schema's, checked at submit
 };
+
+namespace {
+// What llama.cpp's converter follows (common/json-schema.cpp reads these keywords), and annotations that constrain
+// nothing. Any other keyword (not, if, multipleOf, uniqueItems, ...) the converter would ignore: the text might then
+// break the schema, so such a schema is refused, naming the keyword.
+const std::set<std::string> & schema_keywords() {
+    static const std::set<std::string> k = {"type", "properties", "required", "additionalProperties", "items", "prefixItems",
+                                            "minItems", "maxItems", "enum", "const", "anyOf", "oneOf", "allOf", "$ref", "$defs",
+                                            "definitions", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
+                                            "maxLength", "pattern", "format"};
+    return k;
+}
+const std::set<std::string> & schema_annotations() {
+    static const std::set<std::string> k = {"title", "description", "$schema", "$id", "$comment", "default", "examples",
+                                            "deprecated", "readOnly", "writeOnly"};
+    return k;
+}
+
+// Whether the converter turns this pattern into a grammar: one it cannot, it replaces by its plain string rule (and
+// only warns on stderr), which then accepts any string.
+bool pattern_followed(const std::string & pattern) {
+    const std::string schema = std::string(R"({"type": "string", "pattern": )") + common_json::make(pattern).dump() + "}";
+    const std::string g = "\n" + json_schema_to_grammar(common_json::parse(schema), true);
+    return g.find("\nstring ::=") == std::string::npos;
+}
+
+// The first part of `schema` the converter would not follow, as "PATH: what", or "".
+std::string unfollowed(const common_json & schema, const std::string & path) {
+    if (!schema.is_object()) return "";
+    for (const auto & [key, value] : schema.items()) {
+        const std::string at = path + "/" + key;
+        if (schema_annotations().count(key)) continue;
+        if (!schema_keywords().count(key)) return at + ": the keyword '" + key + "'";
+        if (key == "format" && value.is_string()) {
+            const std::string f = value.get<std::string>();
+            if (f != "date" && f != "time" && f != "date-time" && f != "uuid") return at + ": the format '" + f + "'";
+        } else if (key == "pattern" && value.is_string()) {
+            if (!pattern_followed(value.get<std::string>())) return at + ": the pattern '" + value.get<std::string>() + "'";
+        } else if ((key == "properties" || key == "$defs" || key == "definitions") && value.is_object()) {
+            for (const auto & [name, sub] : value.items()) {
+                const std::string why = unfollowed(sub, at + "/" + name);
+                if (!why.empty()) return why;
+            }
+        } else if ((key == "prefixItems" || key == "anyOf" || key == "oneOf" || key == "allOf") && value.is_array()) {
+            for (size_t i = 0; i < value.size(); i++) {
+                const std::string why = unfollowed(value.at(i), at + "/" + std::to_string(i));
+                if (!why.empty()) return why;
+            }
+        } else if (key == "items" || key == "additionalProperties") {
+            const std::string why = unfollowed(value, at);
+            if (!why.empty()) return why;
+        }
+    }
+    return "";
+}
+
+std::string trimmed(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+// GBNF for a JSON schema, by llama.cpp's own converter; a schema it cannot follow is the caller's error, naming why.
+bool schema_grammar(const std::string & schema, std::string & grammar, Error & err) {
+    try {
+        const common_json parsed = common_json::parse(schema);
+        const std::string why = unfollowed(parsed, "");
+        if (!why.empty()) {
+            err = option_error("jsonSchema", "uses what llama.cpp's converter cannot follow, at " + why);
+            return false;
+        }
+        grammar = json_schema_to_grammar(parsed, true);
+        return true;
+    } catch (const std::exception & e) {
+        err = option_error("jsonSchema", "cannot be followed: " + trimmed(e.what()));
+    } catch (...) {
+        err = option_error("jsonSchema", "cannot be followed: llama.cpp's converter failed");
+    }
+    return false;
+}
+} // namespace
 
 struct Slot {
     enum class State { IDLE, PROMPT, GENERATING };
@@ -196,11 +285,31 @@ struct Slot {
     int32_t generated = 0;
     int32_t last_token = -1;
     int32_t batch_index = -1;          // this step's output row, or -1
+    uint64_t last_used = 0;            // the engine's clock when a request last took it (0: never)
     std::string text;                  // everything generated (for stop strings)
     size_t released = 0;               // bytes of `text` already handed out
     size_t longest_stop = 0;
     int64_t t_start = 0, t_prompt_done = 0, t_last = 0;
 };
+
+// A sequence's KV state in host memory (llama_state_seq_get_data), with the tokens it holds.
+struct SavedState {
+    std::vector<int32_t> tokens;
+    std::vector<uint8_t> state;
+    uint64_t last_used = 0;
+};
+
+namespace {
+// The length of the longest common prefix of a and b.
+size_t common_prefix(const std::vector<int32_t> & a, const std::vector<int32_t> & b) {
+    const size_t n = std::min(a.size(), b.size());
+    size_t i = 0;
+    while (i < n && a[i] == b[i]) i++;
+    return i;
+}
+// Sequences shorter than this are cheaper to evaluate again than to keep.
+constexpr size_t kMinSavedTokens = 16;
+} // namespace
 
 std::unique_ptr<Engine> Engine::load(const ModelParams & p, Error & err) {
     static std::once_flag backend_once;
@@ -280,6 +389,11 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, Error & err) {
         return nullptr;
     }
     e->embeddings_ = p.embeddings;
+    if (p.cacheRamMib < 0) {
+        err = option_error("cacheRamMib", "must be 0 (off) or a size in MiB, not " + std::to_string(p.cacheRamMib));
+        return nullptr;
+    }
+    e->saved_limit_ = (size_t) p.cacheRamMib << 20;
     if (p.embeddings) {
         llama_set_embeddings(e->ctx_, false); // on only while embed() runs; generation needs logits alone
     }
@@ -396,9 +510,8 @@ bool Engine::embed(const std::string & text, std::vector<float> & out, Error & e
     }
     Slot * free_slot = nullptr;
     for (auto & s : slots_) {
-        if (s->state == Slot::State::IDLE) {
+        if (s->state == Slot::State::IDLE && (!free_slot || s->last_used < free_slot->last_used)) {
             free_slot = s.get();
-            break;
         }
     }
     if (!free_slot) {
@@ -416,6 +529,7 @@ bool Engine::embed(const std::string & text, std::vector<float> & out, Error & e
     }
     const llama_seq_id seq = free_slot->id;
     llama_memory_t mem = llama_get_memory(ctx_);
+    save_slot(*free_slot);
     llama_memory_seq_rm(mem, seq, -1, -1);
     free_slot->cached.clear();
     llama_set_embeddings(ctx_, true);
@@ -483,6 +597,29 @@ bool Engine::submit(int32_t id, const std::vector<int32_t> & prompt, int32_t max
         err = option_error("logprobs", "must be 0 to the vocabulary size, not " + std::to_string(o.logprobs));
         return false;
     }
+    std::string grammar = o.grammar;
+    if (!o.grammar.empty() && !o.jsonSchema.empty()) {
+        err = option_error("grammar", "and jsonSchema both constrain the text: set one");
+        return false;
+    }
+    if (!o.jsonSchema.empty() && !schema_grammar(o.jsonSchema, grammar, err)) {
+        return false;
+    }
+    if (!grammar.empty()) {
+        // parsed here, so that a bad grammar is refused with llama.cpp's reason before the request waits for a slot
+        std::string log;
+        t_log_capture = &log;
+        llama_sampler * g = llama_sampler_init_grammar(vocab_, grammar.c_str(), "root");
+        t_log_capture = nullptr;
+        if (!g) {
+            log = trimmed(log);
+            err = option_error(o.jsonSchema.empty() ? "grammar" : "jsonSchema",
+                               std::string(o.jsonSchema.empty() ? "is not GBNF llama.cpp accepts" : "gave a grammar llama.cpp refuses") +
+                                   (log.empty() ? "" : ": " + log));
+            return false;
+        }
+        llama_sampler_free(g);
+    }
     for (const auto & s : slots_) {
         if (s->request == id) {
             err = native_error("request " + std::to_string(id) + " is running already");
@@ -500,6 +637,7 @@ bool Engine::submit(int32_t id, const std::vector<int32_t> & prompt, int32_t max
     r->prompt = prompt;
     r->max_new_tokens = max_new_tokens;
     r->options = o;
+    r->grammar = std::move(grammar);
     queue_.push_back(std::move(r));
     return true;
 }
@@ -537,21 +675,110 @@ void Engine::fail(int32_t id, const Error & err, std::vector<uint8_t> & out) {
 
 // Waiting requests into idle slots, in arrival order.
 void Engine::admit(std::vector<uint8_t> & out) {
-    for (auto & sp : slots_) {
-        if (queue_.empty()) break;
-        if (sp->state != Slot::State::IDLE) continue;
+    while (!queue_.empty()) {
+        Slot * slot = choose_slot(*queue_.front());
+        if (!slot) break;
         std::unique_ptr<Request> r = std::move(queue_.front());
         queue_.pop_front();
-        if (!begin(*sp, *r, out)) {
-            continue; // refused and reported; the slot stays idle for the next one
+        begin(*slot, *r, out); // a refusal is reported, and the slot stays idle for the next one
+    }
+}
+
+// The idle slot for r. With cachePrompt, the one whose cache shares the longest prefix with r's prompt, when that prefix
+// is most of what the slot holds (r continues its conversation) or most of r's prompt (a long shared start); else the
+// least recently used, so that a new conversation takes an empty slot or the oldest cache rather than cutting short
+// another conversation's. nullptr when every slot is busy.
+Slot * Engine::choose_slot(const Request & r) {
+    Slot * lru = nullptr;
+    Slot * best = nullptr;
+    size_t best_len = 0;
+    for (auto & sp : slots_) {
+        Slot & s = *sp;
+        if (s.state != Slot::State::IDLE) continue;
+        if (!lru || s.last_used < lru->last_used) lru = &s;
+        if (r.options.cachePrompt) {
+            const size_t n = common_prefix(s.cached, r.prompt);
+            if (n > best_len) {
+                best = &s;
+                best_len = n;
+            }
         }
     }
+    if (best && (best_len * 2 >= best->cached.size() || best_len * 2 >= r.prompt.size())) return best;
+    return lru;
+}
+
+// Keeps slot s's KV state in the host cache before it is overwritten (cacheRamMib > 0): a later request that shares its
+// prefix restores it instead of evaluating it again. An entry that s's tokens extend is replaced; the least recently
+// used entries go first when the cache is full.
+void Engine::save_slot(const Slot & s) {
+    if (saved_limit_ == 0 || s.cached.size() < kMinSavedTokens) return;
+    for (SavedState & e : saved_) {
+        if (common_prefix(e.tokens, s.cached) == s.cached.size()) {
+            e.last_used = ++clock_; // held already, or a longer one
+            return;
+        }
+    }
+    const size_t size = llama_state_seq_get_size(ctx_, s.id);
+    if (size == 0 || size > saved_limit_) return;
+    SavedState e;
+    e.tokens = s.cached;
+    e.state.resize(size);
+    const size_t n = llama_state_seq_get_data(ctx_, e.state.data(), size, s.id);
+    if (n == 0) return; // llama.cpp logged why; the cache is an optimisation
+    e.state.resize(n);
+    e.last_used = ++clock_;
+    auto drop = [&](size_t i) {
+        saved_bytes_ -= saved_[i].state.size();
+        saved_.erase(saved_.begin() + (long) i);
+    };
+    for (size_t i = saved_.size(); i-- > 0;) {
+        if (common_prefix(saved_[i].tokens, e.tokens) == saved_[i].tokens.size()) drop(i); // e extends it
+    }
+    while (!saved_.empty() && saved_bytes_ + n > saved_limit_) {
+        size_t oldest = 0;
+        for (size_t i = 1; i < saved_.size(); i++) {
+            if (saved_[i].last_used < saved_[oldest].last_used) oldest = i;
+        }
+        drop(oldest);
+    }
+    saved_bytes_ += n;
+    saved_.push_back(std::move(e));
+}
+
+// Restores into slot s the host-cache entry sharing the longest prefix with `prompt`, when it shares more than the `have`
+// tokens s holds already; s's own state is saved first. Returns the prefix length s now holds.
+size_t Engine::restore_best(Slot & s, const std::vector<int32_t> & prompt, size_t have) {
+    size_t best = saved_.size();
+    size_t best_len = have;
+    for (size_t i = 0; i < saved_.size(); i++) {
+        const size_t n = common_prefix(saved_[i].tokens, prompt);
+        if (n > best_len) {
+            best = i;
+            best_len = n;
+        }
+    }
+    if (best == saved_.size()) return have;
+    saved_[best].last_used = ++clock_;                 // the newest: saving s below evicts others first
+    const std::vector<int32_t> tokens = saved_[best].tokens;
+    save_slot(s);                                      // may reorder the cache
+    auto it = std::find_if(saved_.begin(), saved_.end(), [&](const SavedState & e) { return e.tokens == tokens; });
+    if (it == saved_.end()) return have;               // s's own state took the room: keep what s holds
+    llama_memory_t mem = llama_get_memory(ctx_);
+    llama_memory_seq_rm(mem, s.id, -1, -1);
+    if (llama_state_seq_set_data(ctx_, it->state.data(), it->state.size(), s.id) == 0) {
+        llama_memory_seq_rm(mem, s.id, -1, -1); // llama.cpp logged why: start from nothing
+        s.cached.clear();
+        return 0;
+    }
+    s.cached = tokens;
+    return best_len;
 }
 
 bool Engine::begin(Slot & s, Request & r, std::vector<uint8_t> & out) {
     const GenerationOptions & p = r.options;
     const int32_t nv = llama_vocab_n_tokens(vocab_);
-    // llama.cpp's sampler order (as its server's): penalties, top-k, top-p, min-p, temperature, then the draw.
+    // llama.cpp's sampler order (as its server's): grammar, penalties, top-k, top-p, min-p, temperature, then the draw.
     SamplerPtr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
     if (!chain) {
         fail(r.id, native_error("could not create a sampler chain"), out);
@@ -563,6 +790,10 @@ bool Engine::begin(Slot & s, Request & r, std::vector<uint8_t> & out) {
         return true;
     };
     bool ok = true;
+    if (!r.grammar.empty()) {
+        // first: the others then choose among the tokens the grammar allows (parsed at submit already)
+        ok = ok && add(llama_sampler_init_grammar(vocab_, r.grammar.c_str(), "root"));
+    }
     if (p.repetitionPenalty != 1.0f || p.presencePenalty != 0.0f) {
         // the last 64 tokens, llama.cpp's default window
         ok = ok && add(llama_sampler_init_penalties(nv, 64, p.repetitionPenalty, 0.0f, p.presencePenalty));
@@ -581,18 +812,21 @@ bool Engine::begin(Slot & s, Request & r, std::vector<uint8_t> & out) {
         return false;
     }
 
-    // Reuse the KV prefix shared with this slot's previous prompt when asked; always evaluate at least the last
-    // prompt token, whose logits give the first new token.
+    // Reuse the KV prefix shared with this slot's cache, or with a state in the host cache, when asked; always
+    // evaluate at least the last prompt token, whose logits give the first new token.
     size_t keep = 0;
     if (p.cachePrompt) {
-        while (keep < s.cached.size() && keep < r.prompt.size() && s.cached[keep] == r.prompt[keep]) keep++;
+        keep = common_prefix(s.cached, r.prompt);
+        if (saved_limit_ > 0) keep = restore_best(s, r.prompt, keep);
         if (keep == r.prompt.size()) keep--;
     }
+    if (keep < s.cached.size()) save_slot(s); // the part past `keep` is about to go
     llama_memory_t mem = llama_get_memory(ctx_);
     if (!llama_memory_seq_rm(mem, s.id, (llama_pos) keep, -1)) {
         keep = 0;
         llama_memory_seq_rm(mem, s.id, -1, -1);
     }
+    s.last_used = ++clock_;
 
     s.request = r.id;
     s.params = p;

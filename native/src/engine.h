@@ -47,7 +47,8 @@ using Strings = std::vector<std::string>;
     X(Int, batchSize)          /* 0: llama.cpp's 2048 */ \
     X(Int, parallel)           /* slots: sequences decoded together */ \
     X(Int, flashAttention)     /* llama_flash_attn_type */ \
-    X(Bool, embeddings)        /* keep the last hidden state (pooling LAST) for embed() */
+    X(Bool, embeddings)        /* keep the last hidden state (pooling LAST) for embed() */ \
+    X(Int, cacheRamMib)        /* host memory for the KV states of sequences that leave their slot; 0: off */
 
 #define PHI2J_GENERATION_OPTIONS(X) \
     X(Float, temperature)      /* 0: greedy */ \
@@ -59,8 +60,10 @@ using Strings = std::vector<std::string>;
     X(OptLong, seed)           /* none: random */ \
     X(Strings, stopStrings) \
     X(Bool, ignoreEndOfText)   /* benchmarks: go on past end-of-generation tokens */ \
-    X(Bool, cachePrompt)       /* keep the KV prefix this prompt shares with the slot's previous one */ \
-    X(Int, logprobs)           /* top-N log-probabilities per generated token */
+    X(Bool, cachePrompt)       /* start from the cached KV prefix this prompt shares with a slot or the host cache */ \
+    X(Int, logprobs)           /* top-N log-probabilities per generated token */ \
+    X(String, grammar)         /* GBNF the text must follow, or "" */ \
+    X(String, jsonSchema)      /* a JSON schema the text must follow (llama.cpp's converter makes it GBNF), or "" */
 
 #define PHI2J_FIELD(type, name) type name{};
 struct ModelParams {
@@ -123,6 +126,7 @@ const BackendLoad & load_backends(const std::string & dir);
 
 struct Slot;
 struct Request;
+struct SavedState;
 
 class Engine {
 public:
@@ -164,6 +168,9 @@ public:
 private:
     Engine() = default;
     void admit(std::vector<uint8_t> & out);
+    Slot * choose_slot(const Request & r);
+    void save_slot(const Slot & s);
+    size_t restore_best(Slot & s, const std::vector<int32_t> & prompt, size_t have);
     bool begin(Slot & s, Request & r, std::vector<uint8_t> & out);
     void finish(Slot & s, Stop why, std::vector<uint8_t> & out);
     void fail(int32_t id, const Error & err, std::vector<uint8_t> & out);
@@ -178,6 +185,10 @@ private:
     std::unique_ptr<llama_batch> batch_;
     std::vector<std::unique_ptr<Slot>> slots_;
     std::deque<std::unique_ptr<Request>> queue_;
+    std::vector<SavedState> saved_;    // the host cache (cacheRamMib): KV states of sequences that left their slot
+    size_t saved_bytes_ = 0;
+    size_t saved_limit_ = 0;
+    uint64_t clock_ = 0;               // counts slot and cache uses: the least recently used goes first
     std::string end_of_text_;          // the end-of-text token as text: ends a generation like the token itself
     mutable std::mutex cancel_mutex_;
     std::vector<int32_t> cancelled_;   // ids to cancel, taken by the next step

@@ -273,6 +273,100 @@ int main(int argc, char ** argv) {
         }
     }
 
+    // prefix reuse: a request goes to the idle slot holding its prefix, and greedy text is the same as without reuse
+    const std::string first = "User: Tell me about the quick brown fox and the lazy dog, in a few words.\nAssistant:";
+    std::vector<int32_t> pa, pb;
+    CHECK(e->tokenize(first, pa, err) && e->tokenize("Instruct: Write a poem about the sea and the sky.\nOutput:", pb, err), "tokenize");
+    auto cached_run = [&](phi2j::Engine & en, int32_t id, const std::vector<int32_t> & p, bool reuse) {
+        phi2j::GenerationOptions o = greedy();
+        o.cachePrompt = reuse;
+        std::map<int32_t, Run> m;
+        CHECK(en.submit(id, p, 8, o, err), "submit %d: %s", id, err.message.c_str());
+        drain(en, m);
+        CHECK(m[id].finished, "request %d finished", id);
+        return m[id];
+    };
+    {
+        const Run a = cached_run(*e, 70, pa, true);
+        const Run b = cached_run(*e, 71, pb, true);
+        CHECK(b.slot != a.slot && b.cached == 0, "a new conversation takes the least recently used slot, not the one holding another");
+        const Run b_again = cached_run(*e, 74, pb, true);
+        CHECK(b_again.slot == b.slot && b_again.cached == (int32_t) pb.size() - 1,
+              "a prompt goes to the slot holding it, not the least recently used: slot %d, %d cached", b_again.slot, b_again.cached);
+        std::vector<int32_t> pa2 = pa;
+        pa2.insert(pa2.end(), a.tokens.begin(), a.tokens.end());
+        std::vector<int32_t> more;
+        CHECK(e->tokenize("\nUser: And then?\nAssistant:", more, err), "tokenize");
+        pa2.insert(pa2.end(), more.begin(), more.end());
+        const Run a2 = cached_run(*e, 72, pa2, true);
+        CHECK(a2.slot == a.slot && a2.cached == (int32_t) (pa.size() + a.tokens.size() - 1),
+              "the next turn goes to its conversation's slot %d (got %d) and reuses its prompt and answer: %d cached", a.slot, a2.slot, a2.cached);
+        CHECK(a2.evaluated == (int32_t) pa2.size() - a2.cached, "only the rest is evaluated: %d", a2.evaluated);
+        const Run fresh = cached_run(*e, 73, pa2, false);
+        CHECK(fresh.cached == 0 && fresh.tokens == a2.tokens, "greedy tokens are the same with and without reuse");
+    }
+    // the host cache (cacheRamMib): with one slot, a conversation that another pushed out is restored, not evaluated again
+    {
+        phi2j::ModelParams hp = mp;
+        hp.parallel = 1;
+        hp.contextSize = 128;
+        hp.embeddings = false;
+        hp.cacheRamMib = 16;
+        auto h = phi2j::Engine::load(hp, err);
+        CHECK(h != nullptr, "load with a host cache: %s", err.message.c_str());
+        if (h) {
+            const Run a = cached_run(*h, 80, pa, true);
+            const Run b = cached_run(*h, 81, pb, true);
+            CHECK(b.cached == 0, "another prompt finds nothing cached: %d", b.cached);
+            const Run again = cached_run(*h, 82, pa, true);
+            CHECK(again.cached == (int32_t) pa.size() - 1 && again.tokens == a.tokens,
+                  "the first prompt comes back from host memory: %d of %zu cached", again.cached, pa.size());
+            const Run b2 = cached_run(*h, 83, pb, true);
+            CHECK(b2.cached == (int32_t) pb.size() - 1 && b2.tokens == b.tokens, "and so does the second: %d cached", b2.cached);
+        }
+        hp.cacheRamMib = -1;
+        CHECK(!phi2j::Engine::load(hp, err) && err.field == "cacheRamMib", "a negative cache size is refused, naming cacheRamMib");
+    }
+
+    // structured output: a grammar constrains the text; a bad grammar or schema is refused at submit, naming its field
+    {
+        phi2j::GenerationOptions g = greedy();
+        g.ignoreEndOfText = false;
+        g.grammar = "root ::= \"yes\" | \"no\"";
+        std::map<int32_t, Run> m;
+        CHECK(e->submit(90, prompt, 8, g, err), "submit: %s", err.message.c_str());
+        drain(*e, m);
+        CHECK(m[90].finished && (m[90].text == "yes" || m[90].text == "no") && m[90].stop == (int) phi2j::Stop::END_OF_TEXT,
+              "the text follows the grammar and ends with it: '%s' (stop %d)", m[90].text.c_str(), m[90].stop);
+        g.grammar = "root ::= (";
+        CHECK(!e->submit(91, prompt, 8, g, err) && err.field == "grammar" && err.message.find("parse") != std::string::npos,
+              "a broken grammar is refused with llama.cpp's reason: %s", err.message.c_str());
+        g.grammar.clear();
+        g.jsonSchema = R"({"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"],"additionalProperties":false})";
+        std::map<int32_t, Run> j;
+        CHECK(e->submit(92, prompt, 24, g, err), "submit: %s", err.message.c_str());
+        drain(*e, j);
+        std::string compact;
+        for (char c : j[92].text) if (c != ' ' && c != '\n' && c != '\t') compact += c;
+        CHECK(compact == "{\"ok\":true}" || compact == "{\"ok\":false}", "the text follows the schema: '%s'", j[92].text.c_str());
+        g.jsonSchema = "{\"type\": ";
+        CHECK(!e->submit(93, prompt, 8, g, err) && err.field == "jsonSchema", "malformed JSON is refused, naming jsonSchema: %s",
+              err.message.c_str());
+        g.jsonSchema = R"({"type":"object","properties":{"a":{"type":"string","pattern":"abc"}}})";
+        CHECK(!e->submit(95, prompt, 8, g, err) && err.field == "jsonSchema" && err.message.find("/properties/a/pattern") != std::string::npos,
+              "a pattern the converter would accept as any string is refused, naming it: %s", err.message.c_str());
+        g.jsonSchema = R"({"type":"array","items":{"type":"integer","multipleOf":3}})";
+        CHECK(!e->submit(96, prompt, 8, g, err) && err.field == "jsonSchema" && err.message.find("multipleOf") != std::string::npos,
+              "a keyword the converter ignores is refused, naming it: %s", err.message.c_str());
+        g.jsonSchema = R"({"title":"t","type":"string","pattern":"^[a-z]{1,8}$","format":"date"})";
+        CHECK(e->submit(97, prompt, 8, g, err), "a supported pattern, format and annotation pass: %s", err.message.c_str());
+        std::map<int32_t, Run> ok;
+        drain(*e, ok);
+        g.jsonSchema = R"({"$ref":"#/definitions/missing"})";
+        CHECK(!e->submit(94, prompt, 8, g, err) && err.field == "jsonSchema" && err.message.find("missing") != std::string::npos,
+              "a schema the converter cannot follow is refused with its reason: %s", err.message.c_str());
+    }
+
     e.reset();
     std::printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;

@@ -25,7 +25,7 @@
 #endif
 
 // Must equal PHI2J_ENGINE_ABI in cmake/versions.cmake and NativeEngine.ABI in Java.
-static constexpr jint ENGINE_ABI = 3;
+static constexpr jint ENGINE_ABI = 4;
 
 namespace {
 

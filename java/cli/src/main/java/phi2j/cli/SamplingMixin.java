@@ -1,8 +1,14 @@
 package phi2j.cli;
 
+import phi2j.InvalidOptionException;
 import phi2j.runtime.GenerationOptions;
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -51,6 +57,13 @@ public final class SamplingMixin {
     @Option(names = "--logprobs", paramLabel = "N", description = "Each generated token's log-probability and the N most likely alternatives (0-20; with --json; native engine).")
     int logprobs;
 
+    @Option(names = "--grammar-file", paramLabel = "FILE", description = "The text follows this GBNF grammar (llama.cpp's format; native engine).")
+    Path grammar;
+
+    @Option(names = "--json-schema", paramLabel = "SCHEMA|FILE", description = "The text is JSON following this JSON schema, given inline "
+            + "('{...}') or as a file; llama.cpp's converter makes it a grammar (native engine).")
+    String jsonSchema;
+
     public GenerationOptions options() {
         GenerationOptions.Builder b = GenerationOptions.builder().maxLength(maxLength).maxNewTokens(maxNewTokens).seed(seed)
                 .stopStrings(stopStrings.stream().map(SamplingMixin::unescape).toList()).ignoreEndOfText(ignoreEos).logprobs(logprobs);
@@ -60,7 +73,21 @@ public final class SamplingMixin {
         set(minP, b::minP);
         set(repetitionPenalty, b::repetitionPenalty);
         set(presencePenalty, b::presencePenalty);
+        if (grammar != null) {
+            b.grammar(read(grammar, "grammar"));
+        }
+        if (jsonSchema != null) {
+            b.jsonSchema(jsonSchema.strip().startsWith("{") ? jsonSchema : read(Path.of(jsonSchema), "jsonSchema"));
+        }
         return b.build();
+    }
+
+    private static String read(Path file, String option) {
+        try {
+            return Files.readString(file);
+        } catch (IOException | UncheckedIOException e) {
+            throw new InvalidOptionException(option, "cannot read " + file + ": " + (e instanceof NoSuchFileException ? "no such file" : e.getMessage()));
+        }
     }
 
     private static <T> void set(T given, java.util.function.Consumer<T> field) {

@@ -60,6 +60,11 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--embeddings", description = "Answer POST /v1/embeddings (the model is opened with embeddings; off by default, as llama-server's).")
     boolean embeddings;
 
+    @Option(names = "--cache-ram", paramLabel = "MIB", description = "Host memory for the caches of conversations that leave their "
+            + "slot, so that more conversations than slots resume without evaluating their history again (llama-server's --cache-ram; "
+            + "native engine; default: ${DEFAULT-VALUE}, off).")
+    int cacheRamMib = 0;
+
     @Option(names = "--grace", paramLabel = "SECONDS", description = "How long shutdown waits for requests in flight (default: ${DEFAULT-VALUE}).")
     long graceSeconds = 10;
 
@@ -82,7 +87,7 @@ public final class ServeCommand implements Callable<Integer> {
         Path file = model.modelPath();
         ModelOptions base = model.options();
         int perSequence = base.contextSize() > 0 ? base.contextSize() : 2048;
-        ModelOptions o = base.withParallel(parallel).withContextSize(perSequence * parallel).withEmbeddings(embeddings);
+        ModelOptions o = base.withParallel(parallel).withContextSize(perSequence * parallel).withEmbeddings(embeddings).withCacheRamMib(cacheRamMib);
         Phi2Server.Config config = new Phi2Server.Config(host, port, key == null || key.isBlank() ? null : key, modelId, queue,
                 maxBody, Duration.ofSeconds(timeoutSeconds), Duration.ofSeconds(graceSeconds));
         PrintWriter err = spec.commandLine().getErr();

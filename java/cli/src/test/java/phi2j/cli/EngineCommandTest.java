@@ -80,4 +80,32 @@ class EngineCommandTest {
         assertEquals(2, r.exit());
         assertTrue(r.err().contains("--engine") && r.err().contains("turbo"), r.err());
     }
+
+    @Test
+    void jsonSchemaAndGrammarFileConstrainTheTextAndBadOnesNameTheirFlags(@TempDir Path dir) throws IOException {
+        build();
+        String schema = "{\"type\": \"object\", \"properties\": {\"ok\": {\"type\": \"boolean\"}}, \"required\": [\"ok\"], \"additionalProperties\": false}";
+        CliTest.Run r = CliTest.run("generate", "-m", TINY, "-p", "Answer:", "-n", "40", "--engine", "native", "-c", "256", "--json-schema", schema);
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().replaceAll("\\s", "").matches("\\{\"ok\":(true|false)}"), r.out());
+        Path file = dir.resolve("schema.json");
+        Files.writeString(file, schema);
+        CliTest.Run fromFile = CliTest.run("generate", "-m", TINY, "-p", "Answer:", "-n", "40", "--engine", "native", "-c", "256", "--json-schema", file.toString());
+        assertEquals(r.out(), fromFile.out(), fromFile.err());
+        Path gbnf = dir.resolve("yes-no.gbnf");
+        Files.writeString(gbnf, "root ::= \"yes\" | \"no\"\n");
+        CliTest.Run g = CliTest.run("generate", "-m", TINY, "-p", "Answer:", "-n", "8", "--engine", "native", "-c", "256", "--grammar-file", gbnf.toString());
+        assertEquals(0, g.exit(), g.err());
+        assertTrue(g.out().strip().equals("yes") || g.out().strip().equals("no"), g.out());
+
+        CliTest.Run missing = CliTest.run("generate", "-m", TINY, "-p", "x", "-n", "2", "--engine", "native", "--grammar-file", dir.resolve("none.gbnf").toString());
+        assertEquals(2, missing.exit(), missing.err());
+        assertTrue(missing.err().contains("--grammar-file: cannot read") && missing.err().contains("none.gbnf"), missing.err());
+        CliTest.Run unsupported = CliTest.run("generate", "-m", TINY, "-p", "x", "-n", "2", "--engine", "native", "-c", "256",
+                "--json-schema", "{\"type\": \"integer\", \"multipleOf\": 3}");
+        assertEquals(2, unsupported.exit(), unsupported.err());
+        assertTrue(unsupported.err().contains("--json-schema: uses what llama.cpp's converter cannot follow") && unsupported.err().contains("multipleOf"),
+                unsupported.err());
+        assertEquals("", unsupported.out());
+    }
 }

@@ -21,11 +21,15 @@ import java.util.List;
  *                         window): -2 to 2, 0 is off (OpenAI's presence_penalty)
  * @param logprobs         0 (off), or N: each generated token comes with its log-probability and the N most likely
  *                         alternatives, from the model's own distribution (native engine only)
+ * @param grammar          a GBNF grammar (llama.cpp's) the text must follow, or null; the generation ends when it is
+ *                         complete
+ * @param jsonSchema       a JSON schema (as JSON text) the text must follow, or null: llama.cpp's converter turns it
+ *                         into a grammar; a schema it cannot follow is refused, naming jsonSchema
  */
 public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float temperature, int topK, float topP,
                                 float minP, float repetitionPenalty, Long seed, List<String> stopStrings,
                                 boolean ignoreEndOfText, boolean cachePrompt, int logprobs,
-                                float presencePenalty) {
+                                float presencePenalty, String grammar, String jsonSchema) {
 
     // The defaults, here only: the builder starts from them, the CLI's help and the server's fields refer to them.
     public static final int DEFAULT_MAX_LENGTH = 500;
@@ -84,6 +88,11 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
                 throw new InvalidOptionException("stopStrings", "must not contain an empty string");
             }
         }
+        grammar = grammar == null || grammar.isBlank() ? null : grammar;
+        jsonSchema = jsonSchema == null || jsonSchema.isBlank() ? null : jsonSchema;
+        if (grammar != null && jsonSchema != null) {
+            throw new InvalidOptionException("grammar", "and jsonSchema both constrain the text: set one");
+        }
     }
 
     /** Greedy decoding up to maxLength 500. */
@@ -117,6 +126,8 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
         b.cachePrompt = cachePrompt;
         b.logprobs = logprobs;
         b.presencePenalty = presencePenalty;
+        b.grammar = grammar;
+        b.jsonSchema = jsonSchema;
         return b;
     }
 
@@ -135,6 +146,8 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
         private boolean cachePrompt = false;
         private int logprobs = 0;
         private float presencePenalty = DEFAULT_PRESENCE_PENALTY;
+        private String grammar = null;
+        private String jsonSchema = null;
 
         private Builder() {
         }
@@ -204,9 +217,19 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
             return this;
         }
 
+        public Builder grammar(String v) {
+            grammar = v;
+            return this;
+        }
+
+        public Builder jsonSchema(String v) {
+            jsonSchema = v;
+            return this;
+        }
+
         public GenerationOptions build() {
             return new GenerationOptions(maxLength, maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, seed, stopStrings,
-                    ignoreEndOfText, cachePrompt, logprobs, presencePenalty);
+                    ignoreEndOfText, cachePrompt, logprobs, presencePenalty, grammar, jsonSchema);
         }
     }
 
@@ -261,6 +284,16 @@ public record GenerationOptions(Integer maxLength, Integer maxNewTokens, float t
     /** Each generated token with its log-probability and the {@code n} most likely alternatives; 0 turns it off. */
     public GenerationOptions withLogprobs(int n) {
         return toBuilder().logprobs(n).build();
+    }
+
+    /** The text follows this GBNF grammar (llama.cpp's); null for none. */
+    public GenerationOptions withGrammar(String gbnf) {
+        return toBuilder().grammar(gbnf).build();
+    }
+
+    /** The text is JSON that follows this schema (JSON text); null for none. */
+    public GenerationOptions withJsonSchema(String schema) {
+        return toBuilder().jsonSchema(schema).build();
     }
 
     public boolean isGreedy() {

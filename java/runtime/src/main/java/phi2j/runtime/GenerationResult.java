@@ -16,4 +16,12 @@ public record GenerationResult(String text, int promptTokens, int generatedToken
     public GenerationResult {
         logprobs = List.copyOf(logprobs);
     }
+
+    /**
+     * Prompt tokens taken from a cache rather than evaluated ({@link GenerationOptions#cachePrompt}): the prefix a slot
+     * or the host cache held. OpenAI's {@code usage.prompt_tokens_details.cached_tokens}.
+     */
+    public int cachedPromptTokens() {
+        return Math.max(0, promptTokens - timings.promptTokens());
+    }
 }

@@ -32,11 +32,14 @@ import java.util.List;
  * @param stallTimeout  how long a generation or call may go without a sign of life from the runner (it sends one
  *                      every second even inside a long decode) before the runner is taken for hung, killed, and the
  *                      call fails with {@link RunnerStalledException}; loading has its own, longer {@code loadTimeout}
+ * @param cacheRamMib   host memory (MiB) for the KV states of conversations that leave their slot, so that a later
+ *                      request with {@link GenerationOptions#cachePrompt} resumes them instead of evaluating their
+ *                      prefix again (llama-server's --cache-ram); 0, the default, is off (native engine)
  */
 public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMode splitMode, List<Float> tensorSplit,
                            int mainGpu, Long seed, Duration loadTimeout, Path nativeLibrary, boolean embeddings,
                            int batchSize, String visibleDevices, int parallel, EngineKind engine, FlashAttention flashAttention,
-                           Duration stallTimeout) {
+                           Duration stallTimeout, int cacheRamMib) {
 
     /** Checked here, so that options out of range never exist: an {@link InvalidOptionException} names the field. */
     public ModelOptions {
@@ -92,6 +95,9 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
             throw new InvalidOptionException("stallTimeout", "must be at least 2 s (the runner's sign of life comes every second), not "
                     + stallTimeout);
         }
+        if (cacheRamMib < 0 || cacheRamMib > (1 << 24)) {
+            throw new InvalidOptionException("cacheRamMib", "must be 0 (off) or a size in MiB up to 16777216, not " + cacheRamMib);
+        }
     }
 
     public static ModelOptions defaults() {
@@ -122,6 +128,7 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
         b.engine = engine;
         b.flashAttention = flashAttention;
         b.stallTimeout = stallTimeout;
+        b.cacheRamMib = cacheRamMib;
         return b;
     }
 
@@ -138,6 +145,7 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
         private Path nativeLibrary = null;
         private boolean embeddings = false;
         private int batchSize = 0;
+        private int cacheRamMib = 0;
         private String visibleDevices = null;
         private int parallel = 1;
         private EngineKind engine = EngineKind.AUTO;
@@ -227,9 +235,14 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
             return this;
         }
 
+        public Builder cacheRamMib(int v) {
+            cacheRamMib = v;
+            return this;
+        }
+
         public ModelOptions build() {
             return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary,
-                    embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout);
+                    embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout, cacheRamMib);
         }
     }
 
@@ -261,6 +274,10 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
 
     public ModelOptions withNativeLibrary(Path dir) {
         return toBuilder().nativeLibrary(dir).build();
+    }
+
+    public ModelOptions withCacheRamMib(int mib) {
+        return toBuilder().cacheRamMib(mib).build();
     }
 
     public ModelOptions withEmbeddings(boolean on) {

@@ -7,7 +7,8 @@ import java.time.Duration;
  * (they include the runner round trip); {@code promptEval} and {@code generation} are the engine's own figures
  * for processing the prompt (up to the first new token) and decoding the rest. The first new token comes from the
  * prompt's logits, so {@code generation} spans {@code generatedTokens - 1} decodes (as llama.cpp's server counts,
- * the binding engine reports it over {@code generatedTokens}): {@code decodedTokens} says which.
+ * the binding engine reports it over {@code generatedTokens}): {@code decodedTokens} says which. {@code promptTokens}
+ * counts the prompt tokens evaluated: those taken from a cache are not ({@link GenerationResult#cachedPromptTokens}).
  */
 public record Timings(Duration timeToFirstToken, Duration total, Duration promptEval, Duration generation,
                       int promptTokens, int generatedTokens, int decodedTokens) {

@@ -262,4 +262,36 @@ class NativeEngineTest {
             }
         }
     }
+
+    @Test
+    void aGrammarOrAJsonSchemaConstrainsTheTextAndABadOneIsRefusedByName() {
+        GenerationResult yes = model.generate(PROMPT, GenerationOptions.sampling(1f, 3).withMaxNewTokens(8).withGrammar("root ::= \"yes\" | \"no\""));
+        assertTrue(List.of("yes", "no").contains(yes.text()) && yes.stopReason() == StopReason.END_OF_TEXT, yes.text() + " " + yes.stopReason());
+        GenerationResult json = model.generate(PROMPT, GenerationOptions.greedy().withMaxNewTokens(200)
+                .withJsonSchema("{\"type\": \"object\", \"properties\": {\"n\": {\"type\": \"integer\"}}, \"required\": [\"n\"],"
+                        + " \"additionalProperties\": false}"));
+        assertTrue(json.text().replaceAll("\\s", "").matches("\\{\"n\":-?\\d+}"), json.text());
+        InvalidOptionException g = assertThrows(InvalidOptionException.class,
+                () -> model.generate(PROMPT, GenerationOptions.greedy().withMaxNewTokens(2).withGrammar("root ::= (")));
+        assertEquals("grammar", g.option(), g.getMessage());
+        InvalidOptionException s = assertThrows(InvalidOptionException.class,
+                () -> model.generate(PROMPT, GenerationOptions.greedy().withMaxNewTokens(2).withJsonSchema("{\"not\": {\"type\": \"string\"}}")));
+        assertEquals("jsonSchema", s.option(), s.getMessage());
+        assertTrue(s.getMessage().contains("'not'"), s.getMessage());
+        assertThrows(InvalidOptionException.class, () -> GenerationOptions.greedy().withGrammar("root ::= \"a\"").withJsonSchema("{}"));
+    }
+
+    @Test
+    void aSecondTurnWithCachePromptReusesTheFirstAndGivesTheSameText() {
+        String first = PROMPT + " A GPU is";
+        GenerationOptions o = GenerationOptions.greedy().withMaxNewTokens(6).withCachePrompt(true);
+        GenerationResult a = model.generate(first, o);
+        String second = first + a.text() + "\nInstruct: And a CPU?\nOutput:";
+        GenerationResult reused = model.generate(second, o);
+        assertTrue(reused.cachedPromptTokens() >= a.promptTokens(), "the second turn reuses the first prompt: " + reused.cachedPromptTokens()
+                + " of " + reused.promptTokens());
+        GenerationResult fresh = model.generate(second, o.withCachePrompt(false));
+        assertEquals(0, fresh.cachedPromptTokens());
+        assertEquals(fresh.text(), reused.text(), "greedy text is the same with and without reuse");
+    }
 }

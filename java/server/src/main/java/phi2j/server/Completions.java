@@ -65,7 +65,7 @@ final class Completions {
             }
             List<TokenLogprob> unsent = relay(s, job, responses, events, sinceRequest);
             GenerationResult r = s.result();
-            metrics.generated(r.promptTokens(), r.generatedTokens(), r.timings().tokensPerSecond());
+            metrics.generated(r.promptTokens(), r.cachedPromptTokens(), r.generatedTokens(), r.timings().tokensPerSecond());
             if (timedOut.get()) {
                 throw new ApiError(504, "server_error", null, "timeout", "The generation took longer than " + config.requestTimeout().toSeconds() + " s");
             }

@@ -10,6 +10,7 @@ import java.util.concurrent.atomic.DoubleAdder;
 final class Metrics {
     private final Map<String, AtomicLong> requests = new TreeMap<>();
     private final AtomicLong promptTokens = new AtomicLong();
+    private final AtomicLong cachedTokens = new AtomicLong();
     private final AtomicLong completionTokens = new AtomicLong();
     private final AtomicLong firstTokens = new AtomicLong();
     private final DoubleAdder firstTokenSeconds = new DoubleAdder();
@@ -26,8 +27,9 @@ final class Metrics {
         firstTokenSeconds.add(seconds);
     }
 
-    void generated(int prompt, int completion, double tps) {
+    void generated(int prompt, int cached, int completion, double tps) {
         promptTokens.addAndGet(prompt);
+        cachedTokens.addAndGet(cached);
         completionTokens.addAndGet(completion);
         generations.incrementAndGet();
         tokensPerSecond.add(tps);
@@ -42,7 +44,9 @@ final class Metrics {
         StringBuilder sb = new StringBuilder();
         sb.append("# HELP phi2_requests_total HTTP requests by path and status.\n# TYPE phi2_requests_total counter\n");
         requests.forEach((labels, n) -> sb.append("phi2_requests_total{").append(labels).append("} ").append(n.get()).append('\n'));
-        line(sb, "phi2_prompt_tokens_total", "counter", "Prompt tokens evaluated.", promptTokens.get());
+        line(sb, "phi2_prompt_tokens_total", "counter", "Prompt tokens, cached or evaluated.", promptTokens.get());
+        line(sb, "phi2_prompt_tokens_cached_total", "counter", "Prompt tokens taken from a slot's or the host cache, not evaluated.",
+                cachedTokens.get());
         line(sb, "phi2_completion_tokens_total", "counter", "Tokens generated.", completionTokens.get());
         line(sb, "phi2_generations_abandoned_total", "counter", "Generations cancelled because the client disconnected.", abandoned.get());
         line(sb, "phi2_queue_depth", "gauge", "Requests waiting for a slot.", queueDepth);

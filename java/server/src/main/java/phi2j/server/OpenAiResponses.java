@@ -186,6 +186,9 @@ final class OpenAiResponses {
         u.addProperty("prompt_tokens", r.promptTokens());
         u.addProperty("completion_tokens", r.generatedTokens());
         u.addProperty("total_tokens", r.promptTokens() + r.generatedTokens());
+        JsonObject details = new JsonObject();
+        details.addProperty("cached_tokens", r.cachedPromptTokens());
+        u.add("prompt_tokens_details", details);
         return u;
     }
 }

@@ -33,6 +33,8 @@ final class Requests {
             case "stopStrings" -> "stop";
             case "logprobs" -> chat ? "top_logprobs" : "logprobs";
             case "prompt" -> chat ? "messages" : "prompt";
+            case "jsonSchema" -> "response_format";
+            case "cachePrompt" -> "cache_prompt";
             default -> option.replaceAll("([A-Z])", "_$1").toLowerCase(java.util.Locale.ROOT);
         };
     }
@@ -97,7 +99,54 @@ final class Requests {
         if (bool(body, "ignore_eos")) { // llama.cpp server's extension, for benchmarks
             o = o.withIgnoreEndOfText(true);
         }
+        // llama-server's cache_prompt, on by default as there: start from the longest cached prefix of this prompt
+        o = o.withCachePrompt(!body.has("cache_prompt") || body.get("cache_prompt").isJsonNull() || bool(body, "cache_prompt"));
+        String grammar = string(body, "grammar", false); // llama-server's GBNF field
+        String schema = responseFormat(body);
+        if (grammar != null && schema != null) {
+            throw ApiError.badRequest("grammar", "'grammar' and 'response_format' both constrain the text: send one");
+        }
+        o = o.toBuilder().grammar(grammar).jsonSchema(schema).build();
         return new Job(chat, prompt, o, stream, includeUsage, top, logprobs);
+    }
+
+    /**
+     * OpenAI's {@code response_format} as a JSON schema (text), or null for plain text: {@code json_object} is any JSON
+     * object (or llama-server's {@code schema} beside it), {@code json_schema} its {@code json_schema.schema}.
+     */
+    private static String responseFormat(JsonObject body) {
+        JsonElement e = body.get("response_format");
+        if (e == null || e.isJsonNull()) {
+            return null;
+        }
+        if (!e.isJsonObject()) {
+            throw ApiError.badRequest("response_format", "'response_format' must be an object such as {\"type\": \"json_object\"}");
+        }
+        JsonObject f = e.getAsJsonObject();
+        String type = string(f, "type", false);
+        if (type == null) {
+            throw ApiError.badRequest("response_format", "'response_format.type' is required: text, json_object or json_schema");
+        }
+        return switch (type) {
+            case "text" -> null;
+            case "json_object" -> f.has("schema") ? schema(f.get("schema"), "response_format.schema") : "{\"type\": \"object\"}";
+            case "json_schema" -> {
+                JsonElement js = f.get("json_schema");
+                if (js == null || !js.isJsonObject() || !js.getAsJsonObject().has("schema")) {
+                    throw ApiError.badRequest("response_format", "'response_format.json_schema.schema' is required with type json_schema");
+                }
+                yield schema(js.getAsJsonObject().get("schema"), "response_format.json_schema.schema");
+            }
+            default -> throw ApiError.badRequest("response_format",
+                    "'response_format.type' must be text, json_object or json_schema, not '" + type + "'");
+        };
+    }
+
+    private static String schema(JsonElement schema, String at) {
+        if (schema == null || !(schema.isJsonObject() || schema.isJsonPrimitive() && schema.getAsJsonPrimitive().isBoolean())) {
+            throw ApiError.badRequest("response_format", "'" + at + "' must be a JSON schema (an object)");
+        }
+        return schema.toString();
     }
 
     private static List<ChatFormat.Message> messages(JsonObject body) {

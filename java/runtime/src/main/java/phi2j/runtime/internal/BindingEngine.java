@@ -72,6 +72,9 @@ public final class BindingEngine implements Engine {
             System.load(library.toAbsolutePath().toString());
         }
         checkDevices(req, library);
+        if (req.cacheRamMib() > 0) {
+            throw new InvalidOptionException("cacheRamMib", "is the native engine's host cache of sequence states; de.kherud:llama 4.2.0 has none");
+        }
         ModelParameters p = new ModelParameters()
                 .setModel(req.path())
                 .setCtxSize(req.contextSize())
@@ -157,7 +160,9 @@ public final class BindingEngine implements Engine {
     static final Set<String> PASSED = Set.of("maxLength", "maxNewTokens", "temperature", "topK", "topP", "minP", "repetitionPenalty",
             "presencePenalty", "seed", "stopStrings", "ignoreEndOfText", "cachePrompt");
     private static final Map<String, String> WHY_NOT = Map.of(
-            "logprobs", "de.kherud:llama 4.2.0 aborts the process when asked for probabilities");
+            "logprobs", "de.kherud:llama 4.2.0 aborts the process when asked for probabilities",
+            "jsonSchema", "de.kherud:llama 4.2.0 aborts the process on a schema its converter cannot follow",
+            "grammar", "structured output is the native engine's (de.kherud:llama 4.2.0 cannot report a bad grammar)");
 
     /**
      * The first option set away from its default that this adapter does not pass to the binding, or null: an option

@@ -18,7 +18,7 @@ import java.util.List;
  */
 public record EngineParams(String path, int contextSize, int threads, int gpuLayers, int splitMode, float[] tensorSplit, int mainGpu,
                            int batchSize, int parallel, int flashAttention, boolean embeddings, EngineKind engine, String engineLibrary,
-                           String backendDir) {
+                           String backendDir, int cacheRamMib) {
 
     /** The parameters for {@code model} with {@code options}, the context and threads already chosen. */
     public static EngineParams of(Path model, ModelOptions options, int contextSize, int threads, EngineKind engine, Path engineLibrary) {
@@ -30,6 +30,6 @@ public record EngineParams(String path, int contextSize, int threads, int gpuLay
         return new EngineParams(model.toAbsolutePath().toString(), contextSize, threads, options.gpuLayers(), options.splitMode().llamaValue(),
                 tensorSplit, options.mainGpu(), options.batchSize(), options.parallel(), options.flashAttention().llamaValue(),
                 options.embeddings(), engine, engineLibrary == null ? null : engineLibrary.toString(),
-                engineLibrary == null ? null : engineLibrary.toAbsolutePath().getParent().toString());
+                engineLibrary == null ? null : engineLibrary.toAbsolutePath().getParent().toString(), options.cacheRamMib());
     }
 }

@@ -26,7 +26,7 @@ import java.util.function.Consumer;
  */
 public final class NativeEngine implements Engine {
     /** The JNI functions' version; equals PHI2J_ENGINE_ABI in cmake/versions.cmake. */
-    public static final int ABI = 3;
+    public static final int ABI = 4;
 
     // --- JNI (native/src/jni.cpp) ---
     static native int abi();

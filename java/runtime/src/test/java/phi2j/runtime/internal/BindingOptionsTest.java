@@ -22,5 +22,7 @@ class BindingOptionsTest {
     @Test
     void anOptionTheBindingIsNotGivenIsNamedWhenSet() {
         assertEquals("logprobs", BindingEngine.unsupported(GenerationOptions.greedy().withLogprobs(2)));
+        assertEquals("grammar", BindingEngine.unsupported(GenerationOptions.greedy().withGrammar("root ::= \"a\"")));
+        assertEquals("jsonSchema", BindingEngine.unsupported(GenerationOptions.greedy().withJsonSchema("{\"type\": \"object\"}")));
     }
 }
