@@ -1,8 +1,17 @@
 package phi2j.bench;
 
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import phi2j.Timer;
+import phi2j.report.MarkdownTable;
+import phi2j.runtime.ChatFormat;
+
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -24,14 +33,26 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * A load run against {@code phi2 serve}: starts the server as its own process, then N clients stream chat completions
- * back to back for a fixed time, and reports requests completed, errors by status, time to first token and total
- * latency (p50, p99), and the server's memory (its JVM and its runner) at the start and the end.
+ * Load runs against {@code phi2 serve}, started as its own process.
+ *
+ * <p>Streaming mode (the default): N clients stream chat completions back to back for a fixed time; reports requests
+ * completed, errors by status, time to first token and total latency (p50, p99), and the server's memory (its JVM and
+ * its runner) at the start and the end.
+ *
+ * <p>Chat mode ({@code --chat-turns T}): N clients each hold a conversation of T turns, re-sending the growing history
+ * every turn as a conversation client does (rendered as Phi-2's chat by {@link ChatFormat}, sent to /v1/completions so
+ * that every server sees the same tokens), greedy, {@code --max-tokens} per answer. Reports time to first token per
+ * turn (p50 over the clients) and the aggregate generated tokens per second. With {@code --peer NAME=COMMAND} another
+ * server (llama-server) runs the same conversations in the same run, interleaved over {@code --rounds}, the order
+ * alternating; each run starts its server afresh. COMMAND's placeholders: {model} {port} {parallel} {ctx} (all
+ * sequences) {key}.
  *
  * <pre>
  * java -cp 'java/bench/target/classes:java/bench/target/lib/*' phi2j.bench.ServerLoad \
  *     --model TINY.gguf [--clients 32] [--seconds 60] [--parallel 4] [--queue 64] [--max-tokens 64] [--server-heap 128m]
- *     [--server-jvm-options "-XX:TieredStopAtLevel=1 -Dphi2.runner.jit=c1"]
+ *     [--server-jvm-options "-XX:TieredStopAtLevel=1 -Dphi2.runner.jit=c1"] [--ctx 512] [--serve-options "--cache-ram 2048"]
+ *     [--chat-turns 6 [--rounds 3] [--peer "llama-server=chroot /srv/sid /usr/bin/llama-server -m {model} --port {port}
+ *      -np {parallel} -c {ctx} -t 2 --api-key {key}"]]
  * </pre>
  */
 public final class ServerLoad {
@@ -40,25 +61,44 @@ public final class ServerLoad {
 
     public static void main(String[] args) throws Exception {
         Map<String, String> a = new LinkedHashMap<>(Map.of("--clients", "32", "--seconds", "60", "--parallel", "4", "--queue", "64",
-                "--max-tokens", "64", "--server-heap", "128m"));
+                "--max-tokens", "64", "--server-heap", "128m", "--ctx", "512", "--rounds", "1"));
         for (int i = 0; i + 1 < args.length; i += 2) {
             a.put(args[i], args[i + 1]);
         }
         if (!a.containsKey("--model")) {
             throw new IllegalArgumentException("--model FILE is required");
         }
-        int clients = Integer.parseInt(a.get("--clients"));
-        int seconds = Integer.parseInt(a.get("--seconds"));
+        if (a.containsKey("--chat-turns")) {
+            chat(a);
+        } else {
+            streaming(a);
+        }
+    }
+
+    // --- the servers ---
+
+    /** A server process, ready: its base URL and key. Closing stops it with SIGTERM (the graceful path). */
+    record Server(String name, Process process, String base, String key) implements AutoCloseable {
+        @Override
+        public void close() throws InterruptedException {
+            process.destroy();
+            if (!process.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
+            }
+        }
+    }
+
+    static final HttpClient CLIENT = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    /** phi2 serve from this class path, on a port of its choosing (it prints its URL first). */
+    static Server startPhi2(Map<String, String> a) throws IOException, InterruptedException {
         String key = "load-" + System.nanoTime();
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xmx" + a.get("--server-heap")));
-        for (String o : a.getOrDefault("--server-jvm-options", "").split(" ")) {
-            if (!o.isBlank()) {
-                command.add(o);
-            }
-        }
+        command.addAll(words(a.getOrDefault("--server-jvm-options", "")));
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), "phi2j.cli.Main", "serve", "-m", a.get("--model"), "--port", "0",
-                "-c", "512", "--parallel", a.get("--parallel"), "--queue", a.get("--queue")));
+                "-c", a.get("--ctx"), "--parallel", a.get("--parallel"), "--queue", a.get("--queue")));
+        command.addAll(words(a.getOrDefault("--serve-options", "")));
         ProcessBuilder pb = new ProcessBuilder(command);
         pb.environment().put("PHI2_API_KEY", key);
         Process server = pb.start();
@@ -68,22 +108,69 @@ public final class ServerLoad {
             server.destroyForcibly();
             throw new IllegalStateException("phi2 serve did not start");
         }
-        Thread drain = new Thread(() -> {
+        drain(server.getErrorStream());
+        return ready(new Server("phi2 serve", server, "http://127.0.0.1:" + m.group(1), key));
+    }
+
+    /** Another server from a command template (see the class comment), on a free port. */
+    static Server startPeer(String name, String template, Map<String, String> a) throws IOException, InterruptedException {
+        String key = "load-" + System.nanoTime();
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        int parallel = Integer.parseInt(a.get("--parallel"));
+        String command = template.replace("{model}", Path.of(a.get("--model")).toAbsolutePath().toString()).replace("{port}", Integer.toString(port))
+                .replace("{parallel}", Integer.toString(parallel)).replace("{ctx}", Integer.toString(parallel * Integer.parseInt(a.get("--ctx"))))
+                .replace("{key}", key);
+        Process p = new ProcessBuilder(words(command)).redirectErrorStream(true).start();
+        drain(p.getInputStream());
+        return ready(new Server(name, p, "http://127.0.0.1:" + port, key));
+    }
+
+    static Server ready(Server s) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!s.process().isAlive()) {
+                throw new IllegalStateException(s.name() + " exited with " + s.process().exitValue() + " before it was ready");
+            }
             try {
-                err.lines().forEach(l -> { });
-            } catch (java.io.UncheckedIOException gone) {
+                if (CLIENT.send(HttpRequest.newBuilder(URI.create(s.base() + "/health")).build(), HttpResponse.BodyHandlers.ofString()).statusCode() == 200) {
+                    return s;
+                }
+            } catch (IOException notYet) {
+                // not listening yet
+            }
+            Thread.sleep(100);
+        }
+        s.process().destroyForcibly();
+        throw new IllegalStateException(s.name() + " was not ready within 5 minutes");
+    }
+
+    static List<String> words(String s) {
+        return s.isBlank() ? List.of() : List.of(s.trim().split("\\s+"));
+    }
+
+    static void drain(InputStream in) {
+        Thread t = new Thread(() -> {
+            try {
+                in.transferTo(java.io.OutputStream.nullOutputStream());
+            } catch (IOException gone) {
                 // the server was stopped
             }
         });
-        drain.setDaemon(true);
-        drain.start();
-        String base = "http://127.0.0.1:" + m.group(1);
-        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-        while (client.send(HttpRequest.newBuilder(URI.create(base + "/health")).build(), HttpResponse.BodyHandlers.ofString()).statusCode() != 200) {
-            Thread.sleep(50);
-        }
-        long rssStart = rssKb(server.toHandle());
-        long rssStartJvm = rssKb(server.toHandle(), false);
+        t.setDaemon(true);
+        t.start();
+    }
+
+    // --- streaming mode ---
+
+    static void streaming(Map<String, String> a) throws Exception {
+        int clients = Integer.parseInt(a.get("--clients"));
+        int seconds = Integer.parseInt(a.get("--seconds"));
+        Server server = startPhi2(a);
+        long rssStart = rssKb(server.process().toHandle());
+        long rssStartJvm = rssKb(server.process().toHandle(), false);
         String body = "{\"model\": \"phi-2\", \"temperature\": 0.8, \"max_tokens\": " + a.get("--max-tokens") + ", \"stream\": true, "
                 + "\"messages\": [{\"role\": \"user\", \"content\": \"Write a short poem about the sea.\"}]}";
         Map<String, AtomicLong> outcomes = new ConcurrentHashMap<>();
@@ -94,11 +181,11 @@ public final class ServerLoad {
         for (int c = 0; c < clients; c++) {
             Thread t = new Thread(() -> {
                 while (System.nanoTime() < end) {
-                    phi2j.Timer sinceRequest = phi2j.Timer.start();
+                    Timer sinceRequest = Timer.start();
                     String outcome;
                     try {
-                        HttpResponse<InputStream> r = client.send(HttpRequest.newBuilder(URI.create(base + "/v1/chat/completions"))
-                                .header("Authorization", "Bearer " + key).timeout(Duration.ofSeconds(120))
+                        HttpResponse<InputStream> r = CLIENT.send(HttpRequest.newBuilder(URI.create(server.base() + "/v1/chat/completions"))
+                                .header("Authorization", "Bearer " + server.key()).timeout(Duration.ofSeconds(120))
                                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofInputStream());
                         outcome = String.valueOf(r.statusCode());
                         BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8));
@@ -135,10 +222,9 @@ public final class ServerLoad {
         for (Thread t : threads) {
             t.join();
         }
-        long rssEnd = rssKb(server.toHandle());
-        long rssEndJvm = rssKb(server.toHandle(), false);
-        server.destroy(); // SIGTERM: the graceful path
-        server.waitFor();
+        long rssEnd = rssKb(server.process().toHandle());
+        long rssEndJvm = rssKb(server.process().toHandle(), false);
+        server.close();
         System.out.printf(Locale.ROOT, "%d streaming clients for %d s on %s (%s slots, queue %s, %s tokens per answer, server heap %s%s)%n",
                 clients, seconds, Path.of(a.get("--model")).getFileName(), a.get("--parallel"), a.get("--queue"), a.get("--max-tokens"),
                 a.get("--server-heap"), a.containsKey("--server-jvm-options") ? ", JVM options " + a.get("--server-jvm-options") : "");
@@ -150,7 +236,183 @@ public final class ServerLoad {
         rows.add(new String[] {"server RSS (JVM + runner) start / end", String.format(Locale.ROOT, "%.1f / %.1f MB", rssStart / 1024.0, rssEnd / 1024.0)});
         rows.add(new String[] {"of which the server's JVM, start / end",
                 String.format(Locale.ROOT, "%.1f / %.1f MB", rssStartJvm / 1024.0, rssEndJvm / 1024.0)});
-        System.out.println(phi2j.report.MarkdownTable.render(List.of("measure", "value"), rows, 1));
+        System.out.println(MarkdownTable.render(List.of("measure", "value"), rows, 1));
+    }
+
+    // --- chat mode ---
+
+    /** One chat run's figures: time to first token per turn (every client's), generated tokens, wall time, failures. */
+    record ChatRun(String server, int round, List<List<Double>> ttftByTurn, long tokens, double seconds, Map<String, Long> failures) {
+        double ttftP50(int turn) {
+            return pct(ttftByTurn.get(turn), 50);
+        }
+
+        double lastOverFirst() {
+            return ttftP50(ttftByTurn.size() - 1) / ttftP50(0);
+        }
+
+        double tokensPerSecond() {
+            return tokens / seconds;
+        }
+    }
+
+    static void chat(Map<String, String> a) throws Exception {
+        int turns = Integer.parseInt(a.get("--chat-turns"));
+        int rounds = Integer.parseInt(a.get("--rounds"));
+        String peer = a.get("--peer");
+        List<ChatRun> runs = new ArrayList<>();
+        for (int round = 1; round <= rounds; round++) {
+            List<String> order = new ArrayList<>(List.of("phi2 serve"));
+            if (peer != null) {
+                order.add(round % 2 == 1 ? 1 : 0, peer.substring(0, peer.indexOf('=')));
+            }
+            for (String name : order) {
+                try (Server s = name.equals("phi2 serve") ? startPhi2(a) : startPeer(name, peer.substring(peer.indexOf('=') + 1), a)) {
+                    ChatRun r = chatRun(s, round, Integer.parseInt(a.get("--clients")), turns, Integer.parseInt(a.get("--max-tokens")));
+                    runs.add(r);
+                    System.err.printf(Locale.ROOT, "round %d, %s: %.2f t/s, first token turn 1 %.3f s, turn %d %.3f s%n", round, name,
+                            r.tokensPerSecond(), r.ttftP50(0), turns, r.ttftP50(turns - 1));
+                }
+            }
+        }
+        System.out.printf(Locale.ROOT, "%s clients x %d turns on %s (%s slots, %s tokens of context per slot, %s greedy tokens per answer%s), "
+                        + "%d round(s)%s%n", a.get("--clients"), turns, Path.of(a.get("--model")).getFileName(), a.get("--parallel"), a.get("--ctx"),
+                a.get("--max-tokens"), a.containsKey("--serve-options") ? ", phi2 serve " + a.get("--serve-options") : "", rounds,
+                peer != null ? ", interleaved with " + peer.substring(0, peer.indexOf('=')) + ", order alternating" : "");
+        List<String> header = new ArrayList<>(List.of("server", "round"));
+        for (int t = 1; t <= turns; t++) {
+            header.add("TTFT turn " + t + " (s)");
+        }
+        header.addAll(List.of("turn " + turns + " / turn 1", "aggregate t/s", "failures"));
+        List<String[]> rows = new ArrayList<>();
+        for (ChatRun r : runs) {
+            List<String> row = new ArrayList<>(List.of(r.server(), Integer.toString(r.round())));
+            for (int t = 0; t < turns; t++) {
+                row.add(String.format(Locale.ROOT, "%.3f", r.ttftP50(t)));
+            }
+            row.add(String.format(Locale.ROOT, "%.2f", r.lastOverFirst()));
+            row.add(String.format(Locale.ROOT, "%.2f", r.tokensPerSecond()));
+            row.add(r.failures().isEmpty() ? "0" : r.failures().toString());
+            rows.add(row.toArray(String[]::new));
+        }
+        System.out.println(MarkdownTable.render(header, rows, 1));
+        if (peer != null) {
+            List<Double> ratios = new ArrayList<>();
+            for (int round = 1; round <= rounds; round++) {
+                final int rd = round;
+                ChatRun ours = runs.stream().filter(r -> r.round() == rd && r.server().equals("phi2 serve")).findFirst().orElseThrow();
+                ChatRun theirs = runs.stream().filter(r -> r.round() == rd && !r.server().equals("phi2 serve")).findFirst().orElseThrow();
+                ratios.add(ours.tokensPerSecond() / theirs.tokensPerSecond());
+            }
+            double mean = ratios.stream().mapToDouble(d -> d).average().orElse(Double.NaN);
+            double sd = Math.sqrt(ratios.stream().mapToDouble(d -> (d - mean) * (d - mean)).sum() / Math.max(1, ratios.size() - 1));
+            System.out.printf(Locale.ROOT, "aggregate t/s, phi2 serve / %s, paired per round: %.3f ± %.3f (%s)%n", peer.substring(0, peer.indexOf('=')),
+                    mean, sd, ratios.stream().map(d -> String.format(Locale.ROOT, "%.3f", d)).toList());
+        }
+    }
+
+    /** Every client's conversation of {@code turns} turns on {@code s}, at once. */
+    static ChatRun chatRun(Server s, int round, int clients, int turns, int maxTokens) throws InterruptedException {
+        List<List<Double>> ttft = new ArrayList<>();
+        for (int t = 0; t < turns; t++) {
+            ttft.add(Collections.synchronizedList(new ArrayList<>()));
+        }
+        AtomicLong tokens = new AtomicLong();
+        Map<String, Long> failures = new ConcurrentHashMap<>();
+        Timer wall = Timer.start();
+        List<Thread> threads = new ArrayList<>();
+        for (int c = 0; c < clients; c++) {
+            final int client = c;
+            Thread thread = new Thread(() -> {
+                List<ChatFormat.Message> history = new ArrayList<>();
+                for (int t = 0; t < turns; t++) {
+                    history.add(new ChatFormat.Message("user", "I am client " + client + ". Question " + (t + 1) + ": tell me something about the number "
+                            + (client * 100 + t) + ", and why it matters."));
+                    try {
+                        Answer answer = complete(s, ChatFormat.render(history), maxTokens);
+                        ttft.get(t).add(answer.ttftSeconds());
+                        tokens.addAndGet(answer.tokens());
+                        history.add(new ChatFormat.Message("assistant", answer.text().strip()));
+                    } catch (Exception e) {
+                        failures.merge(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), 1L, Long::sum);
+                        return;
+                    }
+                }
+            });
+            threads.add(thread);
+            thread.start();
+        }
+        for (Thread t : threads) {
+            t.join();
+        }
+        return new ChatRun(s.name(), round, ttft, tokens.get(), wall.seconds(), new TreeMap<>(failures));
+    }
+
+    record Answer(String text, int tokens, double ttftSeconds) {
+    }
+
+    /** One streamed, greedy completion of exactly {@code maxTokens} tokens (ignore_eos, as llama.cpp's benchmarks). */
+    static Answer complete(Server s, String prompt, int maxTokens) throws IOException, InterruptedException {
+        JsonObject body = new JsonObject();
+        body.addProperty("model", "phi-2");
+        body.addProperty("prompt", prompt);
+        body.addProperty("max_tokens", maxTokens);
+        body.addProperty("temperature", 0);
+        body.addProperty("ignore_eos", true);
+        body.addProperty("stream", true);
+        JsonObject options = new JsonObject();
+        options.addProperty("include_usage", true);
+        body.add("stream_options", options);
+        JsonArray stop = new JsonArray();
+        stop.add(ChatFormat.STOP);
+        body.add("stop", stop);
+        Timer since = Timer.start();
+        HttpResponse<InputStream> r = CLIENT.send(HttpRequest.newBuilder(URI.create(s.base() + "/v1/completions"))
+                .header("Authorization", "Bearer " + s.key()).timeout(Duration.ofSeconds(600))
+                .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofInputStream());
+        if (r.statusCode() != 200) {
+            throw new IOException("status " + r.statusCode() + ": " + new String(r.body().readAllBytes(), StandardCharsets.UTF_8).strip());
+        }
+        StringBuilder text = new StringBuilder();
+        double ttft = Double.NaN;
+        int chunks = 0;
+        int usage = -1;
+        boolean done = false;
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                if (!line.startsWith("data: ")) {
+                    continue;
+                }
+                String data = line.substring("data: ".length());
+                if (data.equals("[DONE]")) {
+                    done = true;
+                    continue;
+                }
+                JsonObject o = JsonParser.parseString(data).getAsJsonObject();
+                if (o.has("error")) {
+                    throw new IOException("error event: " + o.get("error"));
+                }
+                JsonArray choices = o.has("choices") ? o.getAsJsonArray("choices") : new JsonArray();
+                if (!choices.isEmpty() && choices.get(0).getAsJsonObject().has("text")) {
+                    String piece = choices.get(0).getAsJsonObject().get("text").getAsString();
+                    if (!piece.isEmpty()) {
+                        if (Double.isNaN(ttft)) {
+                            ttft = since.seconds();
+                        }
+                        text.append(piece);
+                        chunks++;
+                    }
+                }
+                if (o.has("usage") && o.get("usage").isJsonObject()) {
+                    usage = o.getAsJsonObject("usage").get("completion_tokens").getAsInt();
+                }
+            }
+        }
+        if (!done) {
+            throw new IOException("the stream ended without [DONE]");
+        }
+        return new Answer(text.toString(), usage >= 0 ? usage : chunks, Double.isNaN(ttft) ? since.seconds() : ttft);
     }
 
     static double pct(List<Double> v, int p) {

@@ -35,6 +35,7 @@ final class Requests {
             case "prompt" -> chat ? "messages" : "prompt";
             case "jsonSchema" -> "response_format";
             case "cachePrompt" -> "cache_prompt";
+            case "repetitionPenalty" -> "repeat_penalty";
             default -> option.replaceAll("([A-Z])", "_$1").toLowerCase(java.util.Locale.ROOT);
         };
     }
@@ -61,6 +62,10 @@ final class Requests {
         Double temperature = number(body, "temperature", 0, 2);
         Double topP = number(body, "top_p", 0, 1);
         Double presencePenalty = number(body, "presence_penalty", -2, 2);
+        Integer topK = integer(body, "top_k", 0, Integer.MAX_VALUE);         // llama-server's sampling fields
+        Double minP = number(body, "min_p", 0, 1);
+        Double repeatPenalty = number(body, "repeat_penalty", 0, 10);
+        refuseUnsupported(body, chat);
         Integer givenSeed = integer(body, "seed", 0, Integer.MAX_VALUE); // llama.cpp's seeds are 32-bit
         Long seed = givenSeed == null ? null : givenSeed.longValue();
         boolean stream = bool(body, "stream");
@@ -93,6 +98,15 @@ final class Requests {
         if (presencePenalty != null) {
             o = o.toBuilder().presencePenalty(presencePenalty.floatValue()).build();
         }
+        if (topK != null) {
+            o = o.withTopK(topK);
+        }
+        if (minP != null) {
+            o = o.withMinP(minP.floatValue());
+        }
+        if (repeatPenalty != null) {
+            o = o.withRepetitionPenalty(repeatPenalty.floatValue());
+        }
         if (logprobs) {
             o = o.withLogprobs(Math.max(1, top));
         }
@@ -108,6 +122,47 @@ final class Requests {
         }
         o = o.toBuilder().grammar(grammar).jsonSchema(schema).build();
         return new Job(chat, prompt, o, stream, includeUsage, top, logprobs);
+    }
+
+    /**
+     * Fields that would change what the answer is, which this server does not do: a 400 naming the field rather than an
+     * answer that silently ignores it (their neutral values pass).
+     */
+    private static void refuseUnsupported(JsonObject body, boolean chat) {
+        Double frequency = number(body, "frequency_penalty", -2, 2);
+        if (frequency != null && frequency != 0) {
+            throw ApiError.badRequest("frequency_penalty", "'frequency_penalty' is not supported (presence_penalty and repeat_penalty are)");
+        }
+        for (String field : List.of("logit_bias", "tools", "functions")) {
+            JsonElement e = body.get(field);
+            boolean empty = e == null || e.isJsonNull() || e.isJsonArray() && e.getAsJsonArray().isEmpty()
+                    || e.isJsonObject() && e.getAsJsonObject().size() == 0;
+            if (!empty) {
+                throw ApiError.badRequest(field, "'" + field + "' is not supported: Phi-2 has no " + (field.equals("logit_bias") ? "logit bias here" : "tool calling"));
+            }
+        }
+        for (String field : List.of("tool_choice", "function_call")) {
+            JsonElement e = body.get(field);
+            if (e != null && !e.isJsonNull() && !(e.isJsonPrimitive() && e.getAsString().equals("none"))) {
+                throw ApiError.badRequest(field, "'" + field + "' is not supported: Phi-2 has no tool calling");
+            }
+        }
+        if (body.has("json_schema") && !body.get("json_schema").isJsonNull()) {
+            throw ApiError.badRequest("json_schema", "send the schema as OpenAI's response_format {\"type\": \"json_schema\", ...}");
+        }
+        if (!chat) {
+            if (bool(body, "echo")) {
+                throw ApiError.badRequest("echo", "'echo' is not supported");
+            }
+            Integer bestOf = integer(body, "best_of", 1, Integer.MAX_VALUE);
+            if (bestOf != null && bestOf != 1) {
+                throw ApiError.badRequest("best_of", "only best_of = 1 is supported");
+            }
+            String suffix = string(body, "suffix", false);
+            if (suffix != null && !suffix.isEmpty()) {
+                throw ApiError.badRequest("suffix", "'suffix' (insertion) is not supported");
+            }
+        }
     }
 
     /**

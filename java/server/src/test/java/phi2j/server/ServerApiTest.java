@@ -70,6 +70,24 @@ class ServerApiTest {
     }
 
     @Test
+    void llamaServersSamplingFieldsReachTheSampler() throws Exception {
+        GenerationOptions o = GenerationOptions.sampling(1f, 11).withMaxNewTokens(20).withIgnoreEndOfText(true);
+        GenerationResult greedy = direct("Once upon a time", GenerationOptions.greedy().withMaxNewTokens(20).withIgnoreEndOfText(true));
+        GenerationResult sampled = direct("Once upon a time", o.withTopK(0).withMinP(0f).withRepetitionPenalty(1.3f));
+        assertNotEquals(greedy.text(), sampled.text(), "this seed's sampled text differs from the greedy one");
+        String base = "{\"model\": \"phi-2\", \"prompt\": \"Once upon a time\", \"max_tokens\": 20, \"temperature\": 1, \"seed\": 11, \"ignore_eos\": true, ";
+        HttpResponse<String> topK1 = post("/v1/completions", base + "\"top_k\": 1}");
+        assertEquals(greedy.text(), text(topK1), "top_k 1 keeps the most likely token only: the greedy text");
+        HttpResponse<String> all = post("/v1/completions", base + "\"top_k\": 0, \"min_p\": 0, \"repeat_penalty\": 1.3}");
+        assertEquals(sampled.text(), text(all), "top_k, min_p and repeat_penalty give the library's text for the same options");
+    }
+
+    static String text(HttpResponse<String> r) {
+        assertEquals(200, r.statusCode(), r.body());
+        return JsonParser.parseString(r.body()).getAsJsonObject().getAsJsonArray("choices").get(0).getAsJsonObject().get("text").getAsString();
+    }
+
+    @Test
     void textCompletionsPlainAndStreamedGiveTheLibrarysText() throws Exception {
         GenerationResult ref = direct("Once upon a time", GenerationOptions.greedy().withMaxNewTokens(10));
         HttpResponse<String> r = post("/v1/completions", "{\"model\": \"phi-2\", \"prompt\": \"Once upon a time\", \"max_tokens\": 10, \"temperature\": 0}");

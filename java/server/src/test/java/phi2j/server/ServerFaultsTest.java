@@ -94,6 +94,10 @@ class ServerFaultsTest {
         l.add(Bad.of("five stops", "{\"model\": \"phi-2\", \"stop\": [\"a\",\"b\",\"c\",\"d\",\"e\"], " + msgs + "}", 400, "stop"));
         l.add(Bad.of("presence_penalty out of range", "{\"model\": \"phi-2\", \"presence_penalty\": 2.5, " + msgs + "}", 400,
                 "presence_penalty"));
+        for (String[] f : new String[][] {{"frequency_penalty", "0.5"}, {"logit_bias", "{\"50256\": -100}"}, {"tools", "[{\"type\": \"function\"}]"},
+                {"tool_choice", "\"required\""}, {"functions", "[{}]"}, {"json_schema", "{}"}, {"response_format", "{\"type\": \"xml\"}"}}) {
+            l.add(Bad.of(f[0] + " unsupported", "{\"model\": \"phi-2\", \"" + f[0] + "\": " + f[1] + ", " + msgs + "}", 400, f[0]));
+        }
         l.add(Bad.of("top_logprobs without logprobs", "{\"model\": \"phi-2\", \"top_logprobs\": 3, " + msgs + "}", 400, "top_logprobs"));
         Random rnd = new Random(14);
         String[][] fields = {
@@ -101,6 +105,11 @@ class ServerFaultsTest {
                 {"temperature", "-0.1", "2.5", "1e308", "\"hot\"", "{}"},
                 {"top_p", "-1", "1.5", "\"x\""},
                 {"presence_penalty", "-2.5", "3", "\"x\""},
+                {"top_k", "-1", "0.5", "\"x\""},
+                {"min_p", "-0.1", "1.5", "\"x\""},
+                {"repeat_penalty", "-1", "11", "\"x\""},
+                {"cache_prompt", "\"yes\"", "1"},
+                {"grammar", "5", "[]"},
                 {"seed", "\"x\"", "1e40", "0.5", "-1"},
                 {"stream", "\"yes\"", "1"},
                 {"logprobs", "\"yes\"", "2"},
