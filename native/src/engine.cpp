@@ -415,6 +415,24 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, Error & err) {
         }
     }
 
+    // Warm up as llama.cpp's own tools do: one decode of two tokens touches the weights, the KV cache and the compute
+    // buffers, so that the first request does not pay for it. Then the cache is emptied again.
+    {
+        std::vector<llama_token> warm;
+        for (llama_token t : {llama_vocab_bos(e->vocab_), llama_vocab_eos(e->vocab_)}) {
+            if (t != LLAMA_TOKEN_NULL) warm.push_back(t);
+        }
+        if (warm.empty()) warm.push_back(0);
+        const int32_t rc = llama_decode(e->ctx_, llama_batch_get_one(warm.data(), (int32_t) warm.size()));
+        if (rc != 0) {
+            err = Error{ErrorKind::MODEL, "", "llama.cpp could not run a first decode of " + p.path + " (llama_decode returned " +
+                                                  std::to_string(rc) + "; see the log)"};
+            return nullptr;
+        }
+        llama_synchronize(e->ctx_);
+        llama_memory_clear(llama_get_memory(e->ctx_), true);
+    }
+
     e->batch_.reset(new llama_batch(llama_batch_init((int32_t) llama_n_batch(e->ctx_), 0, 1)));
     for (int32_t i = 0; i < p.parallel; i++) {
         e->slots_.emplace_back(new Slot());

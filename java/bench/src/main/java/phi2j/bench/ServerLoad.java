@@ -45,7 +45,7 @@ import java.util.regex.Pattern;
  * turn (p50 over the clients) and the aggregate generated tokens per second. With {@code --peer NAME=COMMAND} another
  * server (llama-server) runs the same conversations in the same run, interleaved over {@code --rounds}, the order
  * alternating; each run starts its server afresh. COMMAND's placeholders: {model} {port} {parallel} {ctx} (all
- * sequences) {key}.
+ * sequences) {ctxseq} (one sequence's) {key}.
  *
  * <pre>
  * java -cp 'java/bench/target/classes:java/bench/target/lib/*' phi2j.bench.ServerLoad \
@@ -121,7 +121,8 @@ public final class ServerLoad {
         }
         int parallel = Integer.parseInt(a.get("--parallel"));
         String command = template.replace("{model}", Path.of(a.get("--model")).toAbsolutePath().toString()).replace("{port}", Integer.toString(port))
-                .replace("{parallel}", Integer.toString(parallel)).replace("{ctx}", Integer.toString(parallel * Integer.parseInt(a.get("--ctx"))))
+                .replace("{parallel}", Integer.toString(parallel)).replace("{ctxseq}", a.get("--ctx"))
+                .replace("{ctx}", Integer.toString(parallel * Integer.parseInt(a.get("--ctx"))))
                 .replace("{key}", key);
         Process p = new ProcessBuilder(words(command)).redirectErrorStream(true).start();
         drain(p.getInputStream());
@@ -242,7 +243,8 @@ public final class ServerLoad {
     // --- chat mode ---
 
     /** One chat run's figures: time to first token per turn (every client's), generated tokens, wall time, failures. */
-    record ChatRun(String server, int round, List<List<Double>> ttftByTurn, long tokens, double seconds, Map<String, Long> failures) {
+    record ChatRun(String server, int round, List<List<Double>> ttftByTurn, List<List<Integer>> evaluatedByTurn, long tokens, double seconds,
+                   Map<String, Long> failures) {
         double ttftP50(int turn) {
             return pct(ttftByTurn.get(turn), 50);
         }
@@ -253,6 +255,11 @@ public final class ServerLoad {
 
         double tokensPerSecond() {
             return tokens / seconds;
+        }
+
+        /** Mean prompt tokens the server evaluated (not from its cache) at this turn, or NaN when it does not say. */
+        double evaluated(int turn) {
+            return evaluatedByTurn.get(turn).stream().filter(n -> n >= 0).mapToInt(n -> n).average().orElse(Double.NaN);
         }
     }
 
@@ -268,22 +275,23 @@ public final class ServerLoad {
             }
             for (String name : order) {
                 try (Server s = name.equals("phi2 serve") ? startPhi2(a) : startPeer(name, peer.substring(peer.indexOf('=') + 1), a)) {
-                    ChatRun r = chatRun(s, round, Integer.parseInt(a.get("--clients")), turns, Integer.parseInt(a.get("--max-tokens")));
+                    ChatRun r = chatRun(s, round, Integer.parseInt(a.get("--clients")), Integer.parseInt(a.getOrDefault("--conversations", "1")),
+                            turns, Integer.parseInt(a.get("--max-tokens")));
                     runs.add(r);
                     System.err.printf(Locale.ROOT, "round %d, %s: %.2f t/s, first token turn 1 %.3f s, turn %d %.3f s%n", round, name,
                             r.tokensPerSecond(), r.ttftP50(0), turns, r.ttftP50(turns - 1));
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "%s clients x %d turns on %s (%s slots, %s tokens of context per slot, %s greedy tokens per answer%s), "
-                        + "%d round(s)%s%n", a.get("--clients"), turns, Path.of(a.get("--model")).getFileName(), a.get("--parallel"), a.get("--ctx"),
+        System.out.printf(Locale.ROOT, "%s clients x %s conversation(s) x %d turns on %s (%s slots, %s tokens of context per slot, %s greedy tokens per answer%s), "
+                        + "%d round(s)%s%n", a.get("--clients"), a.getOrDefault("--conversations", "1"), turns, Path.of(a.get("--model")).getFileName(), a.get("--parallel"), a.get("--ctx"),
                 a.get("--max-tokens"), a.containsKey("--serve-options") ? ", phi2 serve " + a.get("--serve-options") : "", rounds,
                 peer != null ? ", interleaved with " + peer.substring(0, peer.indexOf('=')) + ", order alternating" : "");
         List<String> header = new ArrayList<>(List.of("server", "round"));
         for (int t = 1; t <= turns; t++) {
             header.add("TTFT turn " + t + " (s)");
         }
-        header.addAll(List.of("turn " + turns + " / turn 1", "aggregate t/s", "failures"));
+        header.addAll(List.of("turn " + turns + " / turn 1", "evaluated tokens turn 1 / " + turns, "aggregate t/s", "failures"));
         List<String[]> rows = new ArrayList<>();
         for (ChatRun r : runs) {
             List<String> row = new ArrayList<>(List.of(r.server(), Integer.toString(r.round())));
@@ -291,6 +299,7 @@ public final class ServerLoad {
                 row.add(String.format(Locale.ROOT, "%.3f", r.ttftP50(t)));
             }
             row.add(String.format(Locale.ROOT, "%.2f", r.lastOverFirst()));
+            row.add(String.format(Locale.ROOT, "%.0f / %.0f", r.evaluated(0), r.evaluated(turns - 1)));
             row.add(String.format(Locale.ROOT, "%.2f", r.tokensPerSecond()));
             row.add(r.failures().isEmpty() ? "0" : r.failures().toString());
             rows.add(row.toArray(String[]::new));
@@ -311,11 +320,13 @@ public final class ServerLoad {
         }
     }
 
-    /** Every client's conversation of {@code turns} turns on {@code s}, at once. */
-    static ChatRun chatRun(Server s, int round, int clients, int turns, int maxTokens) throws InterruptedException {
+    /** Every client's {@code conversations} conversations of {@code turns} turns on {@code s}, the clients at once. */
+    static ChatRun chatRun(Server s, int round, int clients, int conversations, int turns, int maxTokens) throws InterruptedException {
         List<List<Double>> ttft = new ArrayList<>();
+        List<List<Integer>> evaluated = new ArrayList<>();
         for (int t = 0; t < turns; t++) {
             ttft.add(Collections.synchronizedList(new ArrayList<>()));
+            evaluated.add(Collections.synchronizedList(new ArrayList<>()));
         }
         AtomicLong tokens = new AtomicLong();
         Map<String, Long> failures = new ConcurrentHashMap<>();
@@ -324,18 +335,21 @@ public final class ServerLoad {
         for (int c = 0; c < clients; c++) {
             final int client = c;
             Thread thread = new Thread(() -> {
-                List<ChatFormat.Message> history = new ArrayList<>();
-                for (int t = 0; t < turns; t++) {
-                    history.add(new ChatFormat.Message("user", "I am client " + client + ". Question " + (t + 1) + ": tell me something about the number "
-                            + (client * 100 + t) + ", and why it matters."));
-                    try {
-                        Answer answer = complete(s, ChatFormat.render(history), maxTokens);
-                        ttft.get(t).add(answer.ttftSeconds());
-                        tokens.addAndGet(answer.tokens());
-                        history.add(new ChatFormat.Message("assistant", answer.text().strip()));
-                    } catch (Exception e) {
-                        failures.merge(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), 1L, Long::sum);
-                        return;
+                for (int k = 0; k < conversations; k++) {
+                    List<ChatFormat.Message> history = new ArrayList<>();
+                    for (int t = 0; t < turns; t++) {
+                        history.add(new ChatFormat.Message("user", "I am client " + client + " in conversation " + k + ". Question " + (t + 1)
+                                + ": tell me something about the number " + (client * 100 + k * 10 + t) + ", and why it matters."));
+                        try {
+                            Answer answer = complete(s, ChatFormat.render(history), maxTokens);
+                            ttft.get(t).add(answer.ttftSeconds());
+                            evaluated.get(t).add(answer.evaluated());
+                            tokens.addAndGet(answer.tokens());
+                            history.add(new ChatFormat.Message("assistant", answer.text().strip()));
+                        } catch (Exception e) {
+                            failures.merge(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), 1L, Long::sum);
+                            break;
+                        }
                     }
                 }
             });
@@ -345,10 +359,11 @@ public final class ServerLoad {
         for (Thread t : threads) {
             t.join();
         }
-        return new ChatRun(s.name(), round, ttft, tokens.get(), wall.seconds(), new TreeMap<>(failures));
+        return new ChatRun(s.name(), round, ttft, evaluated, tokens.get(), wall.seconds(), new TreeMap<>(failures));
     }
 
-    record Answer(String text, int tokens, double ttftSeconds) {
+    /** An answer: its text, tokens, time to first token, and the prompt tokens the server evaluated (-1: not said). */
+    record Answer(String text, int tokens, double ttftSeconds, int evaluated) {
     }
 
     /** One streamed, greedy completion of exactly {@code maxTokens} tokens (ignore_eos, as llama.cpp's benchmarks). */
@@ -367,9 +382,16 @@ public final class ServerLoad {
         stop.add(ChatFormat.STOP);
         body.add("stop", stop);
         Timer since = Timer.start();
-        HttpResponse<InputStream> r = CLIENT.send(HttpRequest.newBuilder(URI.create(s.base() + "/v1/completions"))
-                .header("Authorization", "Bearer " + s.key()).timeout(Duration.ofSeconds(600))
-                .POST(HttpRequest.BodyPublishers.ofString(body.toString())).build(), HttpResponse.BodyHandlers.ofInputStream());
+        HttpRequest request = HttpRequest.newBuilder(URI.create(s.base() + "/v1/completions")).header("Authorization", "Bearer " + s.key())
+                .timeout(Duration.ofSeconds(600)).POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
+        HttpResponse<InputStream> r;
+        try {
+            r = CLIENT.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        } catch (IOException dropped) {
+            // a kept-alive connection the server had closed (llama-server does): nothing was sent back, send it again once
+            since = Timer.start();
+            r = CLIENT.send(request, HttpResponse.BodyHandlers.ofInputStream());
+        }
         if (r.statusCode() != 200) {
             throw new IOException("status " + r.statusCode() + ": " + new String(r.body().readAllBytes(), StandardCharsets.UTF_8).strip());
         }
@@ -377,6 +399,7 @@ public final class ServerLoad {
         double ttft = Double.NaN;
         int chunks = 0;
         int usage = -1;
+        int evaluated = -1;
         boolean done = false;
         try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
             String line;
@@ -405,14 +428,19 @@ public final class ServerLoad {
                     }
                 }
                 if (o.has("usage") && o.get("usage").isJsonObject()) {
-                    usage = o.getAsJsonObject("usage").get("completion_tokens").getAsInt();
+                    JsonObject u = o.getAsJsonObject("usage");
+                    usage = u.get("completion_tokens").getAsInt();
+                    if (u.has("prompt_tokens_details") && u.get("prompt_tokens_details").isJsonObject()
+                            && u.getAsJsonObject("prompt_tokens_details").has("cached_tokens")) {
+                        evaluated = u.get("prompt_tokens").getAsInt() - u.getAsJsonObject("prompt_tokens_details").get("cached_tokens").getAsInt();
+                    }
                 }
             }
         }
         if (!done) {
             throw new IOException("the stream ended without [DONE]");
         }
-        return new Answer(text.toString(), usage >= 0 ? usage : chunks, Double.isNaN(ttft) ? since.seconds() : ttft);
+        return new Answer(text.toString(), usage >= 0 ? usage : chunks, Double.isNaN(ttft) ? since.seconds() : ttft, evaluated);
     }
 
     static double pct(List<Double> v, int p) {
