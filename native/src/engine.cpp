@@ -277,6 +277,8 @@ struct Slot {
     std::vector<std::string> stops;    // the caller's, and the end-of-text marker as text unless ignored
     int32_t eog_stop = -1;             // index in stops of the end-of-text marker
     SamplerPtr sampler;
+    SamplerPtr grammar;                // the grammar's sampler, outside the chain (see Engine::sample), or null
+    std::vector<llama_token_data> candidates;
     std::vector<int32_t> prompt;
     std::vector<int32_t> cached;       // tokens in this sequence's KV cache, for cache_prompt
     size_t prompt_pos = 0;             // next prompt token to evaluate
@@ -796,7 +798,8 @@ size_t Engine::restore_best(Slot & s, const std::vector<int32_t> & prompt, size_
 bool Engine::begin(Slot & s, Request & r, std::vector<uint8_t> & out) {
     const GenerationOptions & p = r.options;
     const int32_t nv = llama_vocab_n_tokens(vocab_);
-    // llama.cpp's sampler order (as its server's): grammar, penalties, top-k, top-p, min-p, temperature, then the draw.
+    // llama.cpp's sampler order (as its server's): penalties, top-k, top-p, min-p, temperature, then the draw; a grammar
+    // is its own sampler beside the chain (see sample()).
     SamplerPtr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
     if (!chain) {
         fail(r.id, native_error("could not create a sampler chain"), out);
@@ -808,9 +811,10 @@ bool Engine::begin(Slot & s, Request & r, std::vector<uint8_t> & out) {
         return true;
     };
     bool ok = true;
+    SamplerPtr grammar;
     if (!r.grammar.empty()) {
-        // first: the others then choose among the tokens the grammar allows (parsed at submit already)
-        ok = ok && add(llama_sampler_init_grammar(vocab_, r.grammar.c_str(), "root"));
+        grammar.reset(llama_sampler_init_grammar(vocab_, r.grammar.c_str(), "root")); // parsed at submit already
+        ok = grammar != nullptr;
     }
     if (p.repetitionPenalty != 1.0f || p.presencePenalty != 0.0f) {
         // the last 64 tokens, llama.cpp's default window
@@ -858,6 +862,7 @@ bool Engine::begin(Slot & s, Request & r, std::vector<uint8_t> & out) {
     }
     s.stops.insert(s.stops.end(), p.stopStrings.begin(), p.stopStrings.end());
     s.sampler = std::move(chain);
+    s.grammar = std::move(grammar);
     s.prompt = std::move(r.prompt);
     s.cached.assign(s.prompt.begin(), s.prompt.begin() + (long) keep);
     s.prompt_pos = keep;
@@ -903,9 +908,42 @@ void Engine::finish(Slot & s, Stop why, std::vector<uint8_t> & out) {
     put<int64_t>(out, s.t_last - s.t_prompt_done);
     put_bytes(out, tail);
     s.sampler.reset();
+    s.grammar.reset();
     s.request = -1;
     s.state = Slot::State::IDLE;
     boundary_ = true;
+}
+
+// The next token of slot s from output row `row`. With a grammar, as llama.cpp's common sampler does: the chain chooses
+// from every token first, and only when the grammar refuses that choice is the grammar applied to the whole vocabulary
+// and the choice made again (a model that follows the grammar, as a real one mostly does, costs one check per token,
+// not a pass over the vocabulary). The same token either way for greedy decoding.
+int32_t Engine::sample(Slot & s, int32_t row) {
+    if (!s.grammar) {
+        return llama_sampler_sample(s.sampler.get(), ctx_, row);
+    }
+    const float * logits = llama_get_logits_ith(ctx_, row);
+    const int32_t nv = llama_vocab_n_tokens(vocab_);
+    auto fill = [&]() {
+        s.candidates.resize((size_t) nv);
+        for (int32_t i = 0; i < nv; i++) s.candidates[(size_t) i] = llama_token_data{i, logits[i], 0.0f};
+        return llama_token_data_array{s.candidates.data(), s.candidates.size(), -1, false};
+    };
+    llama_token_data_array all = fill();
+    llama_sampler_apply(s.sampler.get(), &all);
+    llama_token id = all.selected >= 0 && (size_t) all.selected < all.size ? all.data[all.selected].id : all.data[0].id;
+    llama_token_data one_token{id, 1.0f, 0.0f};
+    llama_token_data_array one{&one_token, 1, -1, false};
+    llama_sampler_apply(s.grammar.get(), &one);
+    if (std::isinf(one.data[0].logit)) { // refused: choose again among what the grammar allows
+        all = fill();
+        llama_sampler_apply(s.grammar.get(), &all);
+        llama_sampler_apply(s.sampler.get(), &all);
+        id = all.selected >= 0 && (size_t) all.selected < all.size ? all.data[all.selected].id : all.data[0].id;
+    }
+    llama_sampler_accept(s.grammar.get(), id);
+    llama_sampler_accept(s.sampler.get(), id);
+    return id;
 }
 
 void Engine::after_sample(Slot & s, int32_t token, int32_t batch_index, std::vector<uint8_t> & out) {
@@ -1108,6 +1146,7 @@ bool Engine::step(std::vector<uint8_t> & out) {
                 s.cached.clear();
                 llama_memory_seq_rm(llama_get_memory(ctx_), s.id, -1, -1);
                 s.sampler.reset();
+                s.grammar.reset();
                 s.request = -1;
                 s.state = Slot::State::IDLE;
             }
@@ -1117,7 +1156,7 @@ bool Engine::step(std::vector<uint8_t> & out) {
     for (auto & sp : slots_) {
         Slot & s = *sp;
         if (s.state == Slot::State::IDLE || s.batch_index < 0) continue;
-        const int32_t token = llama_sampler_sample(s.sampler.get(), ctx_, s.batch_index);
+        const int32_t token = sample(s, s.batch_index);
         after_sample(s, token, s.batch_index, out);
     }
     return true;

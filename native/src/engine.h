@@ -174,6 +174,7 @@ private:
     bool begin(Slot & s, Request & r, std::vector<uint8_t> & out);
     void finish(Slot & s, Stop why, std::vector<uint8_t> & out);
     void fail(int32_t id, const Error & err, std::vector<uint8_t> & out);
+    int32_t sample(Slot & s, int32_t row);
     void after_sample(Slot & s, int32_t token, int32_t batch_index, std::vector<uint8_t> & out);
     std::string piece(int32_t token) const;
 

@@ -324,6 +324,22 @@ int main(int argc, char ** argv) {
             const Run b2 = cached_run(*h, 83, pb, true);
             CHECK(b2.cached == (int32_t) pb.size() - 1 && b2.tokens == b.tokens, "and so does the second: %d cached", b2.cached);
         }
+        // two slots: a state saved from one slot is restored into the other
+        hp.parallel = 2;
+        hp.contextSize = 256;
+        auto two = phi2j::Engine::load(hp, err);
+        CHECK(two != nullptr, "load with two slots and a host cache: %s", err.message.c_str());
+        if (two) {
+            std::vector<int32_t> pc;
+            CHECK(two->tokenize("Alice: Where is the nearest station, and when does the last train leave tonight?\nBob:", pc, err), "tokenize");
+            const Run a = cached_run(*two, 84, pa, true);
+            const Run b = cached_run(*two, 85, pb, true);
+            const Run c = cached_run(*two, 86, pc, true);      // takes a's slot, the least recently used: a goes to host memory
+            CHECK(c.slot == a.slot && b.slot != a.slot, "slots %d %d %d", a.slot, b.slot, c.slot);
+            const Run again = cached_run(*two, 87, pa, true);  // the least recently used slot is now b's
+            CHECK(again.slot == b.slot && again.cached == (int32_t) pa.size() - 1 && again.tokens == a.tokens,
+                  "a comes back from host memory into the other slot %d: %d of %zu cached", again.slot, again.cached, pa.size());
+        }
         hp.cacheRamMib = -1;
         CHECK(!phi2j::Engine::load(hp, err) && err.field == "cacheRamMib", "a negative cache size is refused, naming cacheRamMib");
     }

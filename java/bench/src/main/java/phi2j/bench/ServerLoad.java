@@ -41,11 +41,15 @@ import java.util.regex.Pattern;
  *
  * <p>Chat mode ({@code --chat-turns T}): N clients each hold a conversation of T turns, re-sending the growing history
  * every turn as a conversation client does (rendered as Phi-2's chat by {@link ChatFormat}, sent to /v1/completions so
- * that every server sees the same tokens), greedy, {@code --max-tokens} per answer. Reports time to first token per
- * turn (p50 over the clients) and the aggregate generated tokens per second. With {@code --peer NAME=COMMAND} another
+ * that every server sees the same tokens), greedy, {@code --max-tokens} per answer, each client running
+ * {@code --conversations} of them one after another and starting {@code --stagger-ms} after the one before. Reports the
+ * mean time to first token per turn, the prompt tokens the server evaluated (those it did not take from a cache), and
+ * the aggregate generated tokens per second. With {@code --peer NAME=COMMAND} another
  * server (llama-server) runs the same conversations in the same run, interleaved over {@code --rounds}, the order
  * alternating; each run starts its server afresh. COMMAND's placeholders: {model} {port} {parallel} {ctx} (all
- * sequences) {ctxseq} (one sequence's) {key}.
+ * sequences) {ctxseq} (one sequence's) {key}. {@code --grammar GBNF} constrains the answers (both servers take
+ * llama-server's {@code grammar} field): on a model with random weights, a grammar of whole words makes its answers text
+ * that tokenizes back to the tokens it generated, as a real model's answers do, rather than byte soup that does not.
  *
  * <pre>
  * java -cp 'java/bench/target/classes:java/bench/target/lib/*' phi2j.bench.ServerLoad \
@@ -245,12 +249,13 @@ public final class ServerLoad {
     /** One chat run's figures: time to first token per turn (every client's), generated tokens, wall time, failures. */
     record ChatRun(String server, int round, List<List<Double>> ttftByTurn, List<List<Integer>> evaluatedByTurn, long tokens, double seconds,
                    Map<String, Long> failures) {
-        double ttftP50(int turn) {
-            return pct(ttftByTurn.get(turn), 50);
+        /** The mean time to first token at this turn, over every client's conversations. */
+        double ttft(int turn) {
+            return ttftByTurn.get(turn).stream().mapToDouble(d -> d).average().orElse(Double.NaN);
         }
 
         double lastOverFirst() {
-            return ttftP50(ttftByTurn.size() - 1) / ttftP50(0);
+            return ttft(ttftByTurn.size() - 1) / ttft(0);
         }
 
         double tokensPerSecond() {
@@ -276,27 +281,28 @@ public final class ServerLoad {
             for (String name : order) {
                 try (Server s = name.equals("phi2 serve") ? startPhi2(a) : startPeer(name, peer.substring(peer.indexOf('=') + 1), a)) {
                     ChatRun r = chatRun(s, round, Integer.parseInt(a.get("--clients")), Integer.parseInt(a.getOrDefault("--conversations", "1")),
-                            turns, Integer.parseInt(a.get("--max-tokens")));
+                            turns, Integer.parseInt(a.get("--max-tokens")), a.get("--grammar"), Long.parseLong(a.getOrDefault("--stagger-ms", "0")));
                     runs.add(r);
                     System.err.printf(Locale.ROOT, "round %d, %s: %.2f t/s, first token turn 1 %.3f s, turn %d %.3f s%n", round, name,
-                            r.tokensPerSecond(), r.ttftP50(0), turns, r.ttftP50(turns - 1));
+                            r.tokensPerSecond(), r.ttft(0), turns, r.ttft(turns - 1));
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "%s clients x %s conversation(s) x %d turns on %s (%s slots, %s tokens of context per slot, %s greedy tokens per answer%s), "
+        System.out.printf(Locale.ROOT, "%s clients x %s conversation(s) x %d turns on %s (%s slots, %s tokens of context per slot, %s greedy tokens per answer%s%s), "
                         + "%d round(s)%s%n", a.get("--clients"), a.getOrDefault("--conversations", "1"), turns, Path.of(a.get("--model")).getFileName(), a.get("--parallel"), a.get("--ctx"),
-                a.get("--max-tokens"), a.containsKey("--serve-options") ? ", phi2 serve " + a.get("--serve-options") : "", rounds,
+                a.get("--max-tokens"), a.containsKey("--grammar") ? " under the grammar " + a.get("--grammar") : "",
+                a.containsKey("--serve-options") ? ", phi2 serve " + a.get("--serve-options") : "", rounds,
                 peer != null ? ", interleaved with " + peer.substring(0, peer.indexOf('=')) + ", order alternating" : "");
         List<String> header = new ArrayList<>(List.of("server", "round"));
         for (int t = 1; t <= turns; t++) {
-            header.add("TTFT turn " + t + " (s)");
+            header.add("TTFT turn " + t + " (mean, s)");
         }
         header.addAll(List.of("turn " + turns + " / turn 1", "evaluated tokens turn 1 / " + turns, "aggregate t/s", "failures"));
         List<String[]> rows = new ArrayList<>();
         for (ChatRun r : runs) {
             List<String> row = new ArrayList<>(List.of(r.server(), Integer.toString(r.round())));
             for (int t = 0; t < turns; t++) {
-                row.add(String.format(Locale.ROOT, "%.3f", r.ttftP50(t)));
+                row.add(String.format(Locale.ROOT, "%.3f", r.ttft(t)));
             }
             row.add(String.format(Locale.ROOT, "%.2f", r.lastOverFirst()));
             row.add(String.format(Locale.ROOT, "%.0f / %.0f", r.evaluated(0), r.evaluated(turns - 1)));
@@ -321,7 +327,8 @@ public final class ServerLoad {
     }
 
     /** Every client's {@code conversations} conversations of {@code turns} turns on {@code s}, the clients at once. */
-    static ChatRun chatRun(Server s, int round, int clients, int conversations, int turns, int maxTokens) throws InterruptedException {
+    static ChatRun chatRun(Server s, int round, int clients, int conversations, int turns, int maxTokens, String grammar, long staggerMs)
+            throws InterruptedException {
         List<List<Double>> ttft = new ArrayList<>();
         List<List<Integer>> evaluated = new ArrayList<>();
         for (int t = 0; t < turns; t++) {
@@ -335,13 +342,18 @@ public final class ServerLoad {
         for (int c = 0; c < clients; c++) {
             final int client = c;
             Thread thread = new Thread(() -> {
+                try {
+                    Thread.sleep(client * staggerMs); // clients that do not all start at once, as users do not
+                } catch (InterruptedException e) {
+                    return;
+                }
                 for (int k = 0; k < conversations; k++) {
                     List<ChatFormat.Message> history = new ArrayList<>();
                     for (int t = 0; t < turns; t++) {
                         history.add(new ChatFormat.Message("user", "I am client " + client + " in conversation " + k + ". Question " + (t + 1)
                                 + ": tell me something about the number " + (client * 100 + k * 10 + t) + ", and why it matters."));
                         try {
-                            Answer answer = complete(s, ChatFormat.render(history), maxTokens);
+                            Answer answer = complete(s, ChatFormat.render(history), maxTokens, grammar);
                             ttft.get(t).add(answer.ttftSeconds());
                             evaluated.get(t).add(answer.evaluated());
                             tokens.addAndGet(answer.tokens());
@@ -367,7 +379,7 @@ public final class ServerLoad {
     }
 
     /** One streamed, greedy completion of exactly {@code maxTokens} tokens (ignore_eos, as llama.cpp's benchmarks). */
-    static Answer complete(Server s, String prompt, int maxTokens) throws IOException, InterruptedException {
+    static Answer complete(Server s, String prompt, int maxTokens, String grammar) throws IOException, InterruptedException {
         JsonObject body = new JsonObject();
         body.addProperty("model", "phi-2");
         body.addProperty("prompt", prompt);
@@ -381,6 +393,9 @@ public final class ServerLoad {
         JsonArray stop = new JsonArray();
         stop.add(ChatFormat.STOP);
         body.add("stop", stop);
+        if (grammar != null) {
+            body.addProperty("grammar", grammar);
+        }
         Timer since = Timer.start();
         HttpRequest request = HttpRequest.newBuilder(URI.create(s.base() + "/v1/completions")).header("Authorization", "Bearer " + s.key())
                 .timeout(Duration.ofSeconds(600)).POST(HttpRequest.BodyPublishers.ofString(body.toString())).build();
