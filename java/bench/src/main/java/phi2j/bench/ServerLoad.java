@@ -42,7 +42,8 @@ import java.util.regex.Pattern;
  * <p>Chat mode ({@code --chat-turns T}): N clients each hold a conversation of T turns, re-sending the growing history
  * every turn as a conversation client does (rendered as Phi-2's chat by {@link ChatFormat}, sent to /v1/completions so
  * that every server sees the same tokens), greedy, {@code --max-tokens} per answer, each client running
- * {@code --conversations} of them one after another and starting {@code --stagger-ms} after the one before. Reports the
+ * {@code --conversations} of them one after another, starting {@code --stagger-ms} after the one before and waiting
+ * {@code --think-ms} after each answer (a user reading it; 0: the next turn at once). Reports the
  * mean time to first token per turn, the prompt tokens the server evaluated (those it did not take from a cache), and
  * the aggregate generated tokens per second. With {@code --peer NAME=COMMAND} another
  * server (llama-server) runs the same conversations in the same run, interleaved over {@code --rounds}, the order
@@ -281,15 +282,18 @@ public final class ServerLoad {
             for (String name : order) {
                 try (Server s = name.equals("phi2 serve") ? startPhi2(a) : startPeer(name, peer.substring(peer.indexOf('=') + 1), a)) {
                     ChatRun r = chatRun(s, round, Integer.parseInt(a.get("--clients")), Integer.parseInt(a.getOrDefault("--conversations", "1")),
-                            turns, Integer.parseInt(a.get("--max-tokens")), a.get("--grammar"), Long.parseLong(a.getOrDefault("--stagger-ms", "0")));
+                            turns, Integer.parseInt(a.get("--max-tokens")), a.get("--grammar"), Long.parseLong(a.getOrDefault("--stagger-ms", "0")),
+                            Long.parseLong(a.getOrDefault("--think-ms", "0")));
                     runs.add(r);
                     System.err.printf(Locale.ROOT, "round %d, %s: %.2f t/s, first token turn 1 %.3f s, turn %d %.3f s%n", round, name,
                             r.tokensPerSecond(), r.ttft(0), turns, r.ttft(turns - 1));
                 }
             }
         }
-        System.out.printf(Locale.ROOT, "%s clients x %s conversation(s) x %d turns on %s (%s slots, %s tokens of context per slot, %s greedy tokens per answer%s%s), "
-                        + "%d round(s)%s%n", a.get("--clients"), a.getOrDefault("--conversations", "1"), turns, Path.of(a.get("--model")).getFileName(), a.get("--parallel"), a.get("--ctx"),
+        System.out.printf(Locale.ROOT, "%s clients x %s conversation(s) x %d turns, started %s ms apart, %s ms between turns, on %s (%s slots, "
+                        + "%s tokens of context per slot, %s greedy tokens per answer%s%s), %d round(s)%s%n", a.get("--clients"),
+                a.getOrDefault("--conversations", "1"), turns, a.getOrDefault("--stagger-ms", "0"), a.getOrDefault("--think-ms", "0"),
+                Path.of(a.get("--model")).getFileName(), a.get("--parallel"), a.get("--ctx"),
                 a.get("--max-tokens"), a.containsKey("--grammar") ? " under the grammar " + a.get("--grammar") : "",
                 a.containsKey("--serve-options") ? ", phi2 serve " + a.get("--serve-options") : "", rounds,
                 peer != null ? ", interleaved with " + peer.substring(0, peer.indexOf('=')) + ", order alternating" : "");
@@ -327,8 +331,8 @@ public final class ServerLoad {
     }
 
     /** Every client's {@code conversations} conversations of {@code turns} turns on {@code s}, the clients at once. */
-    static ChatRun chatRun(Server s, int round, int clients, int conversations, int turns, int maxTokens, String grammar, long staggerMs)
-            throws InterruptedException {
+    static ChatRun chatRun(Server s, int round, int clients, int conversations, int turns, int maxTokens, String grammar, long staggerMs,
+                           long thinkMs) throws InterruptedException {
         List<List<Double>> ttft = new ArrayList<>();
         List<List<Integer>> evaluated = new ArrayList<>();
         for (int t = 0; t < turns; t++) {
@@ -358,6 +362,7 @@ public final class ServerLoad {
                             evaluated.get(t).add(answer.evaluated());
                             tokens.addAndGet(answer.tokens());
                             history.add(new ChatFormat.Message("assistant", answer.text().strip()));
+                            Thread.sleep(thinkMs); // the user reads the answer and types the next question
                         } catch (Exception e) {
                             failures.merge(e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(), 1L, Long::sum);
                             break;
