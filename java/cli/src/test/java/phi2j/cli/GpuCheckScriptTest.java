@@ -68,7 +68,7 @@ class GpuCheckScriptTest {
         assertEquals(0, prepare.exit(), prepare.err());
         assertEquals(5, prepare.out().lines().count(), prepare.out());
         assertTrue(prepare.out().contains("scripts/package.sh"), prepare.out());
-        assertTrue(prepare.out().contains("under 60 MiB"), prepare.out());
+        assertTrue(prepare.out().contains("under 63 MiB"), prepare.out());
     }
 
     @Test
