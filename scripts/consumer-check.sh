@@ -151,8 +151,22 @@ if wanted boot; then
 fi
 if [ $VULKAN -eq 1 ] && wanted vulkan; then
   project vulkan "$NATIVE_DEP $VULKAN_DEP" "$COPY_DEPS"
-  build vulkan && run_check vulkan native env PHI2_CONSUMER_GPU=1 GGML_VK_VISIBLE_DEVICES="${GGML_VK_VISIBLE_DEVICES:-0}" java -cp "target/classes:target/lib/*" demo.App "$MODEL" native
-  grep -q 'backends=.*Vulkan' "$WORK/vulkan.log" || { say "vulkan: the engine did not load the Vulkan backend"; FAILED+=("vulkan-backend"); }
+  if build vulkan; then
+    run_check vulkan native env PHI2_CONSUMER_GPU=1 GGML_VK_VISIBLE_DEVICES="${GGML_VK_VISIBLE_DEVICES:-0}" java -cp "target/classes:target/lib/*" demo.App "$MODEL" native
+    # every layer, the output layer with them, on the Vulkan device (llama.cpp's own per-layer assignment, as ModelInfo reports it)
+    grep -Eq '^consumer: .* placement=([0-9]+)/\1_layers_on_Vulkan0_' "$WORK/vulkan.log" \
+      || { say "vulkan: the layers did not all go to Vulkan0: $(grep -o 'placement=[^ ]*' "$WORK/vulkan.log")"; FAILED+=("vulkan-placement"); }
+    # the control: with the device hidden (ggml's Vulkan backend passes over llvmpipe unless it is named), asking for the
+    # GPU must fail, naming the cause, not run on the CPU
+    if (cd "$WORK/vulkan" && env -u GGML_VK_VISIBLE_DEVICES PHI2_CONSUMER_GPU=1 java -cp "target/classes:target/lib/*" demo.App "$MODEL" native) \
+         > "$WORK/vulkan-hidden.log" 2>&1; then
+      say "vulkan: with the device hidden the consumer still ran (log $WORK/vulkan-hidden.log)"; FAILED+=("vulkan-hidden")
+    elif ! grep -q 'no GPU device' "$WORK/vulkan-hidden.log"; then
+      say "vulkan: with the device hidden the failure does not name the missing device:"; tail -5 "$WORK/vulkan-hidden.log" >&2; FAILED+=("vulkan-hidden")
+    else
+      say "vulkan, device hidden: refused as it should be: $(grep -o 'asks for .* no GPU device' "$WORK/vulkan-hidden.log" | sed -n 1p)"
+    fi
+  fi
 fi
 if wanted binding; then
   project binding "" "$COPY_DEPS"

@@ -61,7 +61,10 @@ if [ ! -x "$DROOT/usr/bin/apt-get" ]; then
   mv "$DROOT.partial" "$DROOT"
 fi
 IN_ROOT=(chroot "$DROOT" env -i PATH=/usr/bin:/bin HOME=/root LANG=C.UTF-8)
-"${IN_ROOT[@]}" sh -c 'command -v java javac mvn cmake cc gcc clang' >/dev/null 2>&1 && die "$DROOT has Java or build tools in it; give a clean root with --root"
+# each tool by name: dash's `command -v a b c` looks up only the first
+for tool in java javac mvn cmake cc gcc clang; do
+  "${IN_ROOT[@]}" sh -c "command -v $tool" >/dev/null 2>&1 && die "$DROOT has $tool in it ($("${IN_ROOT[@]}" sh -c "command -v $tool")); give a clean root with --root"
+done
 mountpoint -q "$DROOT/proc" || mount -t proc proc "$DROOT/proc" || die "cannot mount /proc in $DROOT"
 trap 'mountpoint -q "$DROOT/proc" && umount "$DROOT/proc"' EXIT
 rm -rf "$DROOT/opt/$NAME" "$DROOT/opt/models" && mkdir -p "$DROOT/opt/models"
@@ -116,12 +119,19 @@ if [ -n "$ADDON" ]; then
   export PHI2_CACHE_DIR="$WORK/cache"
   # ggml's Vulkan backend passes over CPU-type devices (llvmpipe) unless they are named, as CUDA_VISIBLE_DEVICES does
   export GGML_VK_VISIBLE_DEVICES="${GGML_VK_VISIBLE_DEVICES:-0}"
-  vulkan_device() {
-    (cd "$WORK" && env -u PHI2_HOME "$H" devices) > "$WORK/devices.out" 2>&1 || { cat "$WORK/devices.out" >&2; return 1; }
-    grep -E '^  [0-9]|^backends' "$WORK/devices.out" >&2
-    grep -q 'Vulkan' "$WORK/devices.out"
+  # a device line, not a word: "  1  GPU    Vulkan0  llvmpipe (LLVM ...)" (index, type, name, description)
+  VK_DEVICE='^  [0-9]+  (GPU|IGPU) +Vulkan0 +llvmpipe'
+  vulkan_device() { # OUT [env ARG...]
+    local out="$1"; shift
+    (cd "$WORK" && env -u PHI2_HOME "$@" "$H" devices) > "$WORK/$out" 2>&1 || { cat "$WORK/$out" >&2; return 1; }
+    set -- "$out"
+    grep -E '^  [0-9]|^backends' "$WORK/$1" >&2
+    grep -Eq "$VK_DEVICE" "$WORK/$1"
   }
-  check "phi2 devices lists a Vulkan device" vulkan_device
+  check "phi2 devices lists the Vulkan device Vulkan0 (llvmpipe)" vulkan_device devices.out
+  # the control: with the device hidden the same check must fail (the backends line still says Vulkan)
+  hidden_device() { ! vulkan_device devices-hidden.out -u GGML_VK_VISIBLE_DEVICES && grep -q '^backends: .*Vulkan' "$WORK/devices-hidden.out"; }
+  check "control: with GGML_VK_VISIBLE_DEVICES unset, the Vulkan module loads and the device check fails" hidden_device
   F16="$WORK/tiny-f16.gguf"
   (cd "$WORK" && env -u PHI2_HOME "$H" quantize "$MODEL" "$F16" F16 --force >/dev/null 2>&1) || die "cannot make an F16 copy of $MODEL"
   python3 - "$MODEL" "$WORK/tiny-damaged.gguf" <<'PY' || die "cannot make the damaged copy"
@@ -170,19 +180,29 @@ for name, dims, t, off in tensors:
         sys.exit(0)
 sys.exit("no output.weight")
 PY
+  # where the layers ran, from verify's header: "verify: MODEL (-ngl 99: 33/33 layers on Vulkan0 (llvmpipe ...), KV cache on Vulkan0; ..."
+  ON_VULKAN='^verify: [^ ]+ \(-ngl 99: ([0-9]+)/\1 layers on Vulkan0 \(llvmpipe.*KV cache on Vulkan0;'
   verify_passes() { # MODEL LABEL
     (cd "$WORK" && env -u PHI2_HOME "$H" verify -m "$1" -ngl 99 --positions 4) > "$WORK/verify-$2.out" 2>&1
-    local rc=$?; tail -2 "$WORK/verify-$2.out" >&2
-    [ $rc -eq 0 ] && grep -q 'PASS' "$WORK/verify-$2.out" && grep -qi 'vulkan' "$WORK/verify-$2.out"
+    local rc=$?; grep -E '^verify:|^PASS|^FAIL' "$WORK/verify-$2.out" >&2
+    [ $rc -eq 0 ] && grep -q '^PASS: ' "$WORK/verify-$2.out" && grep -Eq "$ON_VULKAN" "$WORK/verify-$2.out"
   }
   check "phi2 verify -ngl 99 on Vulkan passes on the tiny F32 model" verify_passes "$MODEL" f32
   check "phi2 verify -ngl 99 on Vulkan passes on its F16 copy" verify_passes "$F16" f16
   damaged_fails() {
     (cd "$WORK" && env -u PHI2_HOME "$H" verify -m "$WORK/tiny-damaged.gguf" --against "$MODEL" -ngl 99 --positions 4) > "$WORK/verify-damaged.out" 2>&1
-    local rc=$?; tail -2 "$WORK/verify-damaged.out" >&2
-    [ $rc -eq 1 ] && grep -q 'FAIL' "$WORK/verify-damaged.out"
+    local rc=$?; grep -E '^verify:|^PASS|^FAIL' "$WORK/verify-damaged.out" >&2
+    [ $rc -eq 1 ] && grep -q '^FAIL: ' "$WORK/verify-damaged.out" && grep -Eq "$ON_VULKAN" "$WORK/verify-damaged.out"
   }
   check "phi2 verify -ngl 99 on Vulkan fails on a copy with damaged output weights" damaged_fails
+  # the control: with the device hidden, verify -ngl 99 must refuse (exit 2) naming the cause, and never print PASS
+  hidden_verify() {
+    (cd "$WORK" && env -u PHI2_HOME -u GGML_VK_VISIBLE_DEVICES "$H" verify -m "$MODEL" -ngl 99 --positions 4) > "$WORK/verify-hidden.out" 2>&1
+    local rc=$?; sed -n 1p "$WORK/verify-hidden.out" | cut -c1-240 >&2
+    [ $rc -eq 2 ] && ! grep -q 'PASS' "$WORK/verify-hidden.out" && grep -q 'no GPU device' "$WORK/verify-hidden.out" \
+      && grep -q 'GGML_VK_VISIBLE_DEVICES' "$WORK/verify-hidden.out"
+  }
+  check "control: with the Vulkan device hidden, phi2 verify -ngl 99 refuses naming the missing device" hidden_verify
 fi
 
 if [ ${#FAILED[@]} -gt 0 ]; then

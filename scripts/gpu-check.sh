@@ -24,9 +24,12 @@
 #   --package FILE     with --prepare: this CLI package instead of making one (scripts/package.sh)
 #   --dry-run          print each step and its commands without running anything
 # Steps: 1 the GPU module and llama-bench from the kit's source; 2 the module's add-on jar into the package's lib/;
-# 3 phi2 devices (the GPU must show); 4 Phi-2-shaped models with random weights; 5 phi2 verify, GPU against CPU, on
-# each; 6 phi2 bench -ngl 99 interleaved with llama-bench of the same module, pp512 and tg128; then results.md,
-# results.json and bench.png (with gpu-check.log) in the results folder.
+# 3 phi2 devices (a GPU device line must show); 4 Phi-2-shaped models with random weights; 5 phi2 verify, GPU against
+# CPU, on each (every layer must run on the GPU), and a control that must FAIL on the numbers (two tiny models with
+# different weights); 6 phi2 bench -ngl 99 interleaved with llama-bench of the same module, pp512 and tg128; then
+# results.md, results.json and bench.png (with gpu-check.log) in the results folder. --backend cpu verifies each
+# quantized model against the F16 one instead (a CPU has no GPU to compare) and benches with -ngl 0. The check exits
+# 0 when every model PASSes and the control FAILs, 1 when a model FAILs, 2 when a step gave no result.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 die() { echo "gpu-check: $*" >&2; exit 2; }
@@ -139,13 +142,16 @@ M="$WORK/models"
 MODELS=(); for t in ${TYPES//,/ }; do MODELS+=("$M/synthetic-phi2-$(echo "$t" | tr 'A-Z' 'a-z').gguf"); done
 QUANTS="$(echo "${TYPES//,/ }" | sed 's/\bF16\b//' | xargs)"
 CP="$DIST/lib/*:$KIT/phi2-bench.jar"
+# a GPU backend: every model with -ngl 99 against itself on the CPU; the CPU smoke run: each model against the F16 one
+if [ "$BACKEND" = cpu ]; then NGL=(); VERIFY_ARGS=(--against "$M/synthetic-phi2-f16.gguf"); BENCH_NGL=0; ALL_LAYERS=()
+else NGL=(-ngl 99); VERIFY_ARGS=(-ngl 99); BENCH_NGL=99; ALL_LAYERS=(--all-layers); fi
 STEPS=(
   "1. build: $([ -n "$BUILD" ] && echo "bash scripts/build-native.sh portable-$BACKEND --backend-only --with-tools --cpu-modules $WORK/cpu --llama-src $WORK/llama.cpp --llama-src-listing $KIT/llama.cpp.listing ${TARGETS:+--gpu-targets $TARGETS }--jobs $JOBS --out $BUILD$([ $REUSE -eq 1 ] && echo " (skipped when $BUILD has a manifest and llama-bench)")" || echo "none: the package's portable engine on the CPU, llama-bench from $BENCH_TOOLS")"
   "2. add-on: $([ -n "$BUILD" ] && echo "bash scripts/native-jar.sh $BUILD --out $DIST/lib (the linux-x86_64-$BACKEND jar beside the engine's, as a user adds it)" || echo "none")"
   "3. devices: $PHI2 devices --json > $WORK/devices.json ($([ "$BACKEND" = cpu ] && echo "the CPU must be listed" || echo "a GPU device must be listed"))"
   "4. models: PHI2=$PHI2 PHI2_SHAPE=$SHAPE PHI2_TYPES='$QUANTS' PHI2_MODELS_DIR=$M PHI2_SHARED_DATA=$KIT/data bash scripts/make-phi2-shaped.sh"
-  "5. verify: for each model, $PHI2 verify -m MODEL -ngl 99 --positions 4 --json > $WORK/verify-TYPE.json"
-  "6. bench: $DIST/runtime/bin/java -cp '$CP' phi2j.bench.EngineComparison --tools $BENCH_TOOLS --phi2 $PHI2 --models $(IFS=,; echo "${MODELS[*]}") --pp 512 --tg 128 --ngl 99 --rounds $ROUNDS --reps 3 --json $WORK/bench.json --plot $OUT/bench.png > $WORK/bench.md"
+  "5. verify: for each model, $PHI2 verify -m MODEL ${VERIFY_ARGS[*]} --positions 4 --json > $WORK/verify-TYPE.json, its verdict read by GpuCheckReport verdict$([ "$BACKEND" != cpu ] && echo " --all-layers"); control: $PHI2 synth --shape tiny --seed 1 and --seed 2, then verify -m seed2 --against seed1 ${NGL[*]} must FAIL"
+  "6. bench: $DIST/runtime/bin/java -cp '$CP' phi2j.bench.EngineComparison --tools $BENCH_TOOLS --phi2 $PHI2 --models $(IFS=,; echo "${MODELS[*]}") --pp 512 --tg 128 --ngl $BENCH_NGL --rounds $ROUNDS --reps 3 --json $WORK/bench.json --plot $OUT/bench.png > $WORK/bench.md"
   "7. results: phi2j.bench.GpuCheckReport writes $OUT/results.md, $OUT/results.json, $OUT/bench.png, $OUT/gpu-check.log"
 )
 if [ $DRY -eq 1 ]; then
@@ -227,17 +233,35 @@ devices() { (cd "$WORK" && "$PHI2" devices --json) > "$WORK/devices.json" && gre
 step devices devices
 rm -rf "$M"
 step models env PHI2="$PHI2" PHI2_SHAPE="$SHAPE" PHI2_TYPES="$QUANTS" PHI2_MODELS_DIR="$M" PHI2_SHARED_DATA="$KIT/data" bash "$ROOT/scripts/make-phi2-shaped.sh"
+JAVA="$DIST/runtime/bin/java"
+# A verify is a result when phi2 exited 0 (PASS) or 1 (FAIL) and the JSON it wrote says the same verdict (and, on a GPU,
+# that every layer ran there); anything else (a refusal, a JVM that died, an empty file) is a step that gave none.
+verify() { # TYPE EXPECT MODEL ARGS...: EXPECT is PASS, or FAIL for the control
+  local t="$1" expect="$2" model="$3"; shift 3
+  (cd "$WORK" && "$PHI2" verify -m "$model" "$@" --positions 4 --json) > "$WORK/verify-$t.json"; local rc=$?
+  [ $rc -le 1 ] || { echo "phi2 verify exited $rc: no result"; return 1; }
+  local v; v="$("$JAVA" -cp "$CP" phi2j.bench.GpuCheckReport verdict "$WORK/verify-$t.json" ${ALL_LAYERS[@]+"${ALL_LAYERS[@]}"})"; local vrc=$?
+  [ $vrc -le 1 ] || return 1
+  [ $vrc -eq $rc ] || { echo "phi2 verify exited $rc but its JSON says $v"; return 1; }
+  [ "$expect" = PASS ] || [ "$v" = FAIL ] || { echo "the control $t gave $v: this comparison cannot fail on the numbers"; return 1; }
+  return 0
+}
 VERDICTS=()
 for m in "${MODELS[@]}"; do
   t="$(basename "$m" .gguf)"; t="${t#synthetic-phi2-}"
-  # a FAIL (exit 1) is a result, not a broken step: it is reported below
-  verify() { (cd "$WORK" && "$PHI2" verify -m "$1" -ngl 99 --positions 4 --json) > "$WORK/verify-$2.json"; local rc=$?; [ $rc -le 1 ]; }
-  step "verify $t" verify "$m" "$t"
+  # a FAIL is a result, not a broken step: it is reported below
+  step "verify $t" verify "$t" PASS "$m" "${VERIFY_ARGS[@]}"
   VERDICTS+=("$t")
 done
+# the control: two tiny models with different weights must FAIL, on the same devices
+control_models() {
+  (cd "$WORK" && "$PHI2" synth --shape tiny --seed 1 -o "$M/control-a.gguf" --force && "$PHI2" synth --shape tiny --seed 2 -o "$M/control-b.gguf" --force)
+}
+step "control models" control_models
+step "verify control" verify control FAIL "$M/control-b.gguf" --against "$M/control-a.gguf" ${NGL[@]+"${NGL[@]}"}
 bench() {
   (cd "$WORK" && "$DIST/runtime/bin/java" -cp "$CP" phi2j.bench.EngineComparison --tools "$BENCH_TOOLS" --phi2 "$PHI2" \
-    --models "$(IFS=,; echo "${MODELS[*]}")" --pp 512 --tg 128 --ngl 99 --rounds "$ROUNDS" --reps 3 --binding false --parallel 1 \
+    --models "$(IFS=,; echo "${MODELS[*]}")" --pp 512 --tg 128 --ngl "$BENCH_NGL" --rounds "$ROUNDS" --reps 3 --binding false --parallel 1 \
     --json "$WORK/bench.json" --plot "$OUT/bench.png") > "$WORK/bench.md"
 }
 step bench bench
@@ -251,20 +275,35 @@ GPU="$(sed -n 's/.*"description": "\(.*\)",/\1/p' "$WORK/devices.json" | grep -v
   echo "The package's phi2 with the portable engine and the $BACKEND add-on jar built here; llama-bench built with the same module."
   echo
   echo "| step | seconds |"; echo "| --- | --: |"
-  for k in unpack build add-on devices models "${VERDICTS[@]/#/verify }" bench; do echo "| $k | ${SECONDS_OF[$k]:-} |"; done
+  for k in unpack build add-on devices models "${VERDICTS[@]/#/verify }" "control models" "verify control" bench; do echo "| $k | ${SECONDS_OF[$k]:-} |"; done
   echo
-  echo "## phi2 verify, -ngl 99 against the CPU backend (-ngl 0), same file"
+  if [ "$BACKEND" = cpu ]; then
+    echo "## phi2 verify on the CPU, each model against the F16 one; the control (different weights) must FAIL"
+  else
+    echo "## phi2 verify, -ngl 99 against the CPU backend (-ngl 0), same file; the control (different weights) must FAIL"
+  fi
   echo
-  echo "| model | verdict | positions | top-1 agreement | worst abs dp (limit) | mean KL (limit) |"; echo "| --- | --- | --: | --: | --: | --: |"
-  for t in "${VERDICTS[@]}"; do "$DIST/runtime/bin/java" -cp "$CP" phi2j.bench.GpuCheckReport row "$t" "$WORK/verify-$t.json"; done
+  echo "| model | verdict | layers off the CPU | positions | top-1 agreement | worst abs dp (limit) | mean KL (limit) |"
+  echo "| --- | --- | --: | --: | --: | --: | --: |"
+  for t in "${VERDICTS[@]}" control; do "$JAVA" -cp "$CP" phi2j.bench.GpuCheckReport row "$t" "$WORK/verify-$t.json" || exit 2; done
   echo
   echo "## Throughput, phi2 bench against llama-bench of the same module, interleaved ($ROUNDS rounds x 3 repetitions)"
   echo
+  [ -s "$WORK/bench.md" ] || exit 2
   cat "$WORK/bench.md"
-} > "$OUT/results.md"
-VFILES=(); for t in "${VERDICTS[@]}"; do VFILES+=("$WORK/verify-$t.json"); done
-"$DIST/runtime/bin/java" -cp "$CP" phi2j.bench.GpuCheckReport json "$WORK/devices.json" "$WORK/bench.json" "${VFILES[@]}" > "$OUT/results.json"
+} > "$OUT/results.md" || die "results.md could not be written (a report step failed; log: $LOG)"
+VFILES=(); for t in "${VERDICTS[@]}" control; do VFILES+=("$WORK/verify-$t.json"); done
+"$JAVA" -cp "$CP" phi2j.bench.GpuCheckReport json "$WORK/devices.json" "$WORK/bench.json" "${VFILES[@]}" > "$OUT/results.json" \
+  || die "results.json could not be written"
 cat "$OUT/results.md"
 say "results in $OUT"
-grep -q '"verdict": "FAIL"' "$WORK"/verify-*.json && { say "phi2 verify FAILED on at least one model: see $OUT/results.md"; exit 1; }
+# the verdict, from each file's own verdict: every model must PASS (the control's FAIL was checked in its step)
+FAILS=()
+for t in "${VERDICTS[@]}"; do
+  v="$("$JAVA" -cp "$CP" phi2j.bench.GpuCheckReport verdict "$WORK/verify-$t.json" ${ALL_LAYERS[@]+"${ALL_LAYERS[@]}"})"; rc=$?
+  [ $rc -le 1 ] || die "no verdict for $t"
+  [ "$v" = PASS ] || FAILS+=("$t")
+done
+[ ${#FAILS[@]} -eq 0 ] || { say "phi2 verify FAILED on ${FAILS[*]}: see $OUT/results.md"; exit 1; }
+say "every model PASSed and the control FAILed"
 exit 0

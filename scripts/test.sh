@@ -11,8 +11,11 @@
 #      that repository: plain java -cp, mvn exec:java, a shaded jar, a Spring Boot jar, Vulkan, and without phi2-native;
 #   6. the CLI as one download (scripts/package.sh, scripts/dist-check.sh): unpacked in a Debian root with no Java,
 #      phi2 demo and phi2 serve; then on this machine with the Vulkan add-on jar: phi2 devices lists Vulkan (Mesa's
-#      lavapipe) and phi2 verify -ngl 99 passes against the CPU, and fails on a copy with damaged output weights;
-#   7. the GPU check's whole pipeline on the CPU build: its kit, then a smoke run on the tiny shape.
+#      lavapipe: its device line) and phi2 verify -ngl 99 passes with every layer on Vulkan0, and fails on a copy with
+#      damaged output weights; with the device hidden (GGML_VK_VISIBLE_DEVICES unset) the device check fails and verify
+#      refuses, naming the cause;
+#   7. the GPU check's whole pipeline on the CPU build: its kit, then a smoke run on the tiny shape (each quant against
+#      the F16 model must PASS, and the control, two models with different weights, must FAIL).
 # Usage: scripts/test.sh [--skip-build]     (extra Maven arguments through MAVEN_ARGS)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -66,6 +69,7 @@ if [ $SKIP_BUILD -eq 0 ]; then
   bash scripts/gpu-check.sh --kit target/gpu-kit --backend cpu --shape tiny --reuse-build --rounds 1 \
     --out target/gpu-check-smoke --work target/gpu-check-work >&2
   grep -q '^| f16 | PASS |' target/gpu-check-smoke/results.md
+  grep -q '^| control | FAIL |' target/gpu-check-smoke/results.md   # the case that must fail on the numbers did
   [ -s target/gpu-check-smoke/bench.png ]
 fi
 step "done"

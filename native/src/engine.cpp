@@ -55,6 +55,15 @@ size_t incomplete_utf8_tail(const std::string & s, size_t n) {
     return 0;
 }
 
+} // namespace
+
+// llama.cpp's per-layer placement records, collected while a model loads (see t_placement).
+struct PlacementCapture {
+    std::vector<std::pair<int, std::string>> layers;
+    std::vector<std::pair<int, std::string>> kv;
+};
+
+namespace {
 // --- the log ---
 std::mutex g_log_mutex;
 void (*g_log_sink)(int, const char *, void *) = nullptr;
@@ -62,10 +71,27 @@ void * g_log_user = nullptr;
 
 // While set, this thread's warnings and errors are also collected here (they explain a refusal, such as a grammar's).
 thread_local std::string * t_log_capture = nullptr;
+// While set (Engine::load), llama.cpp's per-layer records of where it put each layer and each layer's KV cache are
+// collected here: "load_tensors: layer  31 assigned to device Vulkan0, is_swa = 0" (the layer n_layer is the
+// output layer) and "llama_kv_cache: layer  31: dev = Vulkan0", both at debug level.
+thread_local PlacementCapture * t_placement = nullptr;
+
+void capture_placement(const char * text) {
+    int layer = -1;
+    char dev[128] = {0};
+    if (std::sscanf(text, "load_tensors: layer %d assigned to device %127[^,\n]", &layer, dev) == 2) {
+        t_placement->layers.emplace_back(layer, dev);
+    } else if (std::sscanf(text, "llama_kv_cache: layer %d: dev = %127s", &layer, dev) == 2) {
+        t_placement->kv.emplace_back(layer, dev);
+    }
+}
 
 void log_callback(ggml_log_level level, const char * text, void * /*user*/) {
     if (t_log_capture && level >= GGML_LOG_LEVEL_WARN) {
         t_log_capture->append(text);
+    }
+    if (t_placement && level == GGML_LOG_LEVEL_DEBUG) {
+        capture_placement(text);
     }
     std::lock_guard<std::mutex> lock(g_log_mutex);
     if (g_log_sink) {
@@ -313,6 +339,34 @@ size_t common_prefix(const std::vector<int32_t> & a, const std::vector<int32_t> 
 constexpr size_t kMinSavedTokens = 16;
 } // namespace
 
+namespace {
+// Why no layer can leave the CPU: the backends that loaded, the devices they show, and where a GPU may have gone.
+std::string no_gpu_reason(int32_t gpu_layers) {
+    std::string backends;
+    for (size_t i = 0; i < ggml_backend_reg_count(); i++) {
+        backends += std::string(backends.empty() ? "" : ", ") + ggml_backend_reg_name(ggml_backend_reg_get(i));
+    }
+    std::string devices;
+    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
+        ggml_backend_dev_t d = ggml_backend_dev_get(i);
+        devices += std::string(devices.empty() ? "" : ", ") + ggml_backend_dev_name(d) + " (" + ggml_backend_dev_description(d) + ")";
+    }
+    std::string why = "asks for " + (gpu_layers < 0 ? std::string("all layers") : std::to_string(gpu_layers) + " layer(s)") +
+                      " on a GPU, but llama.cpp sees no GPU device (backends loaded: " + backends + "; devices: " + devices + ")";
+    const bool gpu_backend = backends.find("Vulkan") != std::string::npos || backends.find("CUDA") != std::string::npos ||
+                             backends.find("ROCm") != std::string::npos || backends.find("HIP") != std::string::npos;
+    if (!gpu_backend) {
+        why += ": this engine has no GPU backend; build one (scripts/build-native.sh cuda, hip or vulkan) or add the GPU add-on jar "
+               "(phi2-native linux-x86_64-cuda, -hip or -vulkan) beside the portable engine";
+    } else {
+        why += ": the GPU backend found no device it may use; check the driver and the visible-device variables "
+               "(CUDA_VISIBLE_DEVICES for CUDA, HIP_VISIBLE_DEVICES or ROCR_VISIBLE_DEVICES for ROCm, GGML_VK_VISIBLE_DEVICES for "
+               "Vulkan: ggml's Vulkan backend passes over CPU-type devices such as Mesa's llvmpipe unless it names them)";
+    }
+    return why;
+}
+} // namespace
+
 std::unique_ptr<Engine> Engine::load(const ModelParams & p, Error & err) {
     static std::once_flag backend_once;
     std::call_once(backend_once, [] {
@@ -353,6 +407,16 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, Error & err) {
                                           " GPU(s), numbered from 0 (see phi2 devices)");
         return nullptr;
     }
+    // Layers asked for on a GPU that is not there would run on the CPU without a word: refused, unless the caller
+    // allows the fallback.
+    if (p.gpuLayers != 0 && gpus == 0) {
+        const std::string why = no_gpu_reason(p.gpuLayers);
+        if (!p.allowCpuFallback) {
+            err = option_error("gpuLayers", why + "; or allow the CPU with allowCpuFallback (phi2 --allow-cpu-fallback)");
+            return nullptr;
+        }
+        log_callback(GGML_LOG_LEVEL_WARN, ("phi2j: " + why + "; running on the CPU (allowCpuFallback)\n").c_str(), nullptr);
+    }
     std::unique_ptr<Engine> e(new Engine());
 
     llama_model_params mp = llama_model_default_params();
@@ -364,7 +428,10 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, Error & err) {
     if (!p.tensorSplit.empty()) {
         mp.tensor_split = split.data();
     }
+    PlacementCapture placed;
+    t_placement = &placed;
     e->model_ = llama_model_load_from_file(p.path.c_str(), mp);
+    t_placement = nullptr;
     if (!e->model_) {
         err = Error{ErrorKind::MODEL, "", "llama.cpp could not load " + p.path + " (see the log)"};
         return nullptr;
@@ -385,9 +452,14 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, Error & err) {
         cp.embeddings = true;
         cp.pooling_type = LLAMA_POOLING_TYPE_LAST;
     }
+    t_placement = &placed;
     e->ctx_ = llama_init_from_model(e->model_, cp);
+    t_placement = nullptr;
     if (!e->ctx_) {
         err = Error{ErrorKind::MODEL, "", "llama.cpp could not create a context of " + std::to_string(cp.n_ctx) + " tokens for " + p.path + " (see the log)"};
+        return nullptr;
+    }
+    if (!e->place(placed, p, err)) {
         return nullptr;
     }
     e->embeddings_ = p.embeddings;
@@ -442,6 +514,50 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, Error & err) {
     }
     e->end_of_text_ = e->piece(llama_vocab_eos(e->vocab_));
     return e;
+}
+
+
+bool Engine::place(const PlacementCapture & placed, const ModelParams & p, Error & err) {
+    const int32_t n_layer = llama_model_n_layer(model_);
+    std::vector<std::string> layers((size_t) n_layer);
+    std::string output;
+    for (const auto & [il, dev] : placed.layers) {
+        if (il >= 0 && il < n_layer) layers[(size_t) il] = dev;
+        if (il == n_layer) output = dev;
+    }
+    std::vector<std::string> kv;
+    for (const auto & [il, dev] : placed.kv) {
+        if (il >= 0 && il < n_layer) {
+            kv.resize(std::max(kv.size(), (size_t) il + 1));
+            kv[(size_t) il] = dev;
+        }
+    }
+    const bool complete = output != "" && std::none_of(layers.begin(), layers.end(), [](const std::string & d) { return d.empty(); }) &&
+                          kv.size() == (size_t) n_layer && std::none_of(kv.begin(), kv.end(), [](const std::string & d) { return d.empty(); });
+    if (!complete) {
+        err = Error{ErrorKind::LIBRARY, "", "llama.cpp did not say where it put each of the " + std::to_string(n_layer) +
+                                                " layers (its per-layer load records are missing: is this the pinned llama.cpp?)"};
+        return false;
+    }
+    placement_.layers = std::move(layers);
+    placement_.output = std::move(output);
+    placement_.kv = std::move(kv);
+    std::vector<std::string> all = placement_.layers;
+    all.push_back(placement_.output);
+    all.insert(all.end(), placement_.kv.begin(), placement_.kv.end());
+    for (const std::string & d : all) {
+        if (std::find(placement_.device_names.begin(), placement_.device_names.end(), d) != placement_.device_names.end()) continue;
+        placement_.device_names.push_back(d);
+        ggml_backend_dev_t dev = ggml_backend_dev_by_name(d.c_str());
+        placement_.device_descriptions.push_back(dev ? ggml_backend_dev_description(dev) : "");
+    }
+    // The truth after loading: asked for the GPU, and every layer stayed on the CPU
+    const bool offloaded = std::any_of(all.begin(), all.end(), [](const std::string & d) { return d != "CPU"; });
+    if (p.gpuLayers != 0 && !offloaded && !p.allowCpuFallback) {
+        err = option_error("gpuLayers", no_gpu_reason(p.gpuLayers) + "; every layer stayed on the CPU");
+        return false;
+    }
+    return true;
 }
 
 Engine::~Engine() {

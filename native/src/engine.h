@@ -48,7 +48,8 @@ using Strings = std::vector<std::string>;
     X(Int, parallel)           /* slots: sequences decoded together */ \
     X(Int, flashAttention)     /* llama_flash_attn_type */ \
     X(Bool, embeddings)        /* keep the last hidden state (pooling LAST) for embed() */ \
-    X(Int, cacheRamMib)        /* host memory for the KV states of sequences that leave their slot; 0: off */
+    X(Int, cacheRamMib)        /* host memory for the KV states of sequences that leave their slot; 0: off */ \
+    X(Bool, allowCpuFallback)  /* gpuLayers with no GPU device: run on the CPU with a warning instead of refusing */
 
 #define PHI2J_GENERATION_OPTIONS(X) \
     X(Float, temperature)      /* 0: greedy */ \
@@ -124,8 +125,20 @@ struct BackendLoad {
 // process-wide). A module that cannot be loaded (its GPU runtime is missing) is reported, and the others still load.
 const BackendLoad & load_backends(const std::string & dir);
 
+// Where llama.cpp put the model, as its loader assigned it layer by layer and its KV cache placed each layer's cells
+// (read from llama.cpp's own per-layer log records while it loads: llama.h has no call for it). Device names are
+// ggml's ("CPU", "Vulkan0", "CUDA0", "ROCm0").
+struct Placement {
+    std::vector<std::string> layers;        // each repeating layer's device
+    std::string output;                     // the output layer's
+    std::vector<std::string> kv;            // each layer's KV cache
+    std::vector<std::string> device_names;  // every device named above, once,
+    std::vector<std::string> device_descriptions;  // with ggml's description ("llvmpipe (LLVM 19.1.7, 256 bits)")
+};
+
 struct Slot;
 struct Request;
+struct PlacementCapture;
 struct SavedState;
 
 class Engine {
@@ -137,6 +150,7 @@ public:
     Engine & operator=(const Engine &) = delete;
 
     Info info() const;
+    const Placement & placement() const { return placement_; }
 
     bool tokenize(const std::string & text, std::vector<int32_t> & out, Error & err) const;
     bool detokenize(const std::vector<int32_t> & tokens, std::string & out, Error & err) const;
@@ -167,6 +181,7 @@ public:
 
 private:
     Engine() = default;
+    bool place(const PlacementCapture & placed, const ModelParams & p, Error & err);
     void admit(std::vector<uint8_t> & out);
     Slot * choose_slot(const Request & r);
     void save_slot(const Slot & s);
@@ -193,6 +208,7 @@ private:
     std::string end_of_text_;          // the end-of-text token as text: ends a generation like the token itself
     mutable std::mutex cancel_mutex_;
     std::vector<int32_t> cancelled_;   // ids to cancel, taken by the next step
+    Placement placement_;
     bool embeddings_ = false;
     bool boundary_ = false;            // set by a first token or an end; run() returns after that step
     std::atomic<bool> wake_{false};

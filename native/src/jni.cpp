@@ -25,7 +25,7 @@
 #endif
 
 // Must equal PHI2J_ENGINE_ABI in cmake/versions.cmake and NativeEngine.ABI in Java.
-static constexpr jint ENGINE_ABI = 4;
+static constexpr jint ENGINE_ABI = 5;
 
 namespace {
 
@@ -328,6 +328,28 @@ JNIEXPORT jobject JNICALL Java_phi2j_runtime_internal_NativeEngine_info(JNIEnv *
         jclass c = env->FindClass("phi2j/runtime/internal/NativeEngine$Info");
         jmethodID ctor = c ? env->GetMethodID(c, "<init>", "(IIIII)V") : nullptr;
         return ctor ? env->NewObject(c, ctor, i.n_ctx, i.n_ctx_seq, i.n_parallel, i.n_vocab, i.eos) : nullptr;
+    });
+}
+
+// Where the model went: {each repeating layer's device, {the output layer's}, each layer's KV cache, device names,
+// their descriptions} (engine.h's Placement).
+JNIEXPORT jobjectArray JNICALL Java_phi2j_runtime_internal_NativeEngine_placement(JNIEnv * env, jclass, jlong hh) {
+    return guarded<jobjectArray>(env, nullptr, [&]() -> jobjectArray {
+        Handle * h = handle(env, hh);
+        if (!h) return nullptr;
+        const phi2j::Placement & p = h->engine->placement();
+        const std::vector<std::string> output = {p.output};
+        const std::vector<std::string> * parts[5] = {&p.layers, &output, &p.kv, &p.device_names, &p.device_descriptions};
+        jclass array_class = env->FindClass("[Ljava/lang/String;");
+        if (!array_class) return nullptr;
+        jobjectArray out = env->NewObjectArray(5, array_class, nullptr);
+        for (jsize i = 0; out && i < 5; i++) {
+            jobjectArray t = strings(env, *parts[i]);
+            if (!t) return nullptr;
+            env->SetObjectArrayElement(out, i, t);
+            env->DeleteLocalRef(t);
+        }
+        return out;
     });
 }
 

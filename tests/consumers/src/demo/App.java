@@ -30,7 +30,8 @@ public final class App {
             GenerationResult r = m.generate("Instruct: What is a GPU?\nOutput:", GenerationOptions.greedy().withMaxNewTokens(16));
             ModelInfo i = m.info();
             System.out.println("consumer: engine=" + i.engine().label() + " origin=" + i.engineOrigin().label()
-                    + " backends=" + i.backends().summary() + " tokens=" + r.generatedTokens() + " stop=" + r.stopReason()
+                    + " backends=" + i.backends().summary() + " placement=" + i.placement().summary().replace(' ', '_')
+                    + " tokens=" + r.generatedTokens() + " stop=" + r.stopReason()
                     + " text=" + r.text().codePoints().mapToObj(c -> String.format("%x", c)).reduce((a, b) -> a + "." + b).orElse(""));
             if (expected.equals("native")) {
                 check(i.engine() == EngineKind.NATIVE, "the native engine runs, not " + i.engine() + " (" + i.nativeLibrary() + ")");

@@ -63,7 +63,8 @@ public final class DemoCommand implements Callable<Integer> {
         List<DemoPrompts.Task> chosen = DemoPrompts.TASKS.stream().filter(t -> only == null || only == t.id()).toList();
         List<DemoRunner.TaskResult> done;
         try (Phi2Model m = Phi2Model.open(model.modelPath(), modelOptions)) {
-            err.println("Model " + m.info().name() + " (" + m.info().path() + "), engine " + m.info().engine().label() + " " + m.info().llamaCpp());
+            err.println("Model " + m.info().name() + " (" + m.info().path() + "), engine " + m.info().engine().label() + " " + m.info().llamaCpp()
+                    + ", " + m.info().placement().summary());
             err.flush();
             out.println("Loaded in " + Format.seconds(m.loadTime()) + " seconds");
             out.flush();

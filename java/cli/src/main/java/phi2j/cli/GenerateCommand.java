@@ -150,6 +150,7 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         o.addProperty("engine", m.info().engine().label());
         o.addProperty("llamaCpp", m.info().llamaCpp());
+        o.addProperty("placement", m.info().placement().summary());
         JsonObject mo = new JsonObject();
         mo.addProperty("path", m.info().path().toString());
         mo.addProperty("name", m.info().name());

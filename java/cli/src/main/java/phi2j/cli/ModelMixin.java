@@ -19,8 +19,12 @@ public final class ModelMixin {
     @Option(names = {"-t", "--threads"}, paramLabel = "N", description = "CPU threads (default: all cores).")
     int threads;
 
-    @Option(names = {"-ngl", "--gpu-layers"}, paramLabel = "N", description = "Layers to offload to the GPU; -1 for all (default: 0).")
+    @Option(names = {"-ngl", "--gpu-layers"}, paramLabel = "N", description = "Layers to offload to the GPU; -1 for all (default: 0, "
+            + "the CPU; phi2 verify: -1). With no GPU device this is an error, unless --allow-cpu-fallback.")
     int gpuLayers;
+
+    @Option(names = "--allow-cpu-fallback", description = "With -ngl and no GPU device, run on the CPU with a warning instead of failing.")
+    boolean allowCpuFallback;
 
     @Option(names = {"-sm", "--split-mode"}, paramLabel = "MODE", description = "Multi-GPU split: ${COMPLETION-CANDIDATES} (default: layer).")
     SplitMode splitMode = SplitMode.LAYER;
@@ -36,7 +40,7 @@ public final class ModelMixin {
 
     public ModelOptions options() {
         return library.apply(ModelOptions.builder().contextSize(contextSize).threads(threads).gpuLayers(gpuLayers)
-                .splitMode(splitMode).tensorSplit(tensorSplit).mainGpu(mainGpu));
+                .splitMode(splitMode).tensorSplit(tensorSplit).mainGpu(mainGpu).allowCpuFallback(allowCpuFallback));
     }
 
     @Option(names = "--no-download", description = "Do not download the default model when it is missing (also: PHI2_NO_DOWNLOAD=1).")

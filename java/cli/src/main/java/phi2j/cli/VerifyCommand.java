@@ -10,6 +10,7 @@ import phi2j.format.GgufTensorInfo;
 import phi2j.runtime.EngineKind;
 import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.GenerationResult;
+import phi2j.runtime.LayerPlacement;
 import phi2j.runtime.ModelOptions;
 import phi2j.runtime.Phi2Model;
 import picocli.CommandLine.Command;
@@ -34,8 +35,10 @@ import java.util.concurrent.Callable;
                 "evenly spaced positions of each prompt: top-1 agreement, the largest probability difference |dp| and the KL",
                 "divergence, against tolerances for the weight type. Prints PASS, or FAIL (exit 1) naming the prompts and positions.",
                 "By default the model with the given options (all layers on the GPU unless -ngl says otherwise) is checked against",
-                "the same file on the CPU backend (-ngl 0); with --against FILE, against another file, for example a quantized",
-                "model against its F16 source. Needs the native engine (its log-probabilities)."})
+                "the same file on the CPU backend (-ngl 0): a GPU device must take at least one layer, else it is an error, never a",
+                "PASS. The header says where llama.cpp put the layers. With --against FILE, against another file with the same",
+                "options, for example a quantized model against its F16 source (on the GPU when there is one, else the CPU).",
+                "Needs the native engine (its log-probabilities)."})
 public final class VerifyCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -73,7 +76,8 @@ public final class VerifyCommand implements Callable<Integer> {
         }
         ModelOptions base = model.options();
         boolean nglGiven = spec.commandLine().getParseResult().hasMatchedOption("-ngl");
-        ModelOptions tested = nglGiven ? base : base.withGpuLayers(-1);
+        // with --against and no -ngl, the GPU is not asked for: the layers go where a device is, and the header says where
+        ModelOptions tested = nglGiven ? base : base.toBuilder().gpuLayers(-1).allowCpuFallback(base.allowCpuFallback() || against != null).build();
         ModelOptions reference = against != null ? tested : tested.withGpuLayers(0);
         if (phi2j.runtime.EngineChoice.of(tested).kind() != EngineKind.NATIVE) {
             throw new InvalidOptionException("--engine", "phi2 verify needs the native engine's log-probabilities: build it with "
@@ -86,7 +90,14 @@ public final class VerifyCommand implements Callable<Integer> {
         List<Verification.Position> compared = new ArrayList<>();
         String testedLabel;
         String referenceLabel;
+        LayerPlacement placement;
         try (Phi2Model t = Phi2Model.open(file, tested); Phi2Model r = Phi2Model.open(referenceFile, reference)) {
+            placement = t.info().placement();
+            if (against == null && !placement.offloaded()) {
+                // reachable with --allow-cpu-fallback: the CPU against itself proves nothing about a GPU
+                throw new InvalidOptionException("gpuLayers", "no layer of " + file.getFileName() + " left the CPU (" + placement.summary()
+                        + "): a GPU check needs a GPU device to take them; phi2 verify compares nothing here");
+            }
             testedLabel = label(file, tested, t);
             referenceLabel = label(referenceFile, reference, r);
             if (!json) {
@@ -110,7 +121,7 @@ public final class VerifyCommand implements Callable<Integer> {
         Verification.Summary s = Verification.summarize(compared, tol);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
-            out.println(json(s, testedLabel, referenceLabel));
+            out.println(json(s, testedLabel, referenceLabel, placement));
         } else {
             print(out, s);
         }
@@ -135,9 +146,10 @@ public final class VerifyCommand implements Callable<Integer> {
         return GgufReader.read(gguf).tensor("blk.0.ffn_up.weight").map(GgufTensorInfo::type).orElse(GgmlType.F32);
     }
 
+    /** "tiny-phi2.gguf (-ngl 99: 33/33 layers on Vulkan0 (llvmpipe ...), KV cache on Vulkan0; backends Vulkan, CPU (haswell); LIBRARY)". */
     private static String label(Path file, ModelOptions o, Phi2Model m) {
-        return file.getFileName() + " (" + (o.gpuLayers() == 0 ? "CPU backend" : "-ngl " + o.gpuLayers()) + ", "
-                + m.info().backends().summary() + ", " + m.info().nativeLibrary() + ")";
+        return file.getFileName() + " (-ngl " + o.gpuLayers() + ": " + m.info().placement().summary() + "; backends "
+                + m.info().backends().summary() + "; " + m.info().nativeLibrary() + ")";
     }
 
     private static void print(PrintWriter out, Verification.Summary s) {
@@ -158,11 +170,14 @@ public final class VerifyCommand implements Callable<Integer> {
         return new com.google.gson.Gson().toJson(token);
     }
 
-    private static String json(Verification.Summary s, String tested, String reference) {
+    private static String json(Verification.Summary s, String tested, String reference, LayerPlacement placement) {
         JsonObject o = new JsonObject();
         o.addProperty("verdict", s.passed() ? "PASS" : "FAIL");
         o.addProperty("tested", tested);
         o.addProperty("reference", reference);
+        o.addProperty("placement", placement.summary());
+        o.addProperty("offloadedLayers", placement.offloadedLayers());
+        o.addProperty("totalLayers", placement.totalLayers());
         o.addProperty("positions", s.positions());
         o.addProperty("top1Agreements", s.top1Agreements());
         o.addProperty("worstAbsDp", s.worstAbsDp());

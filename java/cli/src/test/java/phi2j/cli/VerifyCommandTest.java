@@ -23,7 +23,10 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 import static phi2j.cli.CliTest.run;
 
-/** phi2 verify: passes a model against itself on the CPU, fails a damaged copy naming prompts and positions. */
+/**
+ * phi2 verify: never a PASS for a GPU comparison in which no layer left the CPU; passes a model against itself, fails a
+ * damaged copy naming prompts and positions, and says where the layers ran.
+ */
 class VerifyCommandTest {
     @TempDir
     Path tmp;
@@ -31,11 +34,29 @@ class VerifyCommandTest {
     static final String TINY = TestModels.tiny().toString();
 
     @Test
-    void theTinyModelPassesOnTheCpuAgainstTheCpu() {
-        CliTest.Run r = run("verify", "-m", TINY, "--engine", "native", "--positions", "3");
+    void withNoGpuDeviceAGpuCheckIsAnErrorNamingTheCauseNeverAPass() {
+        // the CPU engine the tests run has no GPU backend: the default -ngl -1 and an explicit -ngl 99 are both refused
+        for (List<String> ngl : List.of(List.<String>of(), List.of("-ngl", "99"))) {
+            List<String> args = new java.util.ArrayList<>(List.of("verify", "-m", TINY, "--engine", "native", "--positions", "3"));
+            args.addAll(ngl);
+            CliTest.Run r = run(args.toArray(String[]::new));
+            assertEquals(Main.BAD_INPUT, r.exit(), r.out() + r.err());
+            assertFalse(r.out().contains("PASS"), r.out());
+            assertTrue(r.err().contains("no GPU device") && r.err().contains("--allow-cpu-fallback"), r.err());
+        }
+        // allowed to fall back, the engine loads on the CPU, and verify still refuses to call that a GPU check
+        CliTest.Run f = run("verify", "-m", TINY, "--engine", "native", "--positions", "3", "-ngl", "99", "--allow-cpu-fallback");
+        assertEquals(Main.BAD_INPUT, f.exit(), f.out() + f.err());
+        assertFalse(f.out().contains("PASS"), f.out());
+        assertTrue(f.err().contains("left the CPU") && f.err().contains("layers on CPU"), f.err());
+    }
+
+    @Test
+    void theTinyModelPassesAgainstItselfAndTheHeaderSaysWhereTheLayersRan() {
+        CliTest.Run r = run("verify", "-m", TINY, "--engine", "native", "--positions", "3", "--against", TINY);
         assertEquals(Main.OK, r.exit(), r.out() + r.err());
         assertTrue(r.out().startsWith("PASS: 18 positions, top-1 agreement 18/18, worst |dp| 0.00000"), r.out());
-        assertTrue(r.err().contains("against tiny-phi2.gguf (CPU backend"), r.err());
+        assertTrue(r.err().matches("(?s).*verify: tiny-phi2\\.gguf \\(-ngl -1: (\\d+)/\\1 layers on CPU, KV cache on CPU; .*"), r.err());
     }
 
     @Test

@@ -35,11 +35,14 @@ import java.util.List;
  * @param cacheRamMib   host memory (MiB) for the KV states of conversations that leave their slot, so that a later
  *                      request with {@link GenerationOptions#cachePrompt} resumes them instead of evaluating their
  *                      prefix again (llama-server's --cache-ram); 0, the default, is off (native engine)
+ * @param allowCpuFallback with {@code gpuLayers} other than 0 and no GPU device to take them: run on the CPU with a
+ *                      warning instead of failing; off by default, so that a GPU asked for and not had is an error
+ *                      ({@link ModelInfo#placement()} says where the layers went either way)
  */
 public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMode splitMode, List<Float> tensorSplit,
                            int mainGpu, Long seed, Duration loadTimeout, Path nativeLibrary, boolean embeddings,
                            int batchSize, String visibleDevices, int parallel, EngineKind engine, FlashAttention flashAttention,
-                           Duration stallTimeout, int cacheRamMib) {
+                           Duration stallTimeout, int cacheRamMib, boolean allowCpuFallback) {
 
     /** Checked here, so that options out of range never exist: an {@link InvalidOptionException} names the field. */
     public ModelOptions {
@@ -129,6 +132,7 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
         b.flashAttention = flashAttention;
         b.stallTimeout = stallTimeout;
         b.cacheRamMib = cacheRamMib;
+        b.allowCpuFallback = allowCpuFallback;
         return b;
     }
 
@@ -146,6 +150,7 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
         private boolean embeddings = false;
         private int batchSize = 0;
         private int cacheRamMib = 0;
+        private boolean allowCpuFallback = false;
         private String visibleDevices = null;
         private int parallel = 1;
         private EngineKind engine = EngineKind.AUTO;
@@ -240,9 +245,15 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
             return this;
         }
 
+        public Builder allowCpuFallback(boolean v) {
+            allowCpuFallback = v;
+            return this;
+        }
+
         public ModelOptions build() {
             return new ModelOptions(contextSize, threads, gpuLayers, splitMode, tensorSplit, mainGpu, seed, loadTimeout, nativeLibrary,
-                    embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout, cacheRamMib);
+                    embeddings, batchSize, visibleDevices, parallel, engine, flashAttention, stallTimeout, cacheRamMib,
+                    allowCpuFallback);
         }
     }
 
@@ -306,5 +317,9 @@ public record ModelOptions(int contextSize, int threads, int gpuLayers, SplitMod
 
     public ModelOptions withStallTimeout(Duration d) {
         return toBuilder().stallTimeout(d).build();
+    }
+
+    public ModelOptions withAllowCpuFallback(boolean allow) {
+        return toBuilder().allowCpuFallback(allow).build();
     }
 }

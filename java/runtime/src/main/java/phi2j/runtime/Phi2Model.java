@@ -84,7 +84,7 @@ public final class Phi2Model implements AutoCloseable {
                     file.fileSize(), file.parameterCount(), context, (int) hp.contextLength(), vocab.size(), vocab.eosText(),
                     loadTime, Duration.ofMillis(loaded.nativeLoadMillis()), lib.label(), engine, loaded.llamaCpp(),
                     loaded.contextPerSequence(), choice.origin(), loaded.backends() == null ? EngineBackends.LINKED_CPU : loaded.backends(),
-                    choice.advice());
+                    choice.advice(), loaded.placement() == null ? LayerPlacement.UNKNOWN : loaded.placement());
             return new Phi2Model(runner, info, vocab, options, loaded.parallel());
         } catch (RuntimeException e) {
             runner.close();

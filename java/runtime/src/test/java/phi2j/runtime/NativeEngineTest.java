@@ -53,6 +53,31 @@ class NativeEngineTest {
     }
 
     @Test
+    void theModelSaysWhereLlamaCppPutEveryLayerAndTheKvCache() {
+        LayerPlacement p = model.info().placement();
+        int layers = (int) phi2j.format.Phi2Layout.check(phi2j.format.GgufReader.read(TestModels.tiny())).blocks();
+        assertTrue(p.known(), p.toString());
+        assertEquals(layers + 1, p.totalLayers(), "the repeating layers and the output layer, as llama.cpp counts them");
+        assertEquals(layers, p.kvCache().size(), "one KV cache entry per layer");
+        assertEquals(java.util.Map.of("CPU", layers + 1), p.layersByDevice(), "-ngl 0 keeps every layer on the CPU");
+        assertFalse(p.offloaded());
+        assertEquals((layers + 1) + "/" + (layers + 1) + " layers on CPU, KV cache on CPU", p.summary());
+    }
+
+    @Test
+    void gpuLayersWithNoGpuDeviceAreRefusedNamingTheCauseUnlessTheFallbackIsAllowed() {
+        InvalidOptionException e = assertThrows(InvalidOptionException.class,
+                () -> Phi2Model.open(TestModels.tiny(), nativeOptions().withGpuLayers(-1)).close());
+        assertEquals("gpuLayers", e.option());
+        assertTrue(e.problem().contains("no GPU device") && e.problem().contains("backends loaded: CPU"), e.problem());
+        assertTrue(e.problem().contains("allowCpuFallback"), "names the way out: " + e.problem());
+        try (Phi2Model m = Phi2Model.open(TestModels.tiny(), nativeOptions().withGpuLayers(99).withAllowCpuFallback(true))) {
+            assertFalse(m.info().placement().offloaded(), "allowed, it runs on the CPU and says so: " + m.info().placement().summary());
+            assertTrue(m.info().placement().summary().contains("layers on CPU"), m.info().placement().summary());
+        }
+    }
+
+    @Test
     void theModelSaysWhichEngineAndLlamaCppRunIt() {
         assertEquals(EngineKind.NATIVE, model.info().engine());
         assertTrue(model.info().llamaCpp().startsWith(NativeEngineBuild.LLAMA_CPP_VERSION + " ("), model.info().llamaCpp());

@@ -117,9 +117,16 @@ class ServerFaultsTest {
                 {"stop", "5", "[1]", "\"\""},
                 {"model", "5", "null"},
         };
-        while (l.size() < 190) {
-            String[] f = fields[rnd.nextInt(fields.length)];
-            String v = f[1 + rnd.nextInt(f.length - 1)];
+        // every bad value once, then seeded random repeats up to 190: a new field or value never pushes another out
+        List<String[]> pairs = new ArrayList<>();
+        for (String[] f : fields) {
+            for (int i = 1; i < f.length; i++) {
+                pairs.add(new String[] {f[0], f[i]});
+            }
+        }
+        for (int k = 0; k < pairs.size() || l.size() < 190; k++) {
+            String[] f = k < pairs.size() ? pairs.get(k) : fields[rnd.nextInt(fields.length)];
+            String v = k < pairs.size() ? f[1] : f[1 + rnd.nextInt(f.length - 1)];
             String extra = f[0].equals("top_logprobs") ? "\"logprobs\": true, " : "";
             String json = "{\"model\": \"phi-2\", " + extra + "\"" + f[0] + "\": " + v + ", " + msgs + "}";
             if (f[0].equals("model")) {

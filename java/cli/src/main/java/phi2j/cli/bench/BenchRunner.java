@@ -111,15 +111,24 @@ public final class BenchRunner {
     }
 
     /**
-     * The backend column names the engine and its llama.cpp too: "CPU (zen4) native 0.5.0 (de3ff81)" (a portable build names
-     * the CPU variant ggml chose), "Vulkan native 0.5.0 (de3ff81)" (the GPU backends the engine loaded), "CPU binding b4916".
+     * The backend column says where the layers ran and names the engine and its llama.cpp: "CPU (zen4) native 0.5.0
+     * (de3ff81)" (a portable build names the CPU variant ggml chose), "Vulkan0 33/33 native 0.5.0 (de3ff81)" (the devices
+     * that hold layers, with their share of llama.cpp's layer count, from {@link phi2j.runtime.LayerPlacement}),
+     * "CPU binding b4916".
      */
     static String backend(Phi2Model m) {
         String device;
         if (m.info().engine() == EngineKind.NATIVE) {
             phi2j.runtime.EngineBackends b = m.info().backends();
-            List<String> gpus = b.registered().stream().filter(r -> !r.equals("CPU")).toList();
-            device = !gpus.isEmpty() ? String.join(",", gpus) : b.cpuVariant().isEmpty() ? "CPU" : "CPU (" + b.cpuVariant() + ")";
+            phi2j.runtime.LayerPlacement p = m.info().placement();
+            String cpu = b.cpuVariant().isEmpty() ? "CPU" : "CPU (" + b.cpuVariant() + ")";
+            if (p.offloaded()) {
+                List<String> parts = new ArrayList<>();
+                p.layersByDevice().forEach((dev, n) -> parts.add((dev.equals("CPU") ? cpu : dev) + " " + n + "/" + p.totalLayers()));
+                device = String.join(", ", parts);
+            } else {
+                device = cpu;
+            }
         } else {
             device = m.info().engineOrigin() == phi2j.runtime.EngineChoice.Origin.BUNDLED ? "CPU" : "custom";
         }

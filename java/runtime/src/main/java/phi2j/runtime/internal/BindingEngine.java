@@ -107,11 +107,20 @@ public final class BindingEngine implements Engine {
 
     /** A split or main GPU that names devices the library does not have is an error here, not a surprise in llama.cpp. */
     private static void checkDevices(EngineParams req, Path library) {
-        if (req.tensorSplit().length == 0 && req.mainGpu() == 0) {
+        if (req.tensorSplit().length == 0 && req.mainGpu() == 0 && req.gpuLayers() == 0) {
             return;
         }
         Path lib = library != null ? library : phi2j.nativelib.NativeLibrary.bundled();
         long gpus = DeviceProbe.report(lib).devices().stream().filter(d -> !d.type().equals("CPU")).count();
+        if (req.gpuLayers() != 0 && gpus == 0) {
+            String why = "asks for " + (req.gpuLayers() < 0 ? "all layers" : req.gpuLayers() + " layer(s)") + " on a GPU, but the binding's "
+                    + "llama.cpp library " + lib + " sees no GPU device (its bundled build is CPU-only: build the native engine for "
+                    + "the GPU, scripts/build-native.sh cuda, hip or vulkan)";
+            if (!req.allowCpuFallback()) {
+                throw new InvalidOptionException("gpuLayers", why + "; or allow the CPU with allowCpuFallback (phi2 --allow-cpu-fallback)");
+            }
+            System.err.println("warning: gpuLayers " + why + "; running on the CPU (allowCpuFallback)");
+        }
         if (req.tensorSplit().length > Math.max(1, gpus)) {
             throw new InvalidOptionException("tensorSplit", "lists " + req.tensorSplit().length + " devices, but the llama.cpp library sees "
                     + gpus + " GPU(s) (see phi2 devices)");
@@ -130,6 +139,11 @@ public final class BindingEngine implements Engine {
     @Override
     public int parallel() {
         return parallel;
+    }
+
+    @Override
+    public phi2j.runtime.LayerPlacement placement() {
+        return phi2j.runtime.LayerPlacement.UNKNOWN; // de.kherud:llama does not say
     }
 
     @Override

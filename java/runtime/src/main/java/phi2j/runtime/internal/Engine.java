@@ -32,6 +32,9 @@ public interface Engine extends AutoCloseable {
     /** The ggml backends it loaded (the native engine's: the CPU variant, GPU modules that could not be loaded). */
     phi2j.runtime.EngineBackends backends();
 
+    /** Where the model's layers and KV cache went ({@link phi2j.runtime.LayerPlacement#UNKNOWN} when the engine cannot tell). */
+    phi2j.runtime.LayerPlacement placement();
+
     /** Tokens one generation may hold: the context divided among the parallel sequences. */
     int contextPerSequence();
 

@@ -15,10 +15,11 @@ import java.util.List;
  * @param engine        NATIVE or BINDING (never AUTO: the caller has chosen)
  * @param engineLibrary the native engine's library file, or null (binding)
  * @param backendDir    the native engine's folder: a portable build's backend modules are loaded from there
+ * @param allowCpuFallback gpuLayers with no GPU device runs on the CPU with a warning instead of failing
  */
 public record EngineParams(String path, int contextSize, int threads, int gpuLayers, int splitMode, float[] tensorSplit, int mainGpu,
                            int batchSize, int parallel, int flashAttention, boolean embeddings, EngineKind engine, String engineLibrary,
-                           String backendDir, int cacheRamMib) {
+                           String backendDir, int cacheRamMib, boolean allowCpuFallback) {
 
     /** The parameters for {@code model} with {@code options}, the context and threads already chosen. */
     public static EngineParams of(Path model, ModelOptions options, int contextSize, int threads, EngineKind engine, Path engineLibrary) {
@@ -30,6 +31,7 @@ public record EngineParams(String path, int contextSize, int threads, int gpuLay
         return new EngineParams(model.toAbsolutePath().toString(), contextSize, threads, options.gpuLayers(), options.splitMode().llamaValue(),
                 tensorSplit, options.mainGpu(), options.batchSize(), options.parallel(), options.flashAttention().llamaValue(),
                 options.embeddings(), engine, engineLibrary == null ? null : engineLibrary.toString(),
-                engineLibrary == null ? null : engineLibrary.toAbsolutePath().getParent().toString(), options.cacheRamMib());
+                engineLibrary == null ? null : engineLibrary.toAbsolutePath().getParent().toString(), options.cacheRamMib(),
+                options.allowCpuFallback());
     }
 }

@@ -26,7 +26,7 @@ import java.util.function.Consumer;
  */
 public final class NativeEngine implements Engine {
     /** The JNI functions' version; equals PHI2J_ENGINE_ABI in cmake/versions.cmake. */
-    public static final int ABI = 4;
+    public static final int ABI = phi2j.runtime.NativeEngineBuild.ENGINE_ABI;
 
     // --- JNI (native/src/jni.cpp) ---
     static native int abi();
@@ -62,6 +62,9 @@ public final class NativeEngine implements Engine {
     private static native void free(long handle);
 
     private static native Info info(long handle);
+
+    /** {layers, {output}, KV cache, device names, their descriptions} (jni.cpp builds it). */
+    private static native String[][] placement(long handle);
 
     private static native int[] tokenize(long handle, byte[] text);
 
@@ -155,6 +158,16 @@ public final class NativeEngine implements Engine {
     @Override
     public phi2j.runtime.EngineBackends backends() {
         return backends;
+    }
+
+    @Override
+    public phi2j.runtime.LayerPlacement placement() {
+        String[][] p = placement(handle);
+        Map<String, String> descriptions = new HashMap<>();
+        for (int i = 0; i < p[3].length; i++) {
+            descriptions.put(p[3][i], p[4][i]);
+        }
+        return new phi2j.runtime.LayerPlacement(List.of(p[0]), p[1][0], List.of(p[2]), descriptions);
     }
 
     @Override

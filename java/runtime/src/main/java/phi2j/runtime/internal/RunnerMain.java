@@ -119,7 +119,8 @@ public final class RunnerMain {
             try {
                 engine = open(req);
                 frames.sendJson(Frames.LOADED, new Messages.Loaded(loading.elapsed().toMillis(), engine.kind(),
-                        engine.llamaCpp(), engine.systemInfo(), engine.contextPerSequence(), engine.parallel(), engine.backends()));
+                        engine.llamaCpp(), engine.systemInfo(), engine.contextPerSequence(), engine.parallel(), engine.backends(),
+                        engine.placement()));
             } catch (phi2j.InvalidOptionException e) {
                 frames.sendJson(Frames.ERROR, new Messages.Error(-1, Messages.ErrorKind.OPTION, e.option(), e.problem()));
             } catch (EngineException e) {

@@ -33,6 +33,11 @@ public final class FakeEngine implements Engine {
     }
 
     @Override
+    public phi2j.runtime.LayerPlacement placement() {
+        return phi2j.runtime.LayerPlacement.UNKNOWN;
+    }
+
+    @Override
     public String kind() {
         return "fake";
     }

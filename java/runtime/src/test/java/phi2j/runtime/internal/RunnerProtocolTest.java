@@ -61,7 +61,7 @@ class RunnerProtocolTest {
     }
 
     static EngineParams load(String path) {
-        return new EngineParams(path, 64, 1, 0, 1, new float[0], 0, 0, 1, -1, false, EngineKind.BINDING, null, null, 0);
+        return new EngineParams(path, 64, 1, 0, 1, new float[0], 0, 0, 1, -1, false, EngineKind.BINDING, null, null, 0, false);
     }
 
     static Seen generate(RunnerProcess rp, int id, String prompt, int maxNew) {
