@@ -97,6 +97,18 @@ class NativeLibraryTest {
     }
 
     @Test
+    void theBindingsCpuBuildRefusesGpuLayersUnlessTheFallbackIsAllowedAndCannotSayWhereLayersWent() {
+        ModelOptions o = ModelOptions.defaults().withEngine(EngineKind.BINDING).withContextSize(256).withThreads(1).withGpuLayers(-1);
+        phi2j.InvalidOptionException e = assertThrows(phi2j.InvalidOptionException.class, () -> Phi2Model.open(TestModels.tiny(), o).close());
+        assertEquals("gpuLayers", e.option());
+        assertTrue(e.problem().contains("no GPU device") && e.problem().contains("allowCpuFallback"), e.problem());
+        try (Phi2Model m = Phi2Model.open(TestModels.tiny(), o.withAllowCpuFallback(true))) {
+            assertEquals(LayerPlacement.UNKNOWN, m.info().placement());
+            assertEquals(4, m.generate("Hello", GenerationOptions.greedy().withMaxNewTokens(4)).generatedTokens());
+        }
+    }
+
+    @Test
     void aCustomLibraryFolderWithoutTheLibraryIsAClearError(@TempDir Path custom) {
         NativeLibraryException e = assertThrows(NativeLibraryException.class,
                 () -> Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withEngine(EngineKind.BINDING).withNativeLibrary(custom)));
