@@ -2,6 +2,7 @@
 // (scripts/build-native.sh --sanitize: phi2j_engine_test_asan). Usage: phi2j_engine_test MODEL.gguf. Exits 1 on the
 // first failed check.
 #include "engine.h"
+#include "ggml-backend.h"
 
 #include <cmath>
 #include <cstdio>
@@ -162,11 +163,31 @@ int main(int argc, char ** argv) {
     mp.threads = 2;
     mp.splitMode = 1;
     mp.embeddings = true;
+    bool gpu = false;
+    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
+        const auto type = ggml_backend_dev_type(ggml_backend_dev_get(i));
+        gpu = gpu || type == GGML_BACKEND_DEVICE_TYPE_GPU || type == GGML_BACKEND_DEVICE_TYPE_IGPU;
+    }
+    if (!gpu) { // layers asked for on a GPU that is not there: refused, naming the field and the cause
+        mp.gpuLayers = -1;
+        CHECK(!phi2j::Engine::load(mp, err) && err.kind == phi2j::ErrorKind::OPTION && err.field == "gpuLayers" &&
+                  err.message.find("no GPU device") != std::string::npos,
+              "gpuLayers without a GPU: %s %s", err.field.c_str(), err.message.c_str());
+        mp.gpuLayers = 0;
+    }
     auto e = phi2j::Engine::load(mp, err);
     if (!e) {
         std::fprintf(stderr, "cannot load %s: %s\n", argv[1], err.message.c_str());
         return 1;
     }
+    // where llama.cpp put each layer, the output layer and each layer's KV cache: all named, all on the CPU at -ngl 0
+    const phi2j::Placement & placed = e->placement();
+    CHECK(!placed.layers.empty() && placed.kv.size() == placed.layers.size() && placed.output == "CPU",
+          "placement: %zu layers, %zu KV, output '%s'", placed.layers.size(), placed.kv.size(), placed.output.c_str());
+    for (size_t i = 0; i < placed.layers.size(); i++) {
+        CHECK(placed.layers[i] == "CPU" && placed.kv[i] == "CPU", "layer %zu on '%s', its KV on '%s'", i, placed.layers[i].c_str(), placed.kv[i].c_str());
+    }
+    CHECK(placed.device_names == std::vector<std::string>{"CPU"} && placed.device_descriptions.size() == 1, "devices named once");
     const phi2j::Info info = e->info();
     CHECK(info.n_ctx_seq == info.n_ctx / 2 && info.n_parallel == 2, "n_ctx_seq %d of %d", info.n_ctx_seq, info.n_ctx);
 
