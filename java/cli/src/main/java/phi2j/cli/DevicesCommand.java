@@ -19,7 +19,8 @@ import java.util.concurrent.Callable;
 @Command(name = "devices", mixinStandardHelpOptions = true,
         header = "List the llama.cpp library's devices and the machine's GPUs.",
         description = {"List the compute devices of the llama.cpp library, its CPU features, and the GPUs the machine's",
-                "runtimes see (AMD: HIP and the KFD topology; NVIDIA: NVML). Warns when a GPU is present but the library has no GPU backend."})
+                "runtimes see (AMD: HIP and the KFD topology; NVIDIA: NVML). Warns when a GPU is present but the library has no GPU backend.",
+                "With -m MODEL, also opens the model with -ngl N and says where llama.cpp put its layers and KV cache."})
 public final class DevicesCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -32,6 +33,26 @@ public final class DevicesCommand implements Callable<Integer> {
 
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
+
+    @Option(names = {"-m", "--model"}, paramLabel = "FILE", description = "Also open this model and say where its layers go.")
+    java.nio.file.Path model;
+
+    @Option(names = {"-ngl", "--gpu-layers"}, paramLabel = "N", description = "With -m: layers to offload; -1 for all (default: ${DEFAULT-VALUE}).")
+    int gpuLayers = -1;
+
+    @Option(names = "--allow-cpu-fallback", description = "With -m and no GPU device: open it on the CPU instead of failing.")
+    boolean allowCpuFallback;
+
+    /** Where the model's layers went with -ngl N, or null without -m. */
+    private phi2j.runtime.LayerPlacement placement() {
+        if (model == null) {
+            return null;
+        }
+        try (phi2j.runtime.Phi2Model m = phi2j.runtime.Phi2Model.open(model, lib.apply(phi2j.runtime.ModelOptions.builder()
+                .contextSize(256).gpuLayers(gpuLayers).allowCpuFallback(allowCpuFallback)))) {
+            return m.info().placement();
+        }
+    }
 
     @Override
     public Integer call() {
@@ -46,6 +67,7 @@ public final class DevicesCommand implements Callable<Integer> {
             warning = gpus.size() + " GPU(s) found, but " + library + " has no GPU backend (the jar's bundled library is a CPU build). Build one: "
                     + Devices.buildAdvice(gpus).orElse("scripts/build-native.sh");
         }
+        phi2j.runtime.LayerPlacement placement = placement();
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             JsonObject o = new JsonObject();
@@ -58,10 +80,21 @@ public final class DevicesCommand implements Callable<Integer> {
             if (warning != null) {
                 o.addProperty("warning", warning);
             }
+            if (placement != null) {
+                JsonObject p = gson.toJsonTree(placement).getAsJsonObject();
+                p.addProperty("gpuLayers", gpuLayers);
+                p.addProperty("summary", placement.summary());
+                p.addProperty("offloadedLayers", placement.offloadedLayers());
+                p.addProperty("totalLayers", placement.totalLayers());
+                o.add("placement", p);
+            }
             out.println(gson.toJson(o));
         } else {
             text(out, library, devs, features, gpus);
             backends(out, report.backends());
+            if (placement != null) {
+                out.println("placement (" + model.getFileName() + ", -ngl " + gpuLayers + "): " + placement.summary());
+            }
             if (warning != null) {
                 spec.commandLine().getErr().println("warning: " + warning);
             }

@@ -34,6 +34,24 @@ class DevicesAndBenchTest {
         assertTrue(o.get("library").getAsString().endsWith(nativeEngine ? "libllama.so.0" : "libjllama.so"), "the engine auto chooses: " + o);
     }
 
+    @Test
+    void devicesWithAModelSaysWhereItsLayersGoAndRefusesAGpuThatIsNotThere() {
+        String[] engine = engineBuildArgs();
+        org.junit.jupiter.api.Assumptions.assumeTrue(engine != null, "no native engine build");
+        String tiny = phi2j.testkit.TestModels.tiny().toString();
+        CliTest.Run cpu = run("devices", "-m", tiny, "-ngl", "0", "--engine", "native");
+        assertEquals(0, cpu.exit(), cpu.err());
+        assertTrue(cpu.out().matches("(?s).*\nplacement \\(tiny-phi2\\.gguf, -ngl 0\\): (\\d+)/\\1 layers on CPU, KV cache on CPU\n.*"), cpu.out());
+        CliTest.Run j = run("devices", "-m", tiny, "-ngl", "0", "--engine", "native", "--json");
+        JsonObject p = JsonParser.parseString(j.out()).getAsJsonObject().getAsJsonObject("placement");
+        assertEquals(0, p.get("offloadedLayers").getAsInt());
+        assertEquals(p.get("totalLayers").getAsInt(), p.getAsJsonArray("layers").size() + 1, p.toString());
+        // this engine has no GPU backend: -ngl -1 (the default with -m) is refused, naming the flag and the cause
+        CliTest.Run gpu = run("devices", "-m", tiny, "--engine", "native");
+        assertEquals(Main.BAD_INPUT, gpu.exit(), gpu.out());
+        assertTrue(gpu.err().contains("--gpu-layers") && gpu.err().contains("no GPU device"), gpu.err());
+    }
+
     /** The probe runs in a runner: the caller's JVM maps no llama.cpp, ggml or GPU runtime library (issue 13). */
     @Test
     @org.junit.jupiter.api.condition.EnabledOnOs(org.junit.jupiter.api.condition.OS.LINUX)
