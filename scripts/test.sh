@@ -14,7 +14,7 @@
 #      lavapipe: its device line) and phi2 verify -ngl 99 passes with every layer on Vulkan0, and fails on a copy with
 #      damaged output weights; with the device hidden (GGML_VK_VISIBLE_DEVICES unset) the device check fails and verify
 #      refuses, naming the cause;
-#   7. the GPU check's whole pipeline on the CPU build: its kit, then a smoke run on the tiny shape (each quant against
+#   7. the GPU check's whole pipeline on the CPU build: its kit, then a smoke run on the tiny shape (Q8_0 against
 #      the F16 model must PASS, and the control, two models with different weights, must FAIL).
 # Usage: scripts/test.sh [--skip-build]     (extra Maven arguments through MAVEN_ARGS)
 set -euo pipefail
@@ -66,7 +66,7 @@ if [ $SKIP_BUILD -eq 0 ]; then
   mvn -q -B -ntp ${MAVEN_ARGS:-} -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true package -pl java/bench -am >&2
   rm -rf target/gpu-kit target/gpu-check-smoke
   bash scripts/gpu-check.sh --prepare target/gpu-kit >&2
-  bash scripts/gpu-check.sh --kit target/gpu-kit --backend cpu --shape tiny --reuse-build --rounds 1 \
+  bash scripts/gpu-check.sh --kit target/gpu-kit --backend cpu --shape tiny --types F16,Q8_0 --reuse-build --rounds 1 \
     --out target/gpu-check-smoke --work target/gpu-check-work >&2
   grep -q '^| f16 | PASS |' target/gpu-check-smoke/results.md
   grep -q '^| control | FAIL |' target/gpu-check-smoke/results.md   # the case that must fail on the numbers did
