@@ -41,7 +41,9 @@ public final class SynthCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        if (!force && Files.exists(output)) {
+        // an existing GGUF is kept when it holds exactly what this command writes (the README's one-liners run twice)
+        boolean sameIfEqual = !force && !checkpoint && Files.isRegularFile(output);
+        if (!force && Files.exists(output) && !sameIfEqual) {
             throw new InvalidOptionException("--output", output + " already exists (use --force to replace it)");
         }
         if (checkpoint) {
@@ -59,6 +61,21 @@ public final class SynthCommand implements Callable<Integer> {
             case kquant -> SyntheticPhi2.quantTest();
             case phi2 -> SyntheticPhi2.phi2Shape();
         };
+        if (sameIfEqual) {
+            Path fresh = output.resolveSibling("." + output.getFileName() + ".synth-" + ProcessHandle.current().pid());
+            try {
+                model.withSeed(seed).write(fresh);
+                if (Files.mismatch(fresh, output) != -1) {
+                    throw new InvalidOptionException("--output", output + " already exists and holds another model (use --force to replace it)");
+                }
+            } catch (java.io.IOException e) {
+                throw new phi2j.Phi2Exception("cannot compare " + output + " with a fresh synth: " + e.getMessage(), e);
+            } finally {
+                fresh.toFile().delete();
+            }
+            spec.commandLine().getOut().println(output + " already holds this model (" + Format.bytes(output.toFile().length()) + "): kept");
+            return Main.OK;
+        }
         model.withSeed(seed).write(output);
         spec.commandLine().getOut().println("wrote " + output + " (" + Format.bytes(output.toFile().length()) + ")");
         return Main.OK;

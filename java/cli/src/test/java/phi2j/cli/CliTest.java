@@ -129,12 +129,20 @@ class CliTest {
     }
 
     @Test
-    void synthRefusesToOverwrite(@TempDir Path dir) throws IOException {
+    void synthRefusesToOverwriteAnotherModelAndKeepsAnIdenticalOne(@TempDir Path dir) throws IOException {
         Path p = dir.resolve("m.gguf");
         assertEquals(0, run("synth", "-o", p.toString()).exit());
         byte[] before = Files.readAllBytes(p);
+        // the README's one-liner, run twice: the same model is already there, kept, exit 0
+        Run same = run("synth", "-o", p.toString());
+        assertEquals(0, same.exit(), same.err());
+        assertTrue(same.out().contains("already holds this model") && same.out().contains("kept"), same.out());
+        try (var files = Files.list(dir)) {
+            assertEquals(java.util.List.of(p), files.toList(), "no temporary file left beside it");
+        }
         Run again = run("synth", "-o", p.toString(), "--seed", "9");
         assertEquals(2, again.exit());
+        assertTrue(again.err().contains("--output") && again.err().contains("holds another model"), again.err());
         // the bytes, not the size: a model of another seed has the same size
         assertArrayEquals(before, Files.readAllBytes(p), "the refused run left the file as it was");
         assertEquals(0, run("synth", "-o", p.toString(), "--seed", "9", "--force").exit());
