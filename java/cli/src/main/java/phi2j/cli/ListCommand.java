@@ -14,8 +14,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-@Command(name = "list", mixinStandardHelpOptions = true, header = "Show the catalog's models and which are present.",
-        description = "Show the catalog's models and which are present in the models folder.")
+@Command(name = "list", mixinStandardHelpOptions = true, header = "Show the models: the catalog's, and every GGUF file in the models folder.",
+        description = {"Show the catalog's models and which are present in the models folder, then every other GGUF file there",
+                "(a conversion, a quantization, a synthetic model) with its weight type and size."})
 public final class ListCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -41,10 +42,35 @@ public final class ListCommand implements Callable<Integer> {
             }
             rows.add(new String[] {e.name() + (e.name().equals(c.defaultName()) ? " (default)" : ""), e.type(), e.size(), present, verified});
         }
+        java.util.Set<String> catalogFiles = new java.util.HashSet<>();
+        c.models().forEach(e -> catalogFiles.add(e.file()));
+        for (Path p : otherModels(c.dir(), catalogFiles)) {
+            rows.add(new String[] {p.getFileName().toString(), weightType(p), "-", Format.decimalBytes(Files.size(p)), "not in the catalog"});
+        }
         PrintWriter out = spec.commandLine().getOut();
         out.println("models folder: " + c.dir().toAbsolutePath());
         out.println(MarkdownTable.render(List.of("name", "type", "size", "present", "checksum"), rows));
         out.flush();
         return Main.OK;
+    }
+
+    /** The GGUF files in {@code dir} that no catalog entry names, by name. */
+    static List<Path> otherModels(Path dir, java.util.Set<String> catalogFiles) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (var files = Files.list(dir)) {
+            return files.filter(p -> Files.isRegularFile(p) && p.getFileName().toString().endsWith(".gguf")
+                    && !catalogFiles.contains(p.getFileName().toString())).sorted().toList();
+        }
+    }
+
+    /** The type of most weight matrices (as phi2 verify chooses tolerances), or why it cannot be read. */
+    private static String weightType(Path gguf) {
+        try {
+            return phi2j.format.GgufReader.read(gguf).tensor("blk.0.ffn_up.weight").map(t -> t.type().name()).orElse("?");
+        } catch (RuntimeException e) {
+            return "unreadable";
+        }
     }
 }

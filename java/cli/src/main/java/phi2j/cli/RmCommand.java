@@ -12,8 +12,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
-@Command(name = "rm", mixinStandardHelpOptions = true, header = "Delete a downloaded model.",
-        description = "Delete a catalog model's file (and its partial download) from the models folder.")
+@Command(name = "rm", mixinStandardHelpOptions = true, header = "Delete a model from the models folder.",
+        description = {"Delete a catalog model's file (and its partial download) from the models folder, or any other GGUF file",
+                "there by its file name, as phi2 list shows it."})
 public final class RmCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -28,7 +29,10 @@ public final class RmCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         modelsDir.apply();
         Catalog c = Catalog.load();
-        Catalog.Entry e = c.find(name).orElseThrow(() -> new InvalidOptionException("NAME", "'" + name + "' is not in the catalog"));
+        Catalog.Entry e = c.find(name).orElse(null);
+        if (e == null) {
+            return removeFile(c);
+        }
         Path p = c.dir().resolve(e.file());
         boolean any = false;
         for (Path f : new Path[] {p, p.resolveSibling(p.getFileName() + ".part"), p.resolveSibling(p.getFileName() + ".sha256")}) {
@@ -37,6 +41,22 @@ public final class RmCommand implements Callable<Integer> {
         if (!any) {
             throw new InvalidOptionException("NAME", e.name() + " is not present in " + c.dir());
         }
+        spec.commandLine().getOut().println("removed " + p);
+        return Main.OK;
+    }
+
+    /** NAME is not a catalog name: a GGUF file of the models folder, by its file name alone. */
+    private int removeFile(Catalog c) throws IOException {
+        if (!name.endsWith(".gguf") || name.contains("/") || name.contains("\\") || name.startsWith(".")) {
+            throw new InvalidOptionException("NAME", "'" + name + "' is neither in the catalog nor a GGUF file name of the models folder "
+                    + c.dir() + " (phi2 list shows both)");
+        }
+        Path p = c.dir().resolve(name);
+        if (!Files.isRegularFile(p)) {
+            throw new InvalidOptionException("NAME", name + " is not present in " + c.dir());
+        }
+        Files.delete(p);
+        Files.deleteIfExists(p.resolveSibling(name + ".sha256"));
         spec.commandLine().getOut().println("removed " + p);
         return Main.OK;
     }

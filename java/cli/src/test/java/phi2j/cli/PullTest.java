@@ -455,6 +455,18 @@ class PullTest {
             assertEquals(0, g.exit(), g.err());
             assertTrue(Files.isRegularFile(models.resolve("tiny.gguf")));
             assertEquals(2, CliTest.run("pull", "nope", "--models-dir", models.toString()).exit());
+            // a model of the user's own in the folder: listed with its type and size, and removable by its file name
+            Files.copy(TestModels.tiny(), models.resolve("mine-q8.gguf"));
+            CliTest.Run mine = CliTest.run("list", "--models-dir", models.toString());
+            assertTrue(mine.out().matches("(?s).*\\| mine-q8\\.gguf +\\| F32 +\\| - +\\| [0-9.]+ MB +\\| not in the catalog +\\|.*"), mine.out());
+            assertEquals(0, CliTest.run("rm", "mine-q8.gguf", "--models-dir", models.toString()).exit());
+            assertFalse(Files.exists(models.resolve("mine-q8.gguf")));
+            CliTest.Run gone = CliTest.run("rm", "mine-q8.gguf", "--models-dir", models.toString());
+            assertEquals(2, gone.exit());
+            assertTrue(gone.err().contains("mine-q8.gguf is not present"), gone.err());
+            CliTest.Run outside = CliTest.run("rm", "../catalog.json", "--models-dir", models.toString());
+            assertEquals(2, outside.exit());
+            assertTrue(outside.err().contains("neither in the catalog nor a GGUF file name"), outside.err());
         } finally {
             System.clearProperty("phi2.catalog");
             System.clearProperty("phi2.models.dir.option");
