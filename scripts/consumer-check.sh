@@ -171,6 +171,9 @@ fi
 if wanted binding; then
   project binding "" "$COPY_DEPS"
   build binding && run_check binding binding java -cp "target/classes:target/lib/*" demo.App "$MODEL" binding
+  # the fallback is said on stderr (once, through the logger) before anything runs, with how to get the engine
+  grep -q 'phi2j: running on the de.kherud:llama binding, .*io.github.phi2j:phi2-native' "$WORK/binding.log" \
+    || { say "binding: no warning that AUTO fell back to the binding"; FAILED+=("binding-warning"); }
 fi
 if [ ${#TEXTS[@]} -gt 1 ]; then
   first="${TEXTS[0]#* }"

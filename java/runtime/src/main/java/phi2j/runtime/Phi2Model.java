@@ -36,6 +36,9 @@ import java.util.function.Consumer;
  * }</pre>
  */
 public final class Phi2Model implements AutoCloseable {
+    /** Whether the binding fallback has been announced in this process. */
+    private static final java.util.concurrent.atomic.AtomicBoolean FALLBACK_SAID = new java.util.concurrent.atomic.AtomicBoolean();
+
     private final RunnerProcess runner;
     private final ModelInfo info;
     private final Phi2Layout.Vocabulary vocabulary;
@@ -68,6 +71,10 @@ public final class Phi2Model implements AutoCloseable {
         int threads = options.threads() == 0 ? Runtime.getRuntime().availableProcessors() : options.threads();
 
         EngineChoice choice = EngineChoice.of(options);
+        if (!choice.advice().isEmpty() && FALLBACK_SAID.compareAndSet(false, true)) {
+            // once per process: AUTO found no native engine (ModelInfo.advice() keeps the same words)
+            System.getLogger("phi2j").log(System.Logger.Level.WARNING, "phi2j: " + choice.advice());
+        }
         EngineKind engine = choice.kind();
         Library lib = library(choice);
         RunnerProcess runner = RunnerProcess.start(lib.bindingDir(), visibleDevices(options));
