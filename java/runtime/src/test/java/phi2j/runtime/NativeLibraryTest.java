@@ -109,6 +109,17 @@ class NativeLibraryTest {
     }
 
     @Test
+    void aRefusedOptionPointsAtTheCallersLine() {
+        try (Phi2Model m = Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withEngine(EngineKind.BINDING).withContextSize(256))) {
+            phi2j.InvalidOptionException e = assertThrows(phi2j.InvalidOptionException.class,
+                    () -> m.generate("Hello", GenerationOptions.greedy().withMaxNewTokens(2).withLogprobs(2)));
+            assertEquals("logprobs", e.option());
+            assertTrue(java.util.Arrays.stream(e.getStackTrace()).anyMatch(f -> f.getClassName().equals(NativeLibraryTest.class.getName())),
+                    "the stack holds the caller's line, not only the runner's reader thread: " + java.util.Arrays.toString(e.getStackTrace()));
+        }
+    }
+
+    @Test
     void aCustomLibraryFolderWithoutTheLibraryIsAClearError(@TempDir Path custom) {
         NativeLibraryException e = assertThrows(NativeLibraryException.class,
                 () -> Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withEngine(EngineKind.BINDING).withNativeLibrary(custom)));

@@ -142,7 +142,7 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
             }
         }
         if (head instanceof Failed f) {
-            throw f.error();
+            throw RunnerProcess.inCaller(f.error());
         }
         return head instanceof Next;
     }

@@ -101,6 +101,15 @@ public final class RunnerProcess implements AutoCloseable {
         listeners.remove(id);
     }
 
+    /**
+     * {@code e}, made on the reader thread, with the stack of the thread that rethrows it: the caller's own lines then
+     * show where the refused call was made (the reader thread's stack holds only the socket loop).
+     */
+    public static <E extends Phi2Exception> E inCaller(E e) {
+        e.fillInStackTrace();
+        return e;
+    }
+
     /** Sends LOAD and waits for the answer; a runner that dies or exceeds {@code timeout} becomes an exception. */
     public Messages.Loaded load(EngineParams request, Duration timeout) {
         send(() -> frames.sendJson(Frames.LOAD, request));
@@ -113,7 +122,7 @@ public final class RunnerProcess implements AutoCloseable {
                     + timeout.toSeconds() + " s and was stopped", null, tail);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof Phi2Exception pe) {
-                throw pe;
+                throw inCaller(pe);
             }
             throw new Phi2Exception("loading failed: " + e.getCause(), e.getCause());
         } catch (InterruptedException e) {
@@ -143,7 +152,7 @@ public final class RunnerProcess implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new Phi2Exception("interrupted during " + kind.label());
         } catch (ExecutionException e) {
-            throw e.getCause() instanceof Phi2Exception pe ? pe : new Phi2Exception(kind.label() + " failed: " + e.getCause(), e.getCause());
+            throw e.getCause() instanceof Phi2Exception pe ? inCaller(pe) : new Phi2Exception(kind.label() + " failed: " + e.getCause(), e.getCause());
         } finally {
             calls.remove(id);
         }
