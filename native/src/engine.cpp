@@ -430,7 +430,9 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, Error & err) {
     }
     PlacementCapture placed;
     t_placement = &placed;
+    const int64_t t_model = llama_time_us();
     e->model_ = llama_model_load_from_file(p.path.c_str(), mp);
+    e->model_us_ = llama_time_us() - t_model;
     t_placement = nullptr;
     if (!e->model_) {
         err = Error{ErrorKind::MODEL, "", "llama.cpp could not load " + p.path + " (see the log)"};
@@ -453,7 +455,9 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, Error & err) {
         cp.pooling_type = LLAMA_POOLING_TYPE_LAST;
     }
     t_placement = &placed;
+    const int64_t t_context = llama_time_us();
     e->ctx_ = llama_init_from_model(e->model_, cp);
+    e->context_us_ = llama_time_us() - t_context;
     t_placement = nullptr;
     if (!e->ctx_) {
         err = Error{ErrorKind::MODEL, "", "llama.cpp could not create a context of " + std::to_string(cp.n_ctx) + " tokens for " + p.path + " (see the log)"};
@@ -491,6 +495,7 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, Error & err) {
 
     // Warm up as llama.cpp's own tools do: one decode of two tokens touches the weights, the KV cache and the compute
     // buffers, so that the first request does not pay for it. Then the cache is emptied again.
+    const int64_t t_warmup = llama_time_us();
     {
         std::vector<llama_token> warm;
         for (llama_token t : {llama_vocab_bos(e->vocab_), llama_vocab_eos(e->vocab_)}) {
@@ -506,6 +511,7 @@ std::unique_ptr<Engine> Engine::load(const ModelParams & p, Error & err) {
         llama_synchronize(e->ctx_);
         llama_memory_clear(llama_get_memory(e->ctx_), true);
     }
+    e->warmup_us_ = llama_time_us() - t_warmup;
 
     e->batch_.reset(new llama_batch(llama_batch_init((int32_t) llama_n_batch(e->ctx_), 0, 1)));
     for (int32_t i = 0; i < p.parallel; i++) {
@@ -584,6 +590,9 @@ Info Engine::info() const {
     i.n_parallel = (int32_t) slots_.size();
     i.n_vocab = llama_vocab_n_tokens(vocab_);
     i.eos = llama_vocab_eos(vocab_);
+    i.model_us = model_us_;
+    i.context_us = context_us_;
+    i.warmup_us = warmup_us_;
     return i;
 }
 

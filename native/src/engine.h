@@ -108,6 +108,11 @@ struct Info {
     int32_t n_parallel = 0;
     int32_t n_vocab = 0;
     int32_t eos = 0;
+    // where load() spent its time, in microseconds: llama.cpp's model load (mapping, reading, repacking the weights),
+    // the context (KV cache, compute buffers), and the warm-up decode
+    int64_t model_us = 0;
+    int64_t context_us = 0;
+    int64_t warmup_us = 0;
 };
 
 // What load_backends found. A portable build (GGML_BACKEND_DL) has its backends as modules in the engine's folder:
@@ -209,6 +214,7 @@ private:
     mutable std::mutex cancel_mutex_;
     std::vector<int32_t> cancelled_;   // ids to cancel, taken by the next step
     Placement placement_;
+    int64_t model_us_ = 0, context_us_ = 0, warmup_us_ = 0;
     bool embeddings_ = false;
     bool boundary_ = false;            // set by a first token or an end; run() returns after that step
     std::atomic<bool> wake_{false};

@@ -326,8 +326,10 @@ JNIEXPORT jobject JNICALL Java_phi2j_runtime_internal_NativeEngine_info(JNIEnv *
         if (!h) return nullptr;
         const phi2j::Info i = h->engine->info();
         jclass c = env->FindClass("phi2j/runtime/internal/NativeEngine$Info");
-        jmethodID ctor = c ? env->GetMethodID(c, "<init>", "(IIIII)V") : nullptr;
-        return ctor ? env->NewObject(c, ctor, i.n_ctx, i.n_ctx_seq, i.n_parallel, i.n_vocab, i.eos) : nullptr;
+        jmethodID ctor = c ? env->GetMethodID(c, "<init>", "(IIIIIJJJ)V") : nullptr;
+        return ctor ? env->NewObject(c, ctor, i.n_ctx, i.n_ctx_seq, i.n_parallel, i.n_vocab, i.eos, (jlong) i.model_us, (jlong) i.context_us,
+                                     (jlong) i.warmup_us)
+                    : nullptr;
     });
 }
 

@@ -36,6 +36,26 @@ import java.util.function.Consumer;
  * }</pre>
  */
 public final class Phi2Model implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("phi2j");
+
+    /**
+     * The stages of an open: the file check here, the runner's start (what the wait for LOADED took beyond the engine's
+     * own load), the engine library and backends, and llama.cpp's model, context and warm-up where the engine says.
+     */
+    private static LoadBreakdown breakdown(Duration fileCheck, Duration loadTime, Messages.Loaded loaded) {
+        Duration engineLoad = Duration.ofMillis(loaded.nativeLoadMillis());
+        Duration runnerStart = loadTime.minus(fileCheck).minus(engineLoad);
+        long[] us = loaded.stagesMicros();
+        if (us == null || us.length != 3) {
+            return new LoadBreakdown(fileCheck, runnerStart, engineLoad, null, null, null);
+        }
+        Duration model = Duration.ofNanos(us[0] * 1000);
+        Duration context = Duration.ofNanos(us[1] * 1000);
+        Duration warmup = Duration.ofNanos(us[2] * 1000);
+        Duration engine = engineLoad.minus(model).minus(context).minus(warmup);
+        return new LoadBreakdown(fileCheck, runnerStart, engine.isNegative() ? Duration.ZERO : engine, model, context, warmup);
+    }
+
     /** Whether the binding fallback has been announced in this process. */
     private static final java.util.concurrent.atomic.AtomicBoolean FALLBACK_SAID = new java.util.concurrent.atomic.AtomicBoolean();
 
@@ -67,6 +87,7 @@ public final class Phi2Model implements AutoCloseable {
         GgufFile file = GgufReader.read(gguf);
         Phi2Layout.Hparams hp = Phi2Layout.check(file);
         Phi2Layout.Vocabulary vocab = Phi2Layout.vocabulary(file);
+        Duration fileCheck = timer.elapsed();
         int context = options.contextSize() == 0 ? (int) hp.contextLength() : options.contextSize();
         int threads = options.threads() == 0 ? Runtime.getRuntime().availableProcessors() : options.threads();
 
@@ -84,6 +105,9 @@ public final class Phi2Model implements AutoCloseable {
             Messages.Loaded loaded = runner.load(EngineParams.of(gguf, options, context, threads, engine,
                     engine == EngineKind.NATIVE ? choice.build().library() : null), options.loadTimeout());
             Duration loadTime = timer.elapsed();
+            LoadBreakdown stages = breakdown(fileCheck, loadTime, loaded);
+            LOG.log(System.Logger.Level.INFO, () -> String.format(java.util.Locale.ROOT, "loaded %s in %.2f s: %s", gguf.getFileName(),
+                    loadTime.toNanos() / 1e9, stages.summary()));
             if (loaded.systemInfo() != null) {
                 runner.log().systemInfo(loaded.systemInfo());
             }
@@ -91,7 +115,7 @@ public final class Phi2Model implements AutoCloseable {
                     file.fileSize(), file.parameterCount(), context, (int) hp.contextLength(), vocab.size(), vocab.eosText(),
                     loadTime, Duration.ofMillis(loaded.nativeLoadMillis()), lib.label(), engine, loaded.llamaCpp(),
                     loaded.contextPerSequence(), choice.origin(), loaded.backends() == null ? EngineBackends.LINKED_CPU : loaded.backends(),
-                    choice.advice(), loaded.placement() == null ? LayerPlacement.UNKNOWN : loaded.placement());
+                    choice.advice(), loaded.placement() == null ? LayerPlacement.UNKNOWN : loaded.placement(), stages);
             return new Phi2Model(runner, info, vocab, options, loaded.parallel());
         } catch (RuntimeException e) {
             runner.close();

@@ -53,6 +53,19 @@ class NativeEngineTest {
     }
 
     @Test
+    void theLoadTimeIsBrokenDownIntoStagesThatAddUpToIt() {
+        LoadBreakdown b = model.info().loadBreakdown();
+        for (java.time.Duration d : List.of(b.fileCheck(), b.runnerStart(), b.engine(), b.model(), b.context(), b.warmup())) {
+            assertNotNull(d, b.toString());
+            assertFalse(d.isNegative(), b.toString());
+        }
+        assertTrue(b.model().toNanos() > 0 && b.warmup().toNanos() > 0, "llama.cpp's own stages were timed: " + b);
+        assertEquals(model.info().loadTime().toMillis(), b.total().toMillis(), 2.0, "the stages add up to the load time: " + b);
+        assertTrue(b.summary().matches("file check [0-9.]+ s, runner start [0-9.]+ s, engine [0-9.]+ s, model [0-9.]+ s, "
+                + "context [0-9.]+ s, warm-up [0-9.]+ s"), b.summary());
+    }
+
+    @Test
     void theModelSaysWhereLlamaCppPutEveryLayerAndTheKvCache() {
         LayerPlacement p = model.info().placement();
         int layers = (int) phi2j.format.Phi2Layout.check(phi2j.format.GgufReader.read(TestModels.tiny())).blocks();

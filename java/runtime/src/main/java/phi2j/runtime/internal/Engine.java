@@ -32,6 +32,11 @@ public interface Engine extends AutoCloseable {
     /** The ggml backends it loaded (the native engine's: the CPU variant, GPU modules that could not be loaded). */
     phi2j.runtime.EngineBackends backends();
 
+    /** llama.cpp's model load, context and warm-up in microseconds, or an empty array when the engine cannot say. */
+    default long[] loadStagesMicros() {
+        return new long[0];
+    }
+
     /** Where the model's layers and KV cache went ({@link phi2j.runtime.LayerPlacement#UNKNOWN} when the engine cannot tell). */
     phi2j.runtime.LayerPlacement placement();
 

@@ -18,7 +18,7 @@ public final class Messages {
      * backends it loaded.
      */
     public record Loaded(long nativeLoadMillis, String engine, String llamaCpp, String systemInfo, int contextPerSequence, int parallel,
-                         phi2j.runtime.EngineBackends backends, phi2j.runtime.LayerPlacement placement) {
+                         phi2j.runtime.EngineBackends backends, phi2j.runtime.LayerPlacement placement, long[] stagesMicros) {
     }
 
     /**

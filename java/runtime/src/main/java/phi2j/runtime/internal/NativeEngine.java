@@ -52,7 +52,8 @@ public final class NativeEngine implements Engine {
     }
 
     /** The engine's sizes (jni.cpp builds it). */
-    record Info(int contextSize, int contextPerSequence, int parallel, int vocabularySize, int endOfTextToken) {
+    record Info(int contextSize, int contextPerSequence, int parallel, int vocabularySize, int endOfTextToken, long modelMicros,
+                long contextMicros, long warmupMicros) {
     }
 
     private static native Backends loadBackends(byte[] dir);
@@ -158,6 +159,11 @@ public final class NativeEngine implements Engine {
     @Override
     public phi2j.runtime.EngineBackends backends() {
         return backends;
+    }
+
+    @Override
+    public long[] loadStagesMicros() {
+        return new long[] {info.modelMicros(), info.contextMicros(), info.warmupMicros()};
     }
 
     @Override

@@ -120,7 +120,7 @@ public final class RunnerMain {
                 engine = open(req);
                 frames.sendJson(Frames.LOADED, new Messages.Loaded(loading.elapsed().toMillis(), engine.kind(),
                         engine.llamaCpp(), engine.systemInfo(), engine.contextPerSequence(), engine.parallel(), engine.backends(),
-                        engine.placement()));
+                        engine.placement(), engine.loadStagesMicros()));
             } catch (phi2j.InvalidOptionException e) {
                 frames.sendJson(Frames.ERROR, new Messages.Error(-1, Messages.ErrorKind.OPTION, e.option(), e.problem()));
             } catch (EngineException e) {
