@@ -247,6 +247,11 @@ public final class Phi2Model implements AutoCloseable {
             throw new InvalidOptionException("prompt", "is empty");
         }
         ensureOpen();
+        if (info.engine() == EngineKind.BINDING) {
+            // what the binding cannot do is known at open: refused here, in the caller's thread, with the fix
+            phi2j.runtime.internal.BindingOptions.check(options, !info.advice().isEmpty() ? info.advice()
+                    : "ask for the native engine (ModelOptions.withEngine(EngineKind.NATIVE), phi2 --engine native)");
+        }
         Long seed = options.seed() != null ? options.seed() : this.options.seed();
         Messages.Generate req = new Messages.Generate(ids.incrementAndGet(), prompt, options.withSeed(seed), streaming);
         Generation g = new Generation(req, runner, info.engine().label() + " " + info.llamaCpp(), inFlight);

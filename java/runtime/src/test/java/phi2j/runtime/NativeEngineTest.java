@@ -312,6 +312,8 @@ class NativeEngineTest {
         InvalidOptionException g = assertThrows(InvalidOptionException.class,
                 () -> model.generate(PROMPT, GenerationOptions.greedy().withMaxNewTokens(2).withGrammar("root ::= (")));
         assertEquals("grammar", g.option(), g.getMessage());
+        assertTrue(java.util.Arrays.stream(g.getStackTrace()).anyMatch(f -> f.getClassName().equals(NativeEngineTest.class.getName())),
+                "the engine's refusal, made on the runner's reader thread, carries the caller's line: " + java.util.Arrays.toString(g.getStackTrace()));
         InvalidOptionException s = assertThrows(InvalidOptionException.class,
                 () -> model.generate(PROMPT, GenerationOptions.greedy().withMaxNewTokens(2).withJsonSchema("{\"not\": {\"type\": \"string\"}}")));
         assertEquals("jsonSchema", s.option(), s.getMessage());

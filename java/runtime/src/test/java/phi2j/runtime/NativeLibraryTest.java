@@ -114,6 +114,7 @@ class NativeLibraryTest {
             phi2j.InvalidOptionException e = assertThrows(phi2j.InvalidOptionException.class,
                     () -> m.generate("Hello", GenerationOptions.greedy().withMaxNewTokens(2).withLogprobs(2)));
             assertEquals("logprobs", e.option());
+            assertTrue(e.problem().contains("needs the native engine") && e.problem().contains("runs on the binding"), e.problem());
             assertTrue(java.util.Arrays.stream(e.getStackTrace()).anyMatch(f -> f.getClassName().equals(NativeLibraryTest.class.getName())),
                     "the stack holds the caller's line, not only the runner's reader thread: " + java.util.Arrays.toString(e.getStackTrace()));
         }

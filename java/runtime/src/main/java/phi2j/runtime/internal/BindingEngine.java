@@ -13,12 +13,9 @@ import phi2j.runtime.GenerationOptions;
 import phi2j.runtime.SplitMode;
 import phi2j.runtime.StopReason;
 
-import java.lang.reflect.RecordComponent;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -167,43 +164,11 @@ public final class BindingEngine implements Engine {
         return null;
     }
 
-    /** Every option, and their defaults: what {@link #unsupported} compares against. */
-    private static final GenerationOptions DEFAULTS = GenerationOptions.greedy();
-    private static final RecordComponent[] OPTIONS = GenerationOptions.class.getRecordComponents();
-    /** The options {@link #generate} hands to the binding; see {@link #unsupported}. */
-    static final Set<String> PASSED = Set.of("maxLength", "maxNewTokens", "temperature", "topK", "topP", "minP", "repetitionPenalty",
-            "presencePenalty", "seed", "stopStrings", "ignoreEndOfText", "cachePrompt");
-    private static final Map<String, String> WHY_NOT = Map.of(
-            "logprobs", "de.kherud:llama 4.2.0 aborts the process when asked for probabilities",
-            "jsonSchema", "de.kherud:llama 4.2.0 aborts the process on a schema its converter cannot follow",
-            "grammar", "structured output is the native engine's (de.kherud:llama 4.2.0 cannot report a bad grammar)");
-
-    /**
-     * The first option set away from its default that this adapter does not pass to the binding, or null: an option
-     * added to {@link GenerationOptions} is refused here, by name, until it is mapped, never silently dropped.
-     */
-    static String unsupported(GenerationOptions o) {
-        for (RecordComponent c : OPTIONS) {
-            if (PASSED.contains(c.getName())) {
-                continue;
-            }
-            try {
-                if (!Objects.equals(c.getAccessor().invoke(o), c.getAccessor().invoke(DEFAULTS))) {
-                    return c.getName();
-                }
-            } catch (ReflectiveOperationException e) {
-                throw new IllegalStateException(e);
-            }
-        }
-        return null;
-    }
-
     @Override
     public void submit(Messages.Generate req, Sink sink) {
-        String field = unsupported(req.options());
-        if (field != null) {
-            failed(sink, req.id(), Messages.ErrorKind.OPTION, field, "needs the native engine ("
-                    + WHY_NOT.getOrDefault(field, "the de.kherud:llama binding is not given it") + ")");
+        String field = BindingOptions.unsupported(req.options());
+        if (field != null) { // Phi2Model refuses these before sending; a runner driven otherwise still refuses them
+            failed(sink, req.id(), Messages.ErrorKind.OPTION, field, BindingOptions.why(field));
             return;
         }
         worker.submit(() -> {

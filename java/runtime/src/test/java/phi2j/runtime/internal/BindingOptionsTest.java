@@ -13,16 +13,16 @@ class BindingOptionsTest {
     @Test
     void everyPassedNameIsAnOptionAndDefaultsPassEverywhere() {
         List<String> fields = Arrays.stream(GenerationOptions.class.getRecordComponents()).map(c -> c.getName()).toList();
-        assertTrue(fields.containsAll(BindingEngine.PASSED), "stale names in " + BindingEngine.PASSED);
-        assertNull(BindingEngine.unsupported(GenerationOptions.greedy()));
-        assertNull(BindingEngine.unsupported(GenerationOptions.sampling(0.8f, 7).withTopK(5).withStopStrings(List.of("\n"))
+        assertTrue(fields.containsAll(BindingOptions.PASSED), "stale names in " + BindingOptions.PASSED);
+        assertNull(BindingOptions.unsupported(GenerationOptions.greedy()));
+        assertNull(BindingOptions.unsupported(GenerationOptions.sampling(0.8f, 7).withTopK(5).withStopStrings(List.of("\n"))
                 .withMaxNewTokens(3).withCachePrompt(true)));
     }
 
     @Test
     void anOptionTheBindingIsNotGivenIsNamedWhenSet() {
-        assertEquals("logprobs", BindingEngine.unsupported(GenerationOptions.greedy().withLogprobs(2)));
-        assertEquals("grammar", BindingEngine.unsupported(GenerationOptions.greedy().withGrammar("root ::= \"a\"")));
-        assertEquals("jsonSchema", BindingEngine.unsupported(GenerationOptions.greedy().withJsonSchema("{\"type\": \"object\"}")));
+        assertEquals("logprobs", BindingOptions.unsupported(GenerationOptions.greedy().withLogprobs(2)));
+        assertEquals("grammar", BindingOptions.unsupported(GenerationOptions.greedy().withGrammar("root ::= \"a\"")));
+        assertEquals("jsonSchema", BindingOptions.unsupported(GenerationOptions.greedy().withJsonSchema("{\"type\": \"object\"}")));
     }
 }
