@@ -9,6 +9,7 @@
 #   boot     spring-boot-maven-plugin's executable jar      the same (libraries nested in BOOT-INF/lib)
 #   vulkan   plain plus the linux-x86_64-vulkan add-on jar, all layers on the GPU (only with --vulkan; on Mesa's
 #            llvmpipe, a CPU-type device, with GGML_VK_VISIBLE_DEVICES=0, as ggml's Vulkan backend wants it)
+#   readme   the README's library example as written, with phi2-native (readme-binding: without it, a clear refusal)
 #   binding  plain without phi2-native                      the binding, and ModelInfo says how to get the engine
 # Every native run must print the same greedy text.
 #
@@ -166,6 +167,57 @@ if [ $VULKAN -eq 1 ] && wanted vulkan; then
     else
       say "vulkan, device hidden: refused as it should be: $(grep -o 'asks for .* no GPU device' "$WORK/vulkan-hidden.log" | sed -n 1p)"
     fi
+  fi
+fi
+# The README's library example, compiled exactly as the README shows it (its first java block under "### Using it",
+# in a main method with the imports it needs), run where its model path resolves to the tiny model:
+#   readme          with phi2-native: every block runs, the logprobs block prints its 8 tokens
+#   readme-binding  without it: the fallback is said before anything runs, and the logprobs block is refused with the
+#                   reason and the fix, the example's own line in the stack
+readme_example() { # DIR
+  mkdir -p "$1/models-gguf" && cp "$MODEL" "$1/models-gguf/phi-2.Q4_K_M.gguf" || return 1
+  python3 - "$ROOT/README.md" "$1/src/main/java/demo/ReadmeExample.java" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8").read()
+section = text[text.index("### Using it"):]
+code = re.search(r"```java\n(.*?)```", section, re.S).group(1)
+body = "\n".join("        " + line for line in code.splitlines())
+open(sys.argv[2], "w", encoding="utf-8").write(
+    "package demo;\n\nimport phi2j.runtime.*;\nimport java.nio.file.Path;\n\npublic class ReadmeExample {\n"
+    "    public static void main(String[] args) {\n" + body + "\n    }\n}\n")
+PY
+}
+if wanted readme; then
+  project readme "$NATIVE_DEP" "$COPY_DEPS"
+  if readme_example "$WORK/readme" && build readme; then
+    if (cd "$WORK/readme" && java -cp "target/classes:target/lib/*" demo.ReadmeExample) > "$WORK/readme.log" 2>&1 \
+       && grep -aq '^Loaded in ' "$WORK/readme.log" && [ "$(grep -acE '^-?[0-9]+ .* -?[0-9]+\.[0-9]{3}$' "$WORK/readme.log")" -ge 8 ] \
+       && ! grep -aq 'de.kherud:llama binding' "$WORK/readme.log"; then
+      say "readme: the README's example ran every block on the native engine ($(grep -ac . "$WORK/readme.log") lines)"
+    else
+      say "readme: the README's example failed (log $WORK/readme.log):"; tail -15 "$WORK/readme.log" | cat -v >&2; FAILED+=("readme")
+    fi
+  else
+    FAILED+=("readme")
+  fi
+fi
+if wanted readme-binding; then
+  project readme-binding "" "$COPY_DEPS"
+  if readme_example "$WORK/readme-binding" && build readme-binding; then
+    (cd "$WORK/readme-binding" && java -cp "target/classes:target/lib/*" demo.ReadmeExample) > "$WORK/readme-binding.log" 2>&1
+    rc=$?
+    log="$WORK/readme-binding.log"
+    warn_at=$(grep -an 'phi2j: running on the de.kherud:llama binding, .*io.github.phi2j:phi2-native' "$log" | cut -d: -f1 | sed -n 1p)
+    loaded_at=$(grep -an '^Loaded in ' "$log" | cut -d: -f1 | sed -n 1p)
+    if [ $rc -ne 0 ] && [ -n "$warn_at" ] && [ -n "$loaded_at" ] && [ "$warn_at" -lt "$loaded_at" ] \
+       && grep -aq 'InvalidOptionException: logprobs: needs the native engine .*this model runs on the binding; .*phi2-native' "$log" \
+       && grep -aq 'at demo.ReadmeExample.main(ReadmeExample.java' "$log"; then
+      say "readme-binding: the fallback said before loading, the logprobs block refused with the fix and the example's line"
+    else
+      say "readme-binding: not as it should be (exit $rc, log $log):"; tail -15 "$log" | cat -v >&2; FAILED+=("readme-binding")
+    fi
+  else
+    FAILED+=("readme-binding")
   fi
 fi
 if wanted binding; then
