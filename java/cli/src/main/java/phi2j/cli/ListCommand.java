@@ -14,7 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
-@Command(name = "list", mixinStandardHelpOptions = true, header = "Show the models: the catalog's, and every GGUF file in the models folder.",
+@Command(name = "list", mixinStandardHelpOptions = true, header = "Show the catalog's models and every other GGUF file.",
         description = {"Show the catalog's models and which are present in the models folder, then every other GGUF file there",
                 "(a conversion, a quantization, a synthetic model) with its weight type and size."})
 public final class ListCommand implements Callable<Integer> {
