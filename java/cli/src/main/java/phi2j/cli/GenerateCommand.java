@@ -122,19 +122,9 @@ public final class GenerateCommand implements Callable<Integer> {
         Timings tm = r.timings();
         t.addProperty("loadSeconds", m.loadTime().toNanos() / 1e9);
         JsonObject stages = new JsonObject(); // where loadSeconds went; a stage the engine cannot report is left out
-        phi2j.runtime.LoadBreakdown b = m.info().loadBreakdown();
-        java.util.Map<String, java.time.Duration> named = new java.util.LinkedHashMap<>();
-        named.put("fileCheck", b.fileCheck());
-        named.put("runnerStart", b.runnerStart());
-        named.put("engine", b.engine());
-        named.put("model", b.model());
-        named.put("context", b.context());
-        named.put("warmup", b.warmup());
-        named.forEach((k, v) -> {
-            if (v != null) {
-                stages.addProperty(k + "Seconds", v.toNanos() / 1e9);
-            }
-        });
+        for (phi2j.runtime.LoadBreakdown.Stage s : m.info().loadBreakdown().stages()) {
+            stages.addProperty(s.key() + "Seconds", s.duration().toNanos() / 1e9);
+        }
         t.add("loadStages", stages);
         t.addProperty("timeToFirstTokenSeconds", tm.timeToFirstToken().toNanos() / 1e9);
         t.addProperty("totalSeconds", tm.total().toNanos() / 1e9);

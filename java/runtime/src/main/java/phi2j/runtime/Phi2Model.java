@@ -8,6 +8,7 @@ import phi2j.format.GgufFile;
 import phi2j.format.GgufReader;
 import phi2j.format.Phi2Layout;
 import phi2j.runtime.internal.EngineParams;
+import phi2j.runtime.internal.FilePrefetch;
 import phi2j.runtime.internal.Generation;
 import phi2j.runtime.internal.Messages;
 import phi2j.runtime.internal.RunnerProcess;
@@ -17,6 +18,8 @@ import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
@@ -84,24 +87,58 @@ public final class Phi2Model implements AutoCloseable {
      */
     public static Phi2Model open(Path gguf, ModelOptions options) {
         phi2j.Timer timer = phi2j.Timer.start();
-        GgufFile file = GgufReader.read(gguf);
-        Phi2Layout.Hparams hp = Phi2Layout.check(file);
-        Phi2Layout.Vocabulary vocab = Phi2Layout.vocabulary(file);
+        // the runner's start (its JVM, 0.4-0.5 s) and the file's read into the page cache go on beside the file check;
+        // a bad file is still reported before a bad engine choice, and the runner started for it is ended
+        EngineChoice choice;
+        Library lib;
+        RuntimeException refused = null;
+        CompletableFuture<RunnerProcess> starting = null;
+        FilePrefetch prefetch = FilePrefetch.start(gguf);
+        try {
+            choice = EngineChoice.of(options);
+            lib = library(choice);
+            // a missing file is reported at once; a damaged one after the runner started for it is ended
+            starting = java.nio.file.Files.isRegularFile(gguf) ? startRunner(lib, options) : null;
+        } catch (RuntimeException e) {
+            choice = null;
+            lib = null;
+            refused = e;
+        }
+        GgufFile file;
+        Phi2Layout.Hparams hp;
+        Phi2Layout.Vocabulary vocab;
+        try {
+            file = GgufReader.read(gguf);
+            hp = Phi2Layout.check(file);
+            vocab = Phi2Layout.vocabulary(file);
+        } catch (RuntimeException e) {
+            prefetch.close();
+            endStarted(starting);
+            throw e;
+        }
+        if (refused != null) {
+            prefetch.close();
+            throw refused;
+        }
         Duration fileCheck = timer.elapsed();
         int context = options.contextSize() == 0 ? (int) hp.contextLength() : options.contextSize();
         int threads = options.threads() == 0 ? Runtime.getRuntime().availableProcessors() : options.threads();
 
-        EngineChoice choice = EngineChoice.of(options);
         if (!choice.advice().isEmpty() && FALLBACK_SAID.compareAndSet(false, true)) {
             // once per process: AUTO found no native engine (ModelInfo.advice() keeps the same words)
             System.getLogger("phi2j").log(System.Logger.Level.WARNING, "phi2j: " + choice.advice());
         }
         EngineKind engine = choice.kind();
-        Library lib = library(choice);
-        RunnerProcess runner = RunnerProcess.start(lib.bindingDir(), visibleDevices(options));
+        RunnerProcess runner;
+        try {
+            runner = starting != null ? started(starting) : RunnerProcess.start(lib.bindingDir(), visibleDevices(options));
+        } catch (RuntimeException e) {
+            prefetch.close();
+            throw e;
+        }
         runner.libraryHint(lib.rebuild());
         runner.stallTimeout(options.stallTimeout());
-        try {
+        try (prefetch) {
             Messages.Loaded loaded = runner.load(EngineParams.of(gguf, options, context, threads, engine,
                     engine == EngineKind.NATIVE ? choice.build().library() : null), options.loadTimeout());
             Duration loadTime = timer.elapsed();
@@ -120,6 +157,55 @@ public final class Phi2Model implements AutoCloseable {
         } catch (RuntimeException e) {
             runner.close();
             throw e;
+        }
+    }
+
+    /** Starts the runner on a thread of its own, so that the caller checks the file meanwhile. */
+    private static CompletableFuture<RunnerProcess> startRunner(Library lib, ModelOptions options) {
+        CompletableFuture<RunnerProcess> f = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                f.complete(RunnerProcess.start(lib.bindingDir(), visibleDevices(options)));
+            } catch (Throwable e) {
+                f.completeExceptionally(e);
+            }
+        }, "phi2-runner-start");
+        t.setDaemon(true);
+        t.start();
+        return f;
+    }
+
+    /** Ends the runner {@link #startRunner} is starting for a file that failed its check, before the caller hears of it. */
+    private static void endStarted(CompletableFuture<RunnerProcess> starting) {
+        if (starting == null) {
+            return;
+        }
+        try {
+            starting.get().close();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            starting.thenAccept(RunnerProcess::close);
+        } catch (ExecutionException | RuntimeException e) {
+            // the file's error is the one to report
+        }
+    }
+
+    /** The runner {@link #startRunner} started, or its failure rethrown with the caller's stack. */
+    private static RunnerProcess started(CompletableFuture<RunnerProcess> starting) {
+        try {
+            return starting.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            starting.thenAccept(RunnerProcess::close);
+            throw new ModelClosedException("interrupted while the runner started");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Phi2Exception pe) {
+                throw RunnerProcess.inCaller(pe);
+            }
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new Phi2Exception("could not start the runner process: " + e.getCause(), e.getCause());
         }
     }
 

@@ -114,7 +114,7 @@ class LifecycleTest {
     }
 
     @Test
-    void badFilesAreRefusedInJavaBeforeAnyRunnerStarts(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+    void badFilesAreRefusedInJavaAndLeaveNoRunnerBehind(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
         Path missing = dir.resolve("missing.gguf");
         assertTrue(assertThrows(BadModelFileException.class, () -> Phi2Model.open(missing, OPTS)).getMessage().contains("no such file"));
         Path text = Files.writeString(dir.resolve("notes.gguf"), "not a model");
@@ -122,6 +122,19 @@ class LifecycleTest {
         byte[] whole = Files.readAllBytes(TestModels.tiny());
         Path cut = Files.write(dir.resolve("cut.gguf"), Arrays.copyOf(whole, whole.length / 2));
         assertTrue(assertThrows(BadModelFileException.class, () -> Phi2Model.open(cut, OPTS)).getMessage().contains("past the end"));
+        // the runner starts beside the file check; one started for a damaged file has ended before the caller hears of it
+        assertEquals(0, runnerChildren());
+    }
+
+    @Test
+    void aBadFileIsReportedBeforeABadEngineChoice(@org.junit.jupiter.api.io.TempDir Path dir) throws IOException {
+        byte[] whole = Files.readAllBytes(TestModels.tiny());
+        Path cut = Files.write(dir.resolve("cut.gguf"), Arrays.copyOf(whole, whole.length / 2));
+        ModelOptions noEngine = OPTS.withNativeLibrary(Files.createDirectory(dir.resolve("empty")));
+        assertThrows(phi2j.nativelib.NativeLibraryException.class, () -> Phi2Model.open(TestModels.tiny(), noEngine),
+                "the control: this engine choice is refused for a good file");
+        BadModelFileException e = assertThrows(BadModelFileException.class, () -> Phi2Model.open(cut, noEngine));
+        assertTrue(e.getMessage().contains("past the end"), e.getMessage());
         assertEquals(0, runnerChildren());
     }
 }
