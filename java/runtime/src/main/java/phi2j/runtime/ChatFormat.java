@@ -20,6 +20,9 @@ public final class ChatFormat {
         }
     }
 
+    /** How the prompt ends, for the model to continue: the assistant's name. */
+    public static final String ANSWER_CUE = "Assistant:";
+
     /** Where the model begins to speak for the user: the end of its answer. */
     public static final String STOP = "\nUser:";
 
@@ -36,6 +39,6 @@ public final class ChatFormat {
                 default -> turns.add(new Prompts.Turn("Assistant", m.content()));
             }
         }
-        return system + Prompts.chat(turns, "Assistant");
+        return system + Prompts.chat(turns, ANSWER_CUE.substring(0, ANSWER_CUE.length() - 1));
     }
 }
