@@ -7,6 +7,11 @@ Debian root that has llama.cpp-tools (scripts/vulkan-sdk.sh's sid root, with `ap
 alternating per round. --cold drops the page cache before every run (root). Prints each run, the medians and the
 ratios phi2/llama.cpp. The models' folder is bind-mounted into the root as /models while it runs.
 
+Position matters on a VM: after drop_caches the host may still hold the file, so whichever tool reads a file second in
+a round finds it faster (measured: llama-completion's cold F16 load 4.76 s when first, 3.11-3.16 s when second). The
+ratios are therefore taken per position (first against first, second against second) and their geometric mean is the
+ratio; use an even number of rounds so that each tool is first equally often.
+
 Usage: scripts/bench-load.py MODEL.gguf[,MODEL.gguf...] [--rounds 5] [--cold] [--threads 2]
                              [--root ~/.cache/phi2j/sid-root] [--phi2 ./phi2]
 """
@@ -14,7 +19,7 @@ import argparse, json, os, re, statistics, subprocess, sys, time
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("models")
-ap.add_argument("--rounds", type=int, default=5)
+ap.add_argument("--rounds", type=int, default=6)
 ap.add_argument("--cold", action="store_true")
 ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--root", default=os.path.expanduser("~/.cache/phi2j/sid-root"))
@@ -63,17 +68,26 @@ try:
     for r in range(a.rounds):
         for m in models:
             order = [("phi2", phi2), ("llama-completion", llama)]
-            for name, run in (order if r % 2 == 0 else order[::-1]):
+            for pos, (name, run) in enumerate(order if r % 2 == 0 else order[::-1]):
                 x = run(m)
                 runs.setdefault((os.path.basename(m), name), []).append(x)
+                runs.setdefault((os.path.basename(m), name, pos), []).append(x)
                 print(f"round {r + 1} {os.path.basename(m)} {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in x.items()), flush=True)
 finally:
     subprocess.run(["umount", mnt])
 print(f"\nmedians ({a.rounds} rounds, {'cold' if a.cold else 'warm'} page cache, {a.threads} threads)")
-for (m, name), xs in sorted(runs.items()):
+for key, xs in sorted(runs.items(), key=lambda kv: str(kv[0])):
+    if len(key) != 2:
+        continue
+    m, name = key
     print(f"  {m} {name}: " + ", ".join(f"{k} {statistics.median(x[k] for x in xs):.3f}" for k in xs[0]))
+med = lambda xs, k: statistics.median(x[k] for x in xs)
 for m in sorted({k[0] for k in runs}):
-    p, l = runs[(m, "phi2")], runs[(m, "llama-completion")]
-    med = lambda xs, k: statistics.median(x[k] for x in xs)
-    print(f"  {m} phi2/llama-completion: whole load {med(p, 'load') / med(l, 'load'):.2f}, llama.cpp's stages "
-          f"{med(p, 'llama.cpp stages') / med(l, 'load'):.2f}, whole command {med(p, 'wall') / med(l, 'wall'):.2f}")
+    ratios = {}
+    for what, pk in (("whole load", "load"), ("llama.cpp's stages", "llama.cpp stages"), ("whole command", "wall")):
+        lk = "wall" if pk == "wall" else "load"
+        per = [med(runs[(m, "phi2", pos)], pk) / med(runs[(m, "llama-completion", pos)], lk)
+               for pos in (0, 1) if (m, "phi2", pos) in runs and (m, "llama-completion", pos) in runs]
+        ratios[what] = (statistics.geometric_mean(per), per)
+    print(f"  {m} phi2/llama-completion: " + ", ".join(
+        f"{what} {g:.2f} (first {per[0]:.2f}, second {per[-1]:.2f})" for what, (g, per) in ratios.items()))
