@@ -10,6 +10,8 @@
 #   vulkan   plain plus the linux-x86_64-vulkan add-on jar, all layers on the GPU (only with --vulkan; on Mesa's
 #            llvmpipe, a CPU-type device, with GGML_VK_VISIBLE_DEVICES=0, as ggml's Vulkan backend wants it)
 #   readme   the README's library example as written, with phi2-native (readme-binding: without it, a clear refusal)
+#   langchain4j  phi2-langchain4j in a LangChain4j application: an AiServices record (10 seeds), a cancelled stream,
+#            an in-memory embedding store
 #   binding  plain without phi2-native                      the binding, and ModelInfo says how to get the engine
 # Every native run must print the same greedy text.
 #
@@ -110,6 +112,8 @@ SHADE='<plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-shad
   <transformers><transformer implementation="org.apache.maven.plugins.shade.resource.ManifestResourceTransformer"><mainClass>demo.App</mainClass></transformer></transformers>
   <filters><filter><artifact>*:*</artifact><excludes><exclude>META-INF/*.SF</exclude><exclude>META-INF/*.DSA</exclude><exclude>META-INF/*.RSA</exclude></excludes></filter></filters>
   </configuration></execution></executions></plugin>'
+LANGCHAIN4J_DEPS='<dependency><groupId>io.github.phi2j</groupId><artifactId>phi2-langchain4j</artifactId></dependency>
+  <dependency><groupId>dev.langchain4j</groupId><artifactId>langchain4j</artifactId><version>1.19.0</version></dependency>'
 EXEC='<plugin><groupId>org.codehaus.mojo</groupId><artifactId>exec-maven-plugin</artifactId><version>3.5.0</version></plugin>'
 BOOT_PARENT='<parent><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter-parent</artifactId><version>3.5.7</version><relativePath/></parent>'
 BOOT_DEP='<dependency><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter</artifactId></dependency>'
@@ -200,6 +204,16 @@ if wanted readme; then
   else
     FAILED+=("readme")
   fi
+fi
+# langchain4j: a LangChain4j application (langchain4j 1.19 for AiServices and the in-memory store, phi2-langchain4j,
+# phi2-native): an AiServices record through the JSON schema for 10 seeds, a stream cancelled from its handle, and an
+# embedding store that finds each text nearest to itself
+if wanted langchain4j; then
+  project langchain4j "$NATIVE_DEP $LANGCHAIN4J_DEPS" "$COPY_DEPS"
+  cp "$ROOT/tests/consumers/langchain4j/src/demo/LangChainApp.java" "$WORK/langchain4j/src/main/java/demo/"
+  build langchain4j && run_check langchain4j langchain4j java -cp "target/classes:target/lib/*" demo.LangChainApp "$MODEL"
+  grep -q '^consumer: engine=native records=10 cancelled=yes .* nearest=self' "$WORK/langchain4j.log" 2>/dev/null \
+    || { say "langchain4j: the application did not report its three checks (log $WORK/langchain4j.log)"; FAILED+=("langchain4j-report"); }
 fi
 if wanted readme-binding; then
   project readme-binding "" "$COPY_DEPS"
