@@ -12,6 +12,8 @@
 #   readme   the README's library example as written, with phi2-native (readme-binding: without it, a clear refusal)
 #   langchain4j  phi2-langchain4j in a LangChain4j application: an AiServices record (10 seeds), a cancelled stream,
 #            an in-memory embedding store
+#   spring-ai  a Spring Boot application with only the starter, phi2-native and spring.ai.phi2.model: ChatClient call,
+#            stream and entity; a missing file and a misspelt option fail its start, named
 #   binding  plain without phi2-native                      the binding, and ModelInfo says how to get the engine
 # Every native run must print the same greedy text.
 #
@@ -114,6 +116,10 @@ SHADE='<plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-shad
   </configuration></execution></executions></plugin>'
 LANGCHAIN4J_DEPS='<dependency><groupId>io.github.phi2j</groupId><artifactId>phi2-langchain4j</artifactId></dependency>
   <dependency><groupId>dev.langchain4j</groupId><artifactId>langchain4j</artifactId><version>1.19.0</version></dependency>'
+SPRING_AI_DEP='<dependency><groupId>io.github.phi2j</groupId><artifactId>phi2-spring-ai-starter</artifactId></dependency>'
+SPRING_AI_PLUGIN='<plugin><groupId>org.springframework.boot</groupId><artifactId>spring-boot-maven-plugin</artifactId>
+  <configuration><mainClass>demo.SpringAiApp</mainClass></configuration>
+  <executions><execution><goals><goal>repackage</goal></goals></execution></executions></plugin>'
 EXEC='<plugin><groupId>org.codehaus.mojo</groupId><artifactId>exec-maven-plugin</artifactId><version>3.5.0</version></plugin>'
 BOOT_PARENT='<parent><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter-parent</artifactId><version>3.5.7</version><relativePath/></parent>'
 BOOT_DEP='<dependency><groupId>org.springframework.boot</groupId><artifactId>spring-boot-starter</artifactId></dependency>'
@@ -127,7 +133,7 @@ run_check() { # NAME EXPECT COMMAND...: runs it in the project's folder, keeps i
   local name="$1" expect="$2"; shift 2
   local log="$WORK/$name.log" t0; t0=$(date +%s)
   if (cd "$WORK/$name" && "$@") > "$log" 2>&1; then
-    local line; line="$(grep '^consumer: engine=' "$log" | tail -1)"
+    local line; line="$(grep -a '^consumer: \(engine\|model\)=' "$log" | tail -1)"
     say "$name: ok in $(( $(date +%s) - t0 )) s: ${line#consumer: }"
     [ "$expect" = native ] && TEXTS+=("$name ${line##* text=}")
   else
@@ -214,6 +220,27 @@ if wanted langchain4j; then
   build langchain4j && run_check langchain4j langchain4j java -cp "target/classes:target/lib/*" demo.LangChainApp "$MODEL"
   grep -q '^consumer: engine=native records=10 cancelled=yes .* nearest=self' "$WORK/langchain4j.log" 2>/dev/null \
     || { say "langchain4j: the application did not report its three checks (log $WORK/langchain4j.log)"; FAILED+=("langchain4j-report"); }
+fi
+# spring-ai: a Spring Boot application with only phi2-spring-ai-starter, phi2-native and spring.ai.phi2.model in its
+# application.properties: ChatClient call, stream, and the entity route; then the same jar with a missing model file
+# and with a misspelt option must fail to start, naming the property and the file, and the option
+if wanted spring-ai; then
+  project spring-ai "$NATIVE_DEP $SPRING_AI_DEP" "$SPRING_AI_PLUGIN" "$BOOT_PARENT"
+  cp "$ROOT/tests/consumers/spring-ai/src/demo/SpringAiApp.java" "$WORK/spring-ai/src/main/java/demo/"
+  mkdir -p "$WORK/spring-ai/src/main/resources" && cp "$ROOT/tests/consumers/spring-ai/resources/application.properties" "$WORK/spring-ai/src/main/resources/"
+  if build spring-ai; then
+    PHI2_CONSUMER_MODEL="$MODEL" run_check spring-ai spring-ai java -jar target/consumer-spring-ai-1.0.jar
+    grep -q '^consumer: model=Phi2ChatModel .* records=3' "$WORK/spring-ai.log" 2>/dev/null \
+      || { say "spring-ai: the application did not report its checks (log $WORK/spring-ai.log)"; FAILED+=("spring-ai-report"); }
+    (cd "$WORK/spring-ai" && PHI2_CONSUMER_MODEL=/nonexistent/phi-2.gguf java -jar target/consumer-spring-ai-1.0.jar) > "$WORK/spring-ai-missing.log" 2>&1 \
+      && { say "spring-ai: started with a missing model file"; FAILED+=("spring-ai-missing"); }
+    grep -aA5 'APPLICATION FAILED TO START' "$WORK/spring-ai-missing.log" | grep -aq '^spring.ai.phi2.model: /nonexistent/phi-2.gguf does not exist' \
+      || { say "spring-ai: a missing model file was not named (log $WORK/spring-ai-missing.log)"; FAILED+=("spring-ai-missing-message"); }
+    (cd "$WORK/spring-ai" && PHI2_CONSUMER_MODEL="$MODEL" java -jar target/consumer-spring-ai-1.0.jar --spring.ai.phi2.chat.options.temprature=0.5) \
+      > "$WORK/spring-ai-unknown.log" 2>&1 && { say "spring-ai: started with a misspelt option"; FAILED+=("spring-ai-unknown"); }
+    grep -aq 'spring.ai.phi2.chat.options.temprature' "$WORK/spring-ai-unknown.log" \
+      || { say "spring-ai: a misspelt option was not named (log $WORK/spring-ai-unknown.log)"; FAILED+=("spring-ai-unknown-message"); }
+  fi
 fi
 if wanted readme-binding; then
   project readme-binding "" "$COPY_DEPS"

@@ -40,6 +40,11 @@ public class Phi2ChatModel implements ChatModel {
         this.model = model;
         this.defaults = defaults.copy();
         Prompts.refuseUnsupported(this.defaults);
+        Phi2ChatOptions probe = this.defaults.copy(); // values out of range fail here, naming the option, not on a request
+        if (probe.getMaxTokens() == null) {
+            probe.setMaxTokens(1);
+        }
+        Prompts.options(probe, null, cachePrompt);
         this.cachePrompt = cachePrompt;
     }
 

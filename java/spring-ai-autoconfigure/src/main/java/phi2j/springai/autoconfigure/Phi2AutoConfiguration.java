@@ -8,6 +8,7 @@ import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import phi2j.InvalidOptionException;
 import phi2j.runtime.Phi2Model;
 import phi2j.springai.Phi2ChatModel;
 import phi2j.springai.Phi2EmbeddingModel;
@@ -37,10 +38,20 @@ public class Phi2AutoConfiguration {
         @Bean
         @ConditionalOnMissingBean
         public Phi2ChatModel phi2ChatModel(Phi2ModelProvider provider, Phi2Properties properties) {
-            Phi2ChatModel chat = new Phi2ChatModel(provider, properties.getChat().getOptions(), properties.getChat().isCachePrompt());
+            Phi2ChatModel chat;
+            try {
+                chat = new Phi2ChatModel(provider, properties.getChat().getOptions(), properties.getChat().isCachePrompt());
+            } catch (InvalidOptionException e) { // named as the property that set it
+                throw new InvalidOptionException(Phi2Properties.PREFIX + ".chat.options." + kebab(e.option()), e.problem());
+            }
             chat.model(); // opened now: a bad file fails the start, not the first request
             return chat;
         }
+    }
+
+    /** maxTokens -> max-tokens, as Spring Boot writes property names. */
+    static String kebab(String camel) {
+        return camel.replaceAll("([a-z0-9])([A-Z])", "$1-$2").toLowerCase(java.util.Locale.ROOT);
     }
 
     @Configuration(proxyBeanMethods = false)

@@ -144,6 +144,23 @@ class Phi2AutoConfigurationTest {
     }
 
     @Test
+    void anOptionOutOfRangeFailsTheStartNamingItsProperty() {
+        runner.withPropertyValues("spring.ai.phi2.chat.options.top-p=1.5").run(ctx -> {
+            String why = root(ctx.getStartupFailure()).getMessage();
+            assertTrue(why.startsWith("spring.ai.phi2.chat.options.top-p: "), why);
+        });
+    }
+
+    @Test
+    void theFailureAnalyzerReportsARefusedPropertyAsSpringBootDoes() {
+        var analysis = new Phi2FailureAnalyzer().analyze(new RuntimeException(new phi2j.InvalidOptionException(
+                "spring.ai.phi2.model", "/x.gguf does not exist")));
+        assertEquals("spring.ai.phi2.model: /x.gguf does not exist", analysis.getDescription());
+        assertTrue(analysis.getAction().contains("spring.ai.phi2.model"));
+        assertNull(new Phi2FailureAnalyzer().analyze(new phi2j.InvalidOptionException("temperature", "bad")), "not ours");
+    }
+
+    @Test
     void anUnknownOptionFailsTheStartNamingIt() {
         runner.withPropertyValues("spring.ai.phi2.chat.options.temprature=0.5").run(ctx -> {
             assertNotNull(ctx.getStartupFailure());
