@@ -8,8 +8,9 @@
 #   3. the runtime and CLI tests again on the de.kherud:llama binding;
 #   4. the engine's own C++ test on a tiny model, plain and under AddressSanitizer;
 #   5. phi2j as a dependency (scripts/consumer-check.sh): consumer projects outside the checkout resolve it only from
-#      that repository: plain java -cp, mvn exec:java, a shaded jar, a Spring Boot jar, Vulkan, without phi2-native, and
-#      the README's library example as written (with and without phi2-native);
+#      that repository: plain java -cp, mvn exec:java, a shaded jar, a Spring Boot jar, Vulkan, without phi2-native,
+#      the README's library example as written (with and without phi2-native), a LangChain4j application and a Spring
+#      Boot application on the Spring AI starter;
 #   6. the CLI as one download (scripts/package.sh, scripts/dist-check.sh): unpacked in a Debian root with no Java,
 #      phi2 demo and phi2 serve; then on this machine with the Vulkan add-on jar: phi2 devices lists Vulkan (Mesa's
 #      lavapipe: its device line) and phi2 verify -ngl 99 passes with every layer on Vulkan0, and fails on a copy with
