@@ -87,11 +87,6 @@ public final class RunnerProcess implements AutoCloseable {
         return process.pid();
     }
 
-    /** Generations sent and not ended. */
-    public int inFlight() {
-        return listeners.size();
-    }
-
     /** Routes the events of generation {@code id} to {@code l} until {@link #unregister}. */
     public void register(int id, Listener l) {
         listeners.put(id, l);
@@ -241,6 +236,7 @@ public final class RunnerProcess implements AutoCloseable {
     }
 
     private void readLoop() {
+        RuntimeException unreadable = null;
         try {
             while (true) {
                 Frames.Frame f = frames.read();
@@ -249,11 +245,19 @@ public final class RunnerProcess implements AutoCloseable {
             }
         } catch (EOFException e) {
             // the runner closed the socket: on purpose when closing, otherwise it died
-        } catch (IOException | RuntimeException e) {
+        } catch (IOException e) {
             LOG.log(System.Logger.Level.DEBUG, "runner connection ended: " + e);
+        } catch (RuntimeException e) {
+            // a frame this side could not read (a damaged frame, a decoder bug): the conversation cannot go on, and the
+            // caller hears what went wrong, with its cause, not that the runner died
+            unreadable = e;
+            process.destroyForcibly();
         }
         Phi2Exception why = closing ? new ModelClosedException("the model was closed")
-                : stalled ? stalledCrash() : crash("the runner process ended unexpectedly");
+                : stalled ? stalledCrash()
+                : unreadable != null ? new Phi2Exception("a message from the runner could not be read (" + unreadable
+                        + "); the runner " + process.pid() + " was stopped", unreadable)
+                : crash("the runner process ended unexpectedly");
         closeChannel();
         gone = why;
         loaded.completeExceptionally(why);

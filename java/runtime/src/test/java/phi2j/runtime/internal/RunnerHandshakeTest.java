@@ -32,7 +32,12 @@ class RunnerHandshakeTest {
                 case "pid" -> new Messages.Hello(token, pid + 1);
                 default -> new Messages.Hello(token, pid);
             };
-            new Frames(ch).sendJson(Frames.HELLO, hello);
+            Frames frames = new Frames(ch);
+            frames.sendJson(Frames.HELLO, hello);
+            if (System.getenv("PHI2_IMPOSTOR").equals("garbled")) { // an events frame no decoder can read
+                frames.writeEvents(java.nio.ByteBuffer.wrap(new byte[] {7, 7, 7}));
+                frames.flush();
+            }
             Thread.sleep(30_000); // wait to be refused (the caller kills this process)
         }
     }
@@ -55,5 +60,22 @@ class RunnerHandshakeTest {
         }
         assertEquals(0, ProcessHandle.current().children().filter(ProcessHandle::isAlive)
                 .filter(h -> h.info().commandLine().orElse("").contains("Impostor")).count(), "refused impostors are killed");
+    }
+
+    @Test
+    void aFrameThatCannotBeReadReachesTheCallerWithItsCauseAndStopsTheRunner() throws Exception {
+        System.setProperty("phi2.runner.testMain", Impostor.class.getName());
+        try (RunnerProcess rp = RunnerProcess.start(null, Map.of("PHI2_IMPOSTOR", "garbled"))) {
+            Phi2Exception e = assertThrows(Phi2Exception.class, () -> rp.load(EngineParams.of(Path.of("x.gguf"),
+                    phi2j.runtime.ModelOptions.defaults(), 256, 1, phi2j.runtime.EngineKind.BINDING, null), java.time.Duration.ofSeconds(20)));
+            assertTrue(e.getMessage().contains("a message from the runner could not be read"), e.getMessage());
+            assertNotNull(e.getCause(), "the decoding failure is kept as the cause");
+            assertFalse(e instanceof phi2j.runtime.RunnerCrashedException, "not reported as a crash: " + e);
+            ProcessHandle h = ProcessHandle.of(rp.pid()).orElse(null);
+            for (int i = 0; i < 100 && h != null && h.isAlive(); i++) {
+                Thread.sleep(50);
+            }
+            assertFalse(h != null && h.isAlive(), "the runner was stopped");
+        }
     }
 }
