@@ -28,7 +28,9 @@ import java.util.concurrent.Callable;
         description = {"Each line is a user message; the answer streams back in Phi-2's chat format, with the conversation kept",
                 "in context (the oldest turns leave when it no longer fits). In a terminal: line editing and history; Ctrl-C",
                 "stops an answer, a second Ctrl-C quits. Commands: /reset, /save FILE, /set temperature|top_p|max_tokens|seed V,",
-                "/help, /quit. When standard input is not a terminal, it reads lines and prints only the answers, so it scripts."})
+                "/help, /quit. When standard input is not a terminal, it reads lines and prints only the answers, so it scripts.",
+                "Sampling and constraint flags are generate's (--temperature, --top-p, --presence-penalty, --json-schema, ...);",
+                "chat's defaults where they are not given: temperature 0.7, answers of up to 256 tokens, a new seed per run."})
 public final class ChatCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -42,17 +44,18 @@ public final class ChatCommand implements Callable<Integer> {
     @Option(names = "--system", paramLabel = "TEXT", description = "A system message first in the conversation.")
     String system;
 
-    @Option(names = "--temperature", paramLabel = "T", description = "0 is greedy (default: ${DEFAULT-VALUE}).")
-    float temperature = 0.7f;
+    /** generate's sampling and constraint flags; chat's own defaults where they set none (below). */
+    @Mixin
+    SamplingMixin sampling;
 
-    @Option(names = {"-n", "--max-tokens"}, paramLabel = "N", description = "Longest answer in tokens (default: ${DEFAULT-VALUE}).")
-    int maxTokens = 256;
-
-    @Option(names = "--seed", paramLabel = "N", description = "Sampling seed (default: a new one per run).")
-    Long seed;
+    /** A chat samples unless told otherwise (--temperature 0 is greedy). */
+    static final float CHAT_TEMPERATURE = 0.7f;
+    /** The longest answer unless -n or --max-length says otherwise. */
+    static final int CHAT_MAX_TOKENS = 256;
 
     private final List<ChatFormat.Message> conversation = new ArrayList<>();
-    private float topP = 0.95f;
+    /** The options of the next answer: the flags, then /set; its seed moves on by one per answer. */
+    private GenerationOptions settings;
 
     /** Where lines come from and whether a person is typing them. */
     interface Input extends AutoCloseable {
@@ -68,17 +71,9 @@ public final class ChatCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         logging.apply();
-        if (maxTokens < 1) {
-            throw new InvalidOptionException("-n", "must be at least 1, not " + maxTokens);
-        }
-        if (temperature < 0 || temperature > 2) {
-            throw new InvalidOptionException("--temperature", "must be between 0 and 2, not " + temperature);
-        }
+        settings = chatOptions(sampling);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        if (seed == null) {
-            seed = System.nanoTime();
-        }
         try (Phi2Model m = Phi2Model.open(model.modelPath(), model.options()); Input in = input()) {
             if (in.interactive()) {
                 err.println("phi2 chat: " + m.info().name() + " (" + m.info().engine().label() + " " + m.info().llamaCpp() + "); /help for commands");
@@ -146,43 +141,50 @@ public final class ChatCommand implements Callable<Integer> {
         return true;
     }
 
+    /**
+     * The flags as options (GenerationOptions checks every range, naming the flag), with chat's defaults where the
+     * flags set none: temperature 0.7, answers of up to 256 tokens, a new seed per run, prefix reuse on, and the
+     * answer ending where the model starts the next user turn.
+     */
+    static GenerationOptions chatOptions(SamplingMixin given) {
+        GenerationOptions o = given.options();
+        if (o.logprobs() > 0) {
+            throw new InvalidOptionException("logprobs", "phi2 chat prints the answers' text only; phi2 generate --json --logprobs N shows them");
+        }
+        GenerationOptions.Builder b = o.toBuilder();
+        if (given.temperature == null) {
+            b.temperature(CHAT_TEMPERATURE);
+        }
+        if (given.maxLength == null && given.maxNewTokens == null) {
+            b.maxLength(null).maxNewTokens(CHAT_MAX_TOKENS);
+        }
+        if (given.seed == null) {
+            b.seed((long) java.util.concurrent.ThreadLocalRandom.current().nextInt(Integer.MAX_VALUE));
+        }
+        List<String> stops = new ArrayList<>(o.stopStrings());
+        stops.add(ChatFormat.STOP);
+        return b.stopStrings(stops).cachePrompt(true).build();
+    }
+
     private void set(String[] w, PrintWriter err) {
         if (w.length < 3) {
             err.println("/set needs a name and a value, for example /set temperature 0.7");
             return;
         }
         try {
-            switch (w[1]) {
-                case "temperature" -> {
-                    float t = Float.parseFloat(w[2]);
-                    if (t < 0 || t > 2) {
-                        throw new NumberFormatException("temperature is 0 to 2");
-                    }
-                    temperature = t;
-                }
-                case "top_p" -> {
-                    float p = Float.parseFloat(w[2]);
-                    if (!(p > 0 && p <= 1)) {
-                        throw new NumberFormatException("top_p is above 0, up to 1");
-                    }
-                    topP = p;
-                }
-                case "max_tokens" -> {
-                    int n = Integer.parseInt(w[2]);
-                    if (n < 1) {
-                        throw new NumberFormatException("max_tokens is at least 1");
-                    }
-                    maxTokens = n;
-                }
-                case "seed" -> seed = Long.parseLong(w[2]);
+            switch (w[1]) { // GenerationOptions checks each value, as for the flags
+                case "temperature" -> settings = settings.withTemperature(Float.parseFloat(w[2]));
+                case "top_p" -> settings = settings.withTopP(Float.parseFloat(w[2]));
+                case "max_tokens" -> settings = settings.toBuilder().maxLength(null).maxNewTokens(Integer.parseInt(w[2])).build();
+                case "seed" -> settings = settings.withSeed(Long.parseLong(w[2]));
                 default -> {
                     err.println("unknown setting " + w[1] + " (temperature, top_p, max_tokens, seed)");
                     return;
                 }
             }
             err.println("(" + w[1] + " = " + w[2] + ")");
-        } catch (NumberFormatException e) {
-            err.println("bad value '" + w[2] + "' for " + w[1] + ": " + e.getMessage());
+        } catch (NumberFormatException | InvalidOptionException e) {
+            err.println("bad value '" + w[2] + "' for " + w[1] + ": " + (e instanceof InvalidOptionException ioe ? ioe.problem() : e.getMessage()));
         }
     }
 
@@ -194,8 +196,8 @@ public final class ChatCommand implements Callable<Integer> {
 
     private void answer(Phi2Model m, String user, PrintWriter out, boolean interactive) {
         conversation.add(new ChatFormat.Message("user", user));
-        GenerationOptions o = (temperature == 0 ? GenerationOptions.greedy() : GenerationOptions.sampling(temperature, seed++).withTopP(topP))
-                .withMaxNewTokens(maxTokens).withStopStrings(List.of(ChatFormat.STOP)).withCachePrompt(true);
+        GenerationOptions o = settings;
+        settings = settings.withSeed((settings.seed() + 1) % Integer.MAX_VALUE); // the next answer samples anew (seeds are 31-bit)
         String prompt = fit(m);
         StringBuilder text = new StringBuilder();
         try (TokenStream s = m.stream(prompt, o)) {
@@ -213,7 +215,9 @@ public final class ChatCommand implements Callable<Integer> {
 
     /** The prompt, after dropping the oldest turns (never the system message or the new question) until it fits. */
     private String fit(Phi2Model m) {
-        int room = m.info().contextSize() - maxTokens;
+        int ctx = m.info().contextSize();
+        int limit = settings.maxLength() != null ? Math.min(settings.maxLength(), ctx) : ctx;
+        int room = limit - (settings.maxNewTokens() != null ? settings.maxNewTokens() : 1);
         while (true) {
             String prompt = ChatFormat.render(conversation);
             int first = system != null && !system.isBlank() ? 1 : 0;

@@ -79,8 +79,27 @@ class ChatCommandTest {
     }
 
     @Test
+    void chatTakesGeneratesConstraintFlagsAJsonSchemaShapesEveryAnswer() throws Exception {
+        String schema = "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}},\"required\":[\"ok\"]}";
+        Process p = new ProcessBuilder(chat("--json-schema", schema, "--presence-penalty", "0.5", "-n", "60")).start();
+        p.getOutputStream().write("Are you there?\nAnd now?\n".getBytes(StandardCharsets.UTF_8));
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), err);
+        // each answer is one JSON object (which may hold newlines as whitespace), one after the other
+        List<com.google.gson.JsonElement> answers = new ArrayList<>();
+        new com.google.gson.JsonStreamParser(out).forEachRemaining(answers::add);
+        assertEquals(2, answers.size(), out);
+        for (com.google.gson.JsonElement a : answers) {
+            assertTrue(a.getAsJsonObject().get("ok").getAsJsonPrimitive().isBoolean(), out);
+        }
+    }
+
+    @Test
     void badFlagsAreNamedBeforeTheModelLoads() {
-        for (String[] bad : new String[][] {{"-n", "0"}, {"--temperature", "3"}}) {
+        for (String[] bad : new String[][] {{"-n", "0"}, {"--temperature", "-1"}, {"--top-p", "1.5"}, {"--logprobs", "2"}}) {
             CliTest.Run r = CliTest.run("chat", "-m", TestModels.tiny().toString(), bad[0], bad[1]);
             assertEquals(Main.BAD_INPUT, r.exit(), String.join(" ", bad));
             assertTrue(r.err().contains(bad[0]), String.join(" ", bad) + ": " + r.err());
