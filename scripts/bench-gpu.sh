@@ -41,7 +41,7 @@ fi
 MODELS_LIST=()
 for t in f16 q8_0 q4_k_m q4_0; do
   f="$MODELS/synthetic-phi2-$t.gguf"
-  [ -f "$MODELS/phi-2.$(echo $t | tr a-z A-Z).gguf" ] && f="$MODELS/phi-2.$(echo $t | tr a-z A-Z).gguf"
+  [ -f "$MODELS/phi-2.$(echo "$t" | tr '[:lower:]' '[:upper:]').gguf" ] && f="$MODELS/phi-2.$(echo "$t" | tr '[:lower:]' '[:upper:]').gguf"
   if [ -f "$f" ] || [ $DRY -eq 1 ]; then MODELS_LIST+=("$f"); else echo "bench-gpu: skipping $t: no $f (scripts/make-phi2-shaped.sh builds it)" >&2; fi
 done
 [ ${#MODELS_LIST[@]} -gt 0 ] || die "no models found in $MODELS"

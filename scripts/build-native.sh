@@ -45,7 +45,7 @@ pin() { sed -n "s/^set($1 *\"\([^\"]*\)\".*/\1/p" "$ROOT/cmake/versions.cmake"; 
 LLAMA_VERSION="$(pin PHI2J_LLAMA_CPP_VERSION)"; LLAMA_TAG="$(pin PHI2J_LLAMA_CPP_TAG)"; LLAMA_GIT="$(pin PHI2J_LLAMA_CPP_GIT)"
 LLAMA_TREE="$(pin PHI2J_LLAMA_CPP_TREE)"; NPM_PACKAGE="$(pin PHI2J_NPM_PACKAGE)"; NPM_SHA="$(pin PHI2J_NPM_SHA256)"
 NPM_BUNDLE="$(pin PHI2J_NPM_BUNDLE)"; NPM_BUNDLE_SHA="$(pin PHI2J_NPM_BUNDLE_SHA256)"
-[ -n "$LLAMA_TREE" ] && [ -n "$NPM_SHA" ] || die "cannot read the pins from $ROOT/cmake/versions.cmake"
+if [ -z "$LLAMA_TREE" ] || [ -z "$NPM_SHA" ]; then die "cannot read the pins from $ROOT/cmake/versions.cmake"; fi
 
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 case "$1" in -h|--help) usage; exit 0 ;; esac
@@ -225,7 +225,7 @@ from_npm() { # into $CACHED, through a private temporary folder
   if ! (cd "$tmp" && npm pack --silent "$NPM_PACKAGE" >/dev/null 2>"$tmp/npm.err"); then
     SOURCE_FAILURES+=("npm pack $NPM_PACKAGE failed: $(tail -1 "$tmp/npm.err")"); rm -rf "$tmp"; return 1
   fi
-  local tgz; tgz="$(ls "$tmp"/*.tgz 2>/dev/null | sed -n 1p)"
+  local tgz="" f; for f in "$tmp"/*.tgz; do [ -f "$f" ] && tgz="$f" && break; done
   if [ "$(sha256sum "$tgz" | cut -d' ' -f1)" != "$NPM_SHA" ]; then
     SOURCE_FAILURES+=("npm: $(basename "$tgz") does not have the pinned sha256 $NPM_SHA"); rm -rf "$tmp"; return 1
   fi
@@ -334,7 +334,10 @@ echo "$BUILD"
 [ -n "$JH" ] && export JAVA_HOME="$JH"
 case "$GPU" in
   hip) export HIPCXX="$HIP_BIN/clang" HIP_PATH="$ROCM" ;;
-  vulkan) [ -n "$VKSDK" ] && export VULKAN_SDK="$(cd "$VKSDK" && pwd)" && say "Vulkan SDK: $VULKAN_SDK ($("$VULKAN_SDK/bin/glslc" --version 2>&1 | sed -n 1p))" ;;
+  vulkan) if [ -n "$VKSDK" ]; then
+            VULKAN_SDK="$(cd "$VKSDK" && pwd)"; export VULKAN_SDK
+            say "Vulkan SDK: $VULKAN_SDK ($("$VULKAN_SDK/bin/glslc" --version 2>&1 | sed -n 1p))"
+          fi ;;
 esac
 START=$(date +%s)
 # a tree configured with another compiler cannot switch in place (CMake would drop its cache half-way): start it anew

@@ -34,11 +34,11 @@ while [ $# -gt 0 ]; do
     *) if [ -z "$REPO" ]; then REPO="$1"; elif [ -z "$MODEL" ]; then MODEL="$1"; else die "unexpected argument '$1'"; fi; shift ;;
   esac
 done
-[ -n "$REPO" ] && [ -n "$MODEL" ] || die "usage: scripts/consumer-check.sh REPO_DIR MODEL.gguf [--vulkan] [--work DIR]"
+if [ -z "$REPO" ] || [ -z "$MODEL" ]; then die "usage: scripts/consumer-check.sh REPO_DIR MODEL.gguf [--vulkan] [--work DIR]"; fi
 REPO="$(cd "$REPO" 2>/dev/null && pwd)" || die "no repository folder '$REPO'"
 MODEL="$(readlink -f "$MODEL")"; [ -f "$MODEL" ] || die "no model '$MODEL'"
 VERSION="$(sed -n '0,/<version>/s/.*<version>\(.*\)<\/version>.*/\1/p' "$ROOT/pom.xml")"
-[ -f "$REPO/io/github/phi2j/phi2j-bom/$VERSION/phi2j-bom-$VERSION.pom" ] || [ -n "$(ls "$REPO/io/github/phi2j/phi2j-bom/$VERSION/" 2>/dev/null | grep '\.pom$')" ] \
+[ -f "$REPO/io/github/phi2j/phi2j-bom/$VERSION/phi2j-bom-$VERSION.pom" ] || compgen -G "$REPO/io/github/phi2j/phi2j-bom/$VERSION/*.pom" > /dev/null \
   || die "$REPO has no io.github.phi2j:phi2j-bom:$VERSION (mvn -DskipTests deploy -DaltDeploymentRepository=local::file:$REPO)"
 [ -n "$WORK" ] || WORK="$(mktemp -d /tmp/phi2j-consumers.XXXXXX)"
 case "$WORK" in "$ROOT"/*) die "--work must be outside the checkout ($ROOT)" ;; esac
@@ -106,6 +106,7 @@ POM
 }
 NATIVE_DEP='<dependency><groupId>io.github.phi2j</groupId><artifactId>phi2-native</artifactId><classifier>linux-x86_64</classifier></dependency>'
 VULKAN_DEP='<dependency><groupId>io.github.phi2j</groupId><artifactId>phi2-native</artifactId><classifier>linux-x86_64-vulkan</classifier></dependency>'
+# shellcheck disable=SC2016 # ${project.build.directory} below is Maven's property, written into the pom as it is
 COPY_DEPS='<plugin><groupId>org.apache.maven.plugins</groupId><artifactId>maven-dependency-plugin</artifactId><version>3.8.1</version>
   <executions><execution><phase>package</phase><goals><goal>copy-dependencies</goal></goals>
   <configuration><outputDirectory>${project.build.directory}/lib</outputDirectory></configuration></execution></executions></plugin>'

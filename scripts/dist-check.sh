@@ -49,6 +49,7 @@ check() { # DESCRIPTION COMMAND...: runs it, shows the transcript, records a fai
 }
 
 # --- 1. a root with no Java ---
+# shellcheck source=/dev/null # the host's release file
 RELEASE="$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")"
 MIRROR="$(sed -n 's/^URIs: *\([^ ]*\/debian\)$/\1/p' /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 1p)"
 [ -n "$MIRROR" ] || MIRROR="$(awk '$1 == "deb" && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)"
@@ -82,15 +83,15 @@ demo() {
 check "phi2 demo in the root" demo
 serve() {
   "${IN_ROOT[@]}" "$P" serve -m /opt/models/tiny.gguf --port 0 -c 256 --parallel 1 > "$WORK/serve.log" 2>&1 &
-  local pid=$! port="" i
-  for i in $(seq 1 300); do
+  local pid=$! port=""
+  for _ in $(seq 1 300); do
     port="$(sed -n 's#.*http://127\.0\.0\.1:\([0-9]*\)/v1.*#\1#p' "$WORK/serve.log" | sed -n 1p)"
     [ -n "$port" ] && break
     sleep 0.2
   done
   [ -n "$port" ] || { cat "$WORK/serve.log" >&2; kill "$pid" 2>/dev/null; return 1; }
   local body=""
-  for i in $(seq 1 300); do # /health says 503 "loading" until the model is open
+  for _ in $(seq 1 300); do # /health says 503 "loading" until the model is open
     body="$("${IN_ROOT[@]}" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /health HTTP/1.0\r\n\r\n' >&3 && cat <&3" 2>/dev/null)"
     echo "$body" | grep -q '"status":"ok"' && break
     sleep 0.2
@@ -114,7 +115,7 @@ fi
 
 # --- 2. here, with Vulkan ---
 if [ -n "$ADDON" ]; then
-  rm -rf "$WORK/$NAME" && tar -C "$WORK" -xzf "$TAR" && cp "$ADDON" "$WORK/$NAME/lib/"
+  rm -rf "${WORK:?}/$NAME" && tar -C "$WORK" -xzf "$TAR" && cp "$ADDON" "$WORK/$NAME/lib/"
   H="$WORK/$NAME/bin/phi2"
   export PHI2_CACHE_DIR="$WORK/cache"
   # ggml's Vulkan backend passes over CPU-type devices (llvmpipe) unless they are named, as CUDA_VISIBLE_DEVICES does

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # the functions below run through step(), which shellcheck cannot follow: they are reached
 # The GPU check as one command, for a Linux x86-64 machine with an NVIDIA GPU and the CUDA toolkit (or an AMD GPU and
 # ROCm, --backend hip; or any Vulkan driver, --backend vulkan), cmake and ninja, no network and perhaps no JDK. It
 # checks what a user of the phi2-native jars gets: the GPU backend module built from the pinned source alone
@@ -89,7 +90,7 @@ if [ -n "$PREPARE" ]; then
     "5. kit.json; the kit must stay under $((KIT_LIMIT / 1024 / 1024)) MiB"
   )
   if [ $DRY -eq 1 ]; then for s in "${STEPS[@]}"; do echo "prepare $s"; done; exit 0; fi
-  [ -n "$SRC" ] && [ -d "$SRC/.git" ] || die "cannot get the pinned llama.cpp source (run scripts/build-native.sh cpu --fetch-only to see why)"
+  { [ -n "$SRC" ] && [ -d "$SRC/.git" ]; } || die "cannot get the pinned llama.cpp source (run scripts/build-native.sh cpu --fetch-only to see why)"
   command -v xz >/dev/null 2>&1 || die "xz not found: apt-get install xz-utils"
   DATA="${PHI2_SHARED_DATA:-$ROOT/../shared/data}/phi-2"
   [ -f "$DATA/tokenizer.json" ] || die "no Phi-2 tokenizer in $DATA (set PHI2_SHARED_DATA)"
@@ -122,7 +123,7 @@ if [ -n "$PREPARE" ]; then
     "$VERSION" "$LLAMA_VERSION" "$LLAMA_TREE" "$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$TMP/kit.json"
   SIZE=$(du -sb "$TMP" | cut -f1)
   [ "$SIZE" -le "$KIT_LIMIT" ] || die "the kit is $((SIZE / 1024 / 1024)) MiB, over the $((KIT_LIMIT / 1024 / 1024)) MiB limit"
-  rm -rf "$PREPARE" && mv "$TMP" "$PREPARE" || die "cannot move the kit into $PREPARE"
+  { rm -rf "$PREPARE" && mv "$TMP" "$PREPARE"; } || die "cannot move the kit into $PREPARE"
   trap - EXIT
   say "kit ready: $PREPARE, $((SIZE / 1024 / 1024)) MiB ($SIZE bytes); on the GPU machine: scripts/gpu-check.sh --kit $PREPARE"
   exit 0
@@ -139,7 +140,7 @@ BUILD="$ROOT/native/build/portable-$BACKEND-backend"
 [ "$BACKEND" = cpu ] && BUILD=""
 BENCH_TOOLS="$(realpath -m "${TOOLS:-$ROOT/native/build/cpu/cmake/bin}")"; [ -n "$BUILD" ] && BENCH_TOOLS="$BUILD/cmake/bin"
 M="$WORK/models"
-MODELS=(); for t in ${TYPES//,/ }; do MODELS+=("$M/synthetic-phi2-$(echo "$t" | tr 'A-Z' 'a-z').gguf"); done
+MODELS=(); for t in ${TYPES//,/ }; do MODELS+=("$M/synthetic-phi2-$(echo "$t" | tr '[:upper:]' '[:lower:]').gguf"); done
 QUANTS="$(echo "${TYPES//,/ }" | sed 's/\bF16\b//' | xargs)"
 CP="$DIST/lib/*:$KIT/phi2-bench.jar"
 # a GPU backend: every model with -ngl 99 against itself on the CPU; the CPU smoke run: each model against the F16 one
@@ -208,7 +209,7 @@ case "$BACKEND" in
     CUDA_HOME_GUESS="$(dirname "$(dirname "$(readlink -f "$(command -v nvcc)")")")"
     if ! ls "$CUDA_HOME_GUESS"/include/cublas_v2.h "$CUDA_HOME_GUESS"/targets/*/include/cublas_v2.h >/dev/null 2>&1; then
       WHEEL="$(python3 -c 'import nvidia.cublas, os; print(list(nvidia.cublas.__path__)[0])' 2>/dev/null || true)"
-      [ -n "$WHEEL" ] && [ -f "$WHEEL/include/cublas_v2.h" ] || die "no cuBLAS beside nvcc in $CUDA_HOME_GUESS and no nvidia-cublas wheel: install the CUDA toolkit's cuBLAS (libcublas-dev)"
+      { [ -n "$WHEEL" ] && [ -f "$WHEEL/include/cublas_v2.h" ]; } || die "no cuBLAS beside nvcc in $CUDA_HOME_GUESS and no nvidia-cublas wheel: install the CUDA toolkit's cuBLAS (libcublas-dev)"
       SHIM="$WORK/cublas-shim"
       rm -rf "$SHIM" && mkdir -p "$SHIM/lib" && ln -s "$WHEEL/include" "$SHIM/include"
       for f in "$WHEEL"/lib/libcublas*.so.*; do ln -s "$f" "$SHIM/lib/$(basename "$f")"; b="$(basename "$f")"; ln -sf "$f" "$SHIM/lib/${b%%.so.*}.so"; done
@@ -239,10 +240,10 @@ JAVA="$DIST/runtime/bin/java"
 verify() { # TYPE EXPECT MODEL ARGS...: EXPECT is PASS, or FAIL for the control
   local t="$1" expect="$2" model="$3"; shift 3
   (cd "$WORK" && "$PHI2" verify -m "$model" "$@" --positions 4 --json) > "$WORK/verify-$t.json"; local rc=$?
-  [ $rc -le 1 ] || { echo "phi2 verify exited $rc: no result"; return 1; }
+  [ "$rc" -le 1 ] || { echo "phi2 verify exited $rc: no result"; return 1; }
   local v; v="$("$JAVA" -cp "$CP" phi2j.bench.GpuCheckReport verdict "$WORK/verify-$t.json" ${ALL_LAYERS[@]+"${ALL_LAYERS[@]}"})"; local vrc=$?
-  [ $vrc -le 1 ] || return 1
-  [ $vrc -eq $rc ] || { echo "phi2 verify exited $rc but its JSON says $v"; return 1; }
+  [ "$vrc" -le 1 ] || return 1
+  [ "$vrc" -eq "$rc" ] || { echo "phi2 verify exited $rc but its JSON says $v"; return 1; }
   [ "$expect" = PASS ] || [ "$v" = FAIL ] || { echo "the control $t gave $v: this comparison cannot fail on the numbers"; return 1; }
   return 0
 }

@@ -20,7 +20,7 @@ fi
 step "convert -> synthetic-phi2-f16.gguf"
 "$P" convert "$CKPT" -o "$MODELS/synthetic-phi2-f16.gguf" --outtype f16 --force
 for t in ${PHI2_TYPES:-Q4_K_M Q8_0 Q4_0}; do
-  lower=$(echo "$t" | tr 'A-Z' 'a-z')
+  lower=$(echo "$t" | tr '[:upper:]' '[:lower:]')
   step "quantize -> synthetic-phi2-$lower.gguf"
   "$P" quantize "$MODELS/synthetic-phi2-f16.gguf" "$MODELS/synthetic-phi2-$lower.gguf" "$t" --force
 done

@@ -75,7 +75,7 @@ say "${STEPS[2]}"
   || die "jlink failed"
 
 say "${STEPS[3]}"
-cp "$ROOT/models-gguf/catalog.json" "$D/models-gguf/" && cp "$ROOT/LICENSE" "$D/" || die "cannot copy the catalog or the licence"
+{ cp "$ROOT/models-gguf/catalog.json" "$D/models-gguf/" && cp "$ROOT/LICENSE" "$D/"; } || die "cannot copy the catalog or the licence"
 cat > "$D/bin/phi2" <<'SH'
 #!/usr/bin/env bash
 # phi2 from the phi2j package: the bundled Java runtime, the jars in lib/ (a GPU add-on jar dropped there is used).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite. In order:
+# The whole test suite. In order (0: shellcheck over every script):
 #   1. the CPU native engine (scripts/build-native.sh cpu: clang, with llama-bench and the C++ test under ASan; built
 #      when missing or changed, incrementally after the first time), then every Maven test with it;
 #   2. the portable engine and the Vulkan backend module for it (scripts/build-native.sh portable, and portable-vulkan
@@ -28,13 +28,18 @@ step() { echo "== $* ($(( SECONDS / 60 )) min $(( SECONDS % 60 )) s so far)" >&2
 WORK="$(mktemp -d /tmp/phi2j-test.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 SKIP_BUILD=0; [ "${1:-}" = "--skip-build" ] && SKIP_BUILD=1
+read -ra MVN_EXTRA <<< "${MAVEN_ARGS:-}" # extra Maven arguments, split on spaces as a user types them
+
+step "0. shellcheck over every script (Debian's shellcheck; each remaining exception is disabled in place with its reason)"
+command -v shellcheck >/dev/null 2>&1 || { echo "test.sh: shellcheck not found: apt-get install shellcheck" >&2; exit 2; }
+shellcheck scripts/*.sh .ci/run phi2
 
 if [ $SKIP_BUILD -eq 0 ]; then
   step "1. the CPU native engine (scripts/build-native.sh cpu --with-tools --sanitize)"
   bash scripts/build-native.sh cpu --with-tools --sanitize >&2
 fi
 step "1. all tests, native engine"
-mvn -B -ntp ${MAVEN_ARGS:-} test -pl '!java/native'
+mvn -B -ntp ${MVN_EXTRA[@]+"${MVN_EXTRA[@]}"} test -pl '!java/native'
 
 if [ $SKIP_BUILD -eq 0 ]; then
   step "2. the portable engine and its Vulkan module (scripts/build-native.sh portable, portable-vulkan --backend-only)"
@@ -43,10 +48,10 @@ if [ $SKIP_BUILD -eq 0 ]; then
   bash scripts/build-native.sh portable-vulkan --backend-only --vulkan-sdk "$VKSDK" >&2
 fi
 step "2. mvn deploy into a file repository ($WORK/repo)"
-mvn -q -B -ntp ${MAVEN_ARGS:-} -DskipTests deploy -DaltDeploymentRepository="local::file:$WORK/repo"
+mvn -q -B -ntp ${MVN_EXTRA[@]+"${MVN_EXTRA[@]}"} -DskipTests deploy -DaltDeploymentRepository="local::file:$WORK/repo"
 
 step "3. runtime and CLI tests again on the binding engine"
-PHI2_ENGINE=binding mvn -B -ntp ${MAVEN_ARGS:-} test -pl java/runtime,java/cli
+PHI2_ENGINE=binding mvn -B -ntp ${MVN_EXTRA[@]+"${MVN_EXTRA[@]}"} test -pl java/runtime,java/cli
 
 step "4. the engine's C++ test, plain and under AddressSanitizer"
 native/build/cpu/cmake/phi2j_engine_test java/runtime/target/test-models/tiny-phi2.gguf
@@ -65,7 +70,7 @@ bash scripts/dist-check.sh "$TAR" --addon "$WORK/repo" --work "$WORK/dist-check"
 
 if [ $SKIP_BUILD -eq 0 ]; then
   step "7. the GPU check's pipeline on the CPU build: kit, then a smoke run"
-  mvn -q -B -ntp ${MAVEN_ARGS:-} -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true package -pl java/bench -am >&2
+  mvn -q -B -ntp ${MVN_EXTRA[@]+"${MVN_EXTRA[@]}"} -DskipTests -Dmaven.javadoc.skip=true -Dmaven.source.skip=true package -pl java/bench -am >&2
   rm -rf target/gpu-kit target/gpu-check-smoke
   bash scripts/gpu-check.sh --prepare target/gpu-kit >&2
   bash scripts/gpu-check.sh --kit target/gpu-kit --backend cpu --shape tiny --types F16,Q8_0 --reuse-build --rounds 1 \

@@ -99,7 +99,7 @@ STEPS_N="$(grep -c '^\[[0-9]*/[0-9]*\]' "$HROOT/phi2j/build.log" || true)"
 
 say "${STEPS[4]}"
 rm -rf "$OUT" && mkdir -p "$(dirname "$OUT")" && cp -a "$HROOT/phi2j/out" "$OUT"
-HIPLIB="$(ls "$OUT"/libggml-hip.so* 2>/dev/null | sed -n 1p)"
+HIPLIB=""; for f in "$OUT"/libggml-hip.so*; do [ -e "$f" ] && HIPLIB="$f" && break; done
 [ -n "$HIPLIB" ] || die "the build installed no libggml-hip.so into $OUT"
 objcopy -O binary --only-section=.hip_fatbin "$HIPLIB" "$OUT/hip_fatbin.bin" || die "no .hip_fatbin section in $HIPLIB"
 # Clang's offload bundle: "__CLANG_OFFLOAD_BUNDLE__", u64 entry count, then per entry u64 offset, u64 size,
@@ -132,18 +132,21 @@ PY
 if [ $ADDON -eq 1 ]; then
   say "${STEPS[5]}"
   bash "$ROOT/scripts/native-jar.sh" "$OUT" --out "$OUT/jars" >&2 || die "scripts/native-jar.sh could not make the add-on jar"
-  JAR="$(ls "$OUT"/jars/phi2-native-*-linux-x86_64-hip.jar 2>/dev/null | sed -n 1p)"
+  JAR=""; for f in "$OUT"/jars/phi2-native-*-linux-x86_64-hip.jar; do [ -e "$f" ] && JAR="$f" && break; done
   [ -n "$JAR" ] || die "no linux-x86_64-hip jar in $OUT/jars"
 fi
+# shellcheck disable=SC2016 # ${Version} is dpkg-query's field and "$(hipconfig -l)" runs inside the root: single quotes on purpose
 ver() { "${IN_ROOT[@]}" dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
 {
   echo "### HIP ($TARGETS) from Debian sid's ROCm packages, $(date -u +%Y-%m-%d)"
   echo
   echo "- command: \`scripts/verify-hip-build.sh --targets $TARGETS --jobs $JOBS\` on $(nproc) cores ($(uname -m))"
   echo "- llama.cpp: $(sed -n 's/.*"llamaCppVersion": "\([^"]*\)".*/\1/p' "$OUT/manifest.json") commit $(sed -n 's/.*"llamaCppCommit": "\([^"]*\)".*/\1/p' "$OUT/manifest.json")"
+  # shellcheck disable=SC2016 # "$(hipconfig -l)" runs inside the root, so it is passed unexpanded
   echo "- toolchain: hipcc $(ver hipcc), libamdhip64-dev $(ver libamdhip64-dev), libhipblas-dev $(ver libhipblas-dev), librocblas-dev $(ver librocblas-dev), $("${IN_ROOT[@]}" bash -c '"$(hipconfig -l)/clang" --version | sed -n 1p')"
   echo "- compile: $BUILD_S s for $STEPS_N build steps (configure included); whole script $(( $(date +%s) - START_ALL )) s"
-  echo "- sizes: $(cd "$OUT" && ls -l --block-size=1 *.so* | awk '$1 ~ /^-/ {printf "%s %.1f MB, ", $9, $5/1e6}' | sed 's/, $//')"
+  # shellcheck disable=SC2012 # ls -l is read for sizes of files this script named itself (no odd names)
+  echo "- sizes: $(cd "$OUT" && ls -l --block-size=1 ./*.so* | awk '$1 ~ /^-/ {printf "%s %.1f MB, ", $9, $5/1e6}' | sed 's/, $//')"
   echo "- code objects: $(tail -1 "$OUT/bundles.txt"); first bundle: $(head -1 "$OUT/bundles.txt" | cut -d: -f2-)"
   [ $ADDON -eq 1 ] && echo "- add-on jar: $(basename "$JAR"), $(stat -c %s "$JAR" | awk '{printf "%.1f MB", $1/1e6}')"
 } | tee "$OUT/verify.md"

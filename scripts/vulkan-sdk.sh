@@ -40,7 +40,7 @@ STEPS=(
 )
 if [ $DRY -eq 1 ]; then printf '%s\n' "${STEPS[@]}"; echo "$OUT"; exit 0; fi
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap and chroot); run it as root or in a root container"
-HOST_LOADER="$(ls /usr/lib/x86_64-linux-gnu/libvulkan.so.1 2>/dev/null | sed -n 1p)"
+HOST_LOADER=""; [ -e /usr/lib/x86_64-linux-gnu/libvulkan.so.1 ] && HOST_LOADER=/usr/lib/x86_64-linux-gnu/libvulkan.so.1
 [ -n "$HOST_LOADER" ] || die "the host has no Vulkan loader to link against: apt-get install libvulkan-dev"
 
 say "${STEPS[0]}"
@@ -62,7 +62,7 @@ fi
 
 say "${STEPS[2]}"
 TMP="$OUT.partial"
-rm -rf "$TMP" && mkdir -p "$TMP/bin" "$TMP/include" "$TMP/lib" "$TMP/share/cmake" || die "cannot create $TMP"
+{ rm -rf "$TMP" && mkdir -p "$TMP/bin" "$TMP/include" "$TMP/lib" "$TMP/share/cmake"; } || die "cannot create $TMP"
 for d in vulkan vk_video spirv; do
   [ -d "$SROOT/usr/include/$d" ] && cp -r "$SROOT/usr/include/$d" "$TMP/include/"
 done
@@ -75,7 +75,7 @@ exec "$SROOT/lib64/ld-linux-x86-64.so.2" --library-path "$SROOT/usr/lib/x86_64-l
 SH
 chmod +x "$TMP/bin/glslc"
 VERSION="$("$TMP/bin/glslc" --version 2>&1 | sed -n 1p)" || die "sid's glslc does not run through its loader: $VERSION"
-rm -rf "$OUT" && mv "$TMP" "$OUT" || die "cannot move $TMP to $OUT"
+{ rm -rf "$OUT" && mv "$TMP" "$OUT"; } || die "cannot move $TMP to $OUT"
 HEADERS="$(sed -n 's/^#define VK_HEADER_VERSION \([0-9][0-9]*\).*/\1/p' "$OUT/include/vulkan/vulkan_core.h")"
 say "Vulkan SDK folder ready: $OUT ($VERSION, Vulkan headers version $HEADERS)"
 echo "$OUT"
