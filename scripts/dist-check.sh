@@ -91,7 +91,7 @@ serve() {
   done
   [ -n "$port" ] || { cat "$WORK/serve.log" >&2; kill "$pid" 2>/dev/null; return 1; }
   local body=""
-  for _ in $(seq 1 300); do # /health says 503 "loading" until the model is open
+  for _ in $(seq 1 300); do # /health says "loading" until the model is open, then "ok"
     body="$("${IN_ROOT[@]}" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /health HTTP/1.0\r\n\r\n' >&3 && cat <&3" 2>/dev/null)"
     echo "$body" | grep -q '"status":"ok"' && break
     sleep 0.2

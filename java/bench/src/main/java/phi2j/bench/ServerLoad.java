@@ -141,7 +141,7 @@ public final class ServerLoad {
                 throw new IllegalStateException(s.name() + " exited with " + s.process().exitValue() + " before it was ready");
             }
             try {
-                if (CLIENT.send(HttpRequest.newBuilder(URI.create(s.base() + "/health")).build(), HttpResponse.BodyHandlers.ofString()).statusCode() == 200) {
+                if (CLIENT.send(HttpRequest.newBuilder(URI.create(s.base() + "/ready")).build(), HttpResponse.BodyHandlers.ofString()).statusCode() == 200) {
                     return s;
                 }
             } catch (IOException notYet) {

@@ -19,10 +19,11 @@ import java.util.concurrent.CountDownLatch;
 
 @Command(name = "serve", mixinStandardHelpOptions = true, sortOptions = false,
         header = "Serve the model over an OpenAI-compatible HTTP API.",
-        description = {"POST /v1/chat/completions and /v1/completions (streaming with stream: true), GET /v1/models, /health and",
-                "/metrics. Binds 127.0.0.1 unless --host says otherwise; with --api-key (or PHI2_API_KEY) every API call needs",
-                "'Authorization: Bearer KEY'. SIGTERM or Ctrl-C stops accepting, lets requests in flight finish within the",
-                "grace period, and closes the model."})
+        description = {"POST /v1/chat/completions and /v1/completions (streaming with stream: true), GET /v1/models, /health",
+                "(liveness), /ready (readiness) and /metrics. Binds 127.0.0.1 unless --host says otherwise; with --api-key (or",
+                "PHI2_API_KEY) every API call needs 'Authorization: Bearer KEY'. SIGTERM or Ctrl-C drains: /ready turns 503, new",
+                "requests get 503 with Retry-After, requests in flight finish within --drain-timeout (then are cut, a stream with",
+                "an error chunk), the model closes and the exit status is 0."})
 public final class ServeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -65,7 +66,8 @@ public final class ServeCommand implements Callable<Integer> {
             + "native engine; default: ${DEFAULT-VALUE}, off).")
     int cacheRamMib = 0;
 
-    @Option(names = "--grace", paramLabel = "SECONDS", description = "How long shutdown waits for requests in flight (default: ${DEFAULT-VALUE}).")
+    @Option(names = {"--drain-timeout", "--grace"}, paramLabel = "SECONDS", description = "How long a drain (SIGTERM) waits for requests in "
+            + "flight before it cuts them; keep the orchestrator's grace period above it (default: ${DEFAULT-VALUE}).")
     long graceSeconds = 10;
 
     @Override
@@ -81,7 +83,7 @@ public final class ServeCommand implements Callable<Integer> {
             throw new InvalidOptionException("--queue", "must not be negative, not " + queue);
         }
         if (timeoutSeconds < 1 || graceSeconds < 0 || maxBody < 1024) {
-            throw new InvalidOptionException(timeoutSeconds < 1 ? "--timeout" : graceSeconds < 0 ? "--grace" : "--max-body", "is out of range");
+            throw new InvalidOptionException(timeoutSeconds < 1 ? "--timeout" : graceSeconds < 0 ? "--drain-timeout" : "--max-body", "is out of range");
         }
         String key = apiKey != null ? apiKey : System.getenv("PHI2_API_KEY");
         Path file = model.modelPath();

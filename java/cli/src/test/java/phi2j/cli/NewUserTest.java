@@ -143,7 +143,7 @@ class NewUserTest {
         long deadline = System.nanoTime() + seconds * 1_000_000_000L;
         while (System.nanoTime() < deadline) {
             try {
-                var resp = c.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/health")).build(),
+                var resp = c.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/ready")).build(),
                         java.net.http.HttpResponse.BodyHandlers.ofString());
                 if (resp.statusCode() == 200) {
                     return;

@@ -42,7 +42,7 @@ class ServeCommandTest {
         HttpClient c = HttpClient.newHttpClient();
         long end = System.nanoTime() + 60_000_000_000L;
         while (System.nanoTime() < end) {
-            if (c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health")).build(), HttpResponse.BodyHandlers.ofString())
+            if (c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/ready")).build(), HttpResponse.BodyHandlers.ofString())
                     .statusCode() == 200) {
                 break;
             }

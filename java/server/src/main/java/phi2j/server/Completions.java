@@ -30,6 +30,8 @@ final class Completions {
     private final ModelSupervisor models;
     private final Metrics metrics;
     private final ScheduledExecutorService timers;
+    /** The generations being answered now, so that a drain that runs out of time can cut them. */
+    private final java.util.Set<Runnable> cutters = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     Completions(Phi2Server.Config config, ModelSupervisor models, Metrics metrics, ScheduledExecutorService timers) {
         this.config = config;
@@ -50,10 +52,16 @@ final class Completions {
         phi2j.Timer sinceRequest = phi2j.Timer.start();
         TokenStream s = open(m, job);
         AtomicBoolean timedOut = new AtomicBoolean();
+        AtomicBoolean cut = new AtomicBoolean();
         ScheduledFuture<?> deadline = timers.schedule(() -> {
             timedOut.set(true);
             s.cancel();
         }, config.requestTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        Runnable cutter = () -> {
+            cut.set(true);
+            s.cancel();
+        };
+        cutters.add(cutter);
         OpenAiResponses responses = new OpenAiResponses(config.modelId(), chat, job.topLogprobs());
         HttpIo.EventStream events = null;
         try (s) {
@@ -68,6 +76,10 @@ final class Completions {
             metrics.generated(r.promptTokens(), r.cachedPromptTokens(), r.generatedTokens(), r.timings().tokensPerSecond());
             if (timedOut.get()) {
                 throw new ApiError(504, "server_error", null, "timeout", "The generation took longer than " + config.requestTimeout().toSeconds() + " s");
+            }
+            if (cut.get()) {
+                throw new ApiError(503, "server_error", null, "shutting_down", "The server is shutting down: the generation was cut "
+                        + "at the drain timeout (" + config.drainTimeout().toSeconds() + " s)");
             }
             if (events == null) {
                 HttpIo.sendJson(ex, 200, responses.complete(r, chat ? r.text().stripLeading() : r.text(), job.logprobs()));
@@ -91,7 +103,13 @@ final class Completions {
             failed(events, e);
         } finally {
             deadline.cancel(false);
+            cutters.remove(cutter);
         }
+    }
+
+    /** Cuts every generation being answered: each ends with a 503, or an error chunk and the end of its stream. */
+    void cutAll() {
+        cutters.forEach(Runnable::run);
     }
 
     /** The job's generation, admitted into the engine's slots or queue; 503 when the queue is full. */

@@ -18,8 +18,9 @@ import com.google.gson.JsonObject;
 
 /**
  * An OpenAI-compatible HTTP server over one model: {@code POST /v1/chat/completions}, {@code POST /v1/completions},
- * {@code POST /v1/embeddings}, {@code GET /v1/models}, {@code GET /health}, {@code GET /metrics}, and llama-server's
- * {@code POST /tokenize} and {@code /detokenize}. Generations run in the model's parallel slots;
+ * {@code POST /v1/embeddings}, {@code GET /v1/models}, {@code GET /health} (liveness: the process serves),
+ * {@code GET /ready} (readiness: the model is open and the server is not draining), {@code GET /metrics}, and
+ * llama-server's {@code POST /tokenize} and {@code /detokenize}. Generations run in the model's parallel slots;
  * beyond them the engine's queue holds up to {@code queue} more, and past that a request gets 503 with Retry-After. A
  * client that goes away cancels its generation. A runner that dies fails the requests in flight (500, or 504 when it
  * stalled) and is opened again for the next request. Built on the JDK's own HTTP server: one thread per connection is
@@ -39,10 +40,11 @@ public final class Phi2Server implements AutoCloseable {
      * @param queue         requests that may wait for a slot; more get 503
      * @param maxBodyBytes  larger request bodies get 413
      * @param requestTimeout a generation running longer is cancelled (504)
-     * @param shutdownGrace how long closing waits for requests in flight
+     * @param drainTimeout  how long closing (SIGTERM) waits for requests in flight; generations still running then are
+     *                      cut, a stream with a final error chunk
      */
     public record Config(String host, int port, String apiKey, String modelId, int queue, long maxBodyBytes,
-                         Duration requestTimeout, Duration shutdownGrace) {
+                         Duration requestTimeout, Duration drainTimeout) {
         public Config {
             if (host == null || host.isBlank()) {
                 throw new InvalidOptionException("host", "is empty");
@@ -58,6 +60,9 @@ public final class Phi2Server implements AutoCloseable {
             }
             if (requestTimeout == null || requestTimeout.isNegative() || requestTimeout.isZero()) {
                 throw new InvalidOptionException("requestTimeout", "must be positive");
+            }
+            if (drainTimeout == null || drainTimeout.isNegative()) {
+                throw new InvalidOptionException("drainTimeout", "must be 0 or more");
             }
         }
     }
@@ -119,11 +124,19 @@ public final class Phi2Server implements AutoCloseable {
         int status = 200;
         inFlight.incrementAndGet();
         try {
-            if (closing) {
-                throw new ApiError(503, "server_error", null, "shutting_down", "The server is shutting down");
+            switch (path) { // liveness and readiness answer while draining; everything else is refused then
+                case "/health" -> status = health(ex);
+                case "/ready" -> status = ready(ex);
+                default -> {
+                    if (closing) {
+                        throw new ApiError(503, "server_error", null, "shutting_down", "The server is shutting down");
+                    }
+                }
             }
             switch (path) {
-                case "/health" -> status = health(ex);
+                case "/health", "/ready" -> {
+                    // answered above
+                }
                 case "/metrics" -> HttpIo.send(ex, 200, "text/plain; version=0.0.4", metrics.render(models.load() == null ? 0 : models.load().waiting()).getBytes(StandardCharsets.UTF_8));
                 case "/v1/models" -> {
                     authorize(ex);
@@ -171,12 +184,30 @@ public final class Phi2Server implements AutoCloseable {
         }
     }
 
+    /** What the server can do now: ok (ready), loading (the model is being opened, first or again), draining. */
+    private String state() {
+        return closing ? "draining" : models.ready() ? "ok" : "loading";
+    }
+
+    /** Liveness: 200 while the process serves, whatever its state (an orchestrator restarts it only when this fails). */
     private int health(HttpExchange ex) throws IOException {
         JsonObject o = new JsonObject();
-        boolean ready = models.ready();
-        o.addProperty("status", ready ? "ok" : "loading");
-        HttpIo.sendJson(ex, ready ? 200 : 503, o);
-        return ready ? 200 : 503;
+        o.addProperty("status", state());
+        HttpIo.sendJson(ex, 200, o);
+        return 200;
+    }
+
+    /** Readiness: 200 when the model is open and the server is not draining, else 503 (send no traffic here). */
+    private int ready(HttpExchange ex) throws IOException {
+        String state = state();
+        int status = state.equals("ok") ? 200 : 503;
+        JsonObject o = new JsonObject();
+        o.addProperty("status", state);
+        if (status == 503) {
+            ex.getResponseHeaders().add("Retry-After", "1");
+        }
+        HttpIo.sendJson(ex, status, o);
+        return status;
     }
 
     private void authorize(HttpExchange ex) {
@@ -197,14 +228,28 @@ public final class Phi2Server implements AutoCloseable {
     }
 
     /**
-     * Stops accepting, lets requests in flight finish within the grace period, then closes the model. An idle server
-     * stops at once: the JDK's HttpServer.stop waits its whole delay even with nothing in flight (before JDK 22), so
-     * the waiting is done here, on our own count of exchanges, and the server is stopped with no delay after it.
+     * Drains: readiness fails at once and new requests get 503 with Retry-After (liveness still answers), requests in
+     * flight finish within the drain timeout, generations still running then are cut (a stream ends with an error
+     * chunk), then the model closes. An idle server stops at once: the JDK's HttpServer.stop waits its whole delay even
+     * with nothing in flight (before JDK 22), so the waiting is done here, on our own count of exchanges.
      */
     @Override
     public void close() {
         closing = true;
-        long deadline = System.nanoTime() + config.shutdownGrace().toNanos();
+        long deadline = System.nanoTime() + config.drainTimeout().toNanos();
+        waitForRequests(deadline);
+        if (inFlight.get() > 0) {
+            completions.cutAll();
+            waitForRequests(System.nanoTime() + 5_000_000_000L); // their error chunks and ends are written
+        }
+        http.stop(0);
+        timers.shutdownNow();
+        threads.shutdownNow();
+        models.close();
+    }
+
+    /** Waits until only liveness/readiness probes (or nothing) are in flight, or the deadline. */
+    private void waitForRequests(long deadline) {
         while (inFlight.get() > 0 && System.nanoTime() < deadline) {
             try {
                 Thread.sleep(20);
@@ -213,9 +258,5 @@ public final class Phi2Server implements AutoCloseable {
                 break;
             }
         }
-        http.stop(0);
-        timers.shutdownNow();
-        threads.shutdownNow();
-        models.close();
     }
 }

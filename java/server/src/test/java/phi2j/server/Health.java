@@ -6,7 +6,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 
-/** Waits for /health to say "ok". */
+/** Waits for /ready to say 200 (the model is open). */
 final class Health {
     private Health() {
     }
@@ -15,7 +15,7 @@ final class Health {
         HttpClient c = HttpClient.newHttpClient();
         long end = System.nanoTime() + limit.toNanos();
         while (System.nanoTime() < end) {
-            HttpResponse<String> r = c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health")).build(),
+            HttpResponse<String> r = c.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/ready")).build(),
                     HttpResponse.BodyHandlers.ofString());
             if (r.statusCode() == 200) {
                 return;

@@ -61,6 +61,10 @@ class ServerFaultsTest {
         return client.send(b.build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    HttpResponse<String> get(String path) throws Exception {
+        return client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + path)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
     HttpResponse<String> chat(String json) throws Exception {
         return post("/v1/chat/completions", json.getBytes(StandardCharsets.UTF_8), KEY);
     }
@@ -311,7 +315,7 @@ class ServerFaultsTest {
     }
 
     @Test
-    void healthSaysLoadingUntilTheModelIsReady() throws Exception {
+    void livenessAnswersWhileLoadingAndReadinessIs503UntilTheModelIsReady() throws Exception {
         java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
         start(0, 1 << 20, () -> {
             try {
@@ -321,16 +325,20 @@ class ServerFaultsTest {
             }
             return tiny(1, Duration.ofSeconds(30)).get();
         });
-        HttpResponse<String> h = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/health")).build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertEquals(503, h.statusCode());
+        HttpResponse<String> h = get("/health");
+        assertEquals(200, h.statusCode(), "alive while loading: " + h.body());
         assertTrue(h.body().contains("loading"), h.body());
+        HttpResponse<String> r = get("/ready");
+        assertEquals(503, r.statusCode());
+        assertTrue(r.body().contains("loading"), r.body());
+        assertEquals("1", r.headers().firstValue("Retry-After").orElse(""));
         assertEquals(503, chat(ask(2, false)).statusCode(), "no generation before the model is ready");
         go.countDown();
         Health.awaitReady(server.port(), Duration.ofSeconds(60));
         String metrics = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/metrics")).build(),
                 HttpResponse.BodyHandlers.ofString()).body();
-        assertTrue(metrics.contains("phi2_requests_total{path=\"/health\",status=\"503\"}"), metrics);
+        assertTrue(metrics.contains("phi2_requests_total{path=\"/ready\",status=\"503\"}"), metrics);
+        assertEquals(200, get("/ready").statusCode());
         assertTrue(metrics.contains("phi2_queue_depth 0"), metrics);
     }
 }
