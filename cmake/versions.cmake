@@ -15,4 +15,4 @@ set(PHI2J_NPM_SHA256             "a0d9dd80eacd2ab1cfe71aee57ac8a806487fd70b3d2a3
 set(PHI2J_NPM_BUNDLE             "package/llama/gitRelease.bundle")
 set(PHI2J_NPM_BUNDLE_SHA256      "5f5d1105d5df040738d87b8290e5d17e7362131cdcfdb0831618e0ea528b4a51")
 # Bumped whenever the JNI functions of native/src/jni.cpp change; the Java side refuses another value.
-set(PHI2J_ENGINE_ABI             "5")
+set(PHI2J_ENGINE_ABI             "6")

@@ -1196,7 +1196,25 @@ bool Engine::run(std::vector<uint8_t> & out, int64_t budget_ns) {
     return any;
 }
 
+int32_t Engine::kv_cells() const {
+    return (int32_t) llama_n_ctx(ctx_);
+}
+
+void Engine::publish_kv_used() {
+    int32_t used = 0;
+    for (const auto & s : slots_) {
+        if (s->state != Slot::State::IDLE) used += s->n_past;
+    }
+    kv_used_.store(used, std::memory_order_relaxed);
+}
+
 bool Engine::step(std::vector<uint8_t> & out) {
+    const bool any = decode_step(out);
+    publish_kv_used();
+    return any;
+}
+
+bool Engine::decode_step(std::vector<uint8_t> & out) {
     const size_t events_before = out.size();
     // cancellations first: a cancelled request takes no part in this decode, waiting or running
     std::vector<int32_t> cancelled;

@@ -172,6 +172,11 @@ public:
     int32_t active() const;
     int32_t waiting() const;
     bool has_idle_slot() const;
+    // Thread-safe: KV cells held by the sequences of running requests (prompt and generated tokens), as of the last
+    // step; a slot's cached prefix kept for reuse after its request ended is not counted (it is given up on demand).
+    int32_t kv_cells_used() const { return kv_used_.load(std::memory_order_relaxed); }
+    // All KV cells of the context, shared by the slots.
+    int32_t kv_cells() const;
 
     // One decode for every active slot: prompt chunks and one new token per generating slot, after slots take
     // waiting requests. Appends events to `out`. Returns false only when there was nothing to do.
@@ -186,6 +191,8 @@ public:
 
 private:
     Engine() = default;
+    bool decode_step(std::vector<uint8_t> & out);
+    void publish_kv_used();
     bool place(const PlacementCapture & placed, const ModelParams & p, Error & err);
     void admit(std::vector<uint8_t> & out);
     Slot * choose_slot(const Request & r);
@@ -213,6 +220,7 @@ private:
     std::string end_of_text_;          // the end-of-text token as text: ends a generation like the token itself
     mutable std::mutex cancel_mutex_;
     std::vector<int32_t> cancelled_;   // ids to cancel, taken by the next step
+    std::atomic<int32_t> kv_used_{0};  // kv_cells_used(), published after each step
     Placement placement_;
     int64_t model_us_ = 0, context_us_ = 0, warmup_us_ = 0;
     bool embeddings_ = false;

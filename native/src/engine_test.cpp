@@ -219,7 +219,11 @@ int main(int argc, char ** argv) {
     apply_events(ev, three);
     CHECK(e->active() == 2 && e->waiting() == 1 && three[10].slot >= 0 && three[11].slot >= 0 && three[12].slot < 0,
           "two admitted, one waiting: active %d waiting %d", e->active(), e->waiting());
+    // the KV cells the two running requests hold: their prompts, evaluated in this step
+    CHECK(e->kv_cells() == info.n_ctx && e->kv_cells_used() == 2 * (int32_t) prompt.size(), "KV cells used %d of %d after one step "
+          "(two prompts of %zu)", e->kv_cells_used(), e->kv_cells(), prompt.size());
     drain(*e, three);
+    CHECK(e->kv_cells_used() == 0, "no KV cell is held once every request ended: %d", e->kv_cells_used());
     for (int32_t id = 10; id < 13; id++) {
         CHECK(three[id].finished && three[id].tokens == runs[1].tokens, "request %d: batched greedy equals alone", id);
     }

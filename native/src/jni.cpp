@@ -25,7 +25,7 @@
 #endif
 
 // Must equal PHI2J_ENGINE_ABI in cmake/versions.cmake and NativeEngine.ABI in Java.
-static constexpr jint ENGINE_ABI = 5;
+static constexpr jint ENGINE_ABI = 6;
 
 namespace {
 
@@ -427,6 +427,17 @@ JNIEXPORT void JNICALL Java_phi2j_runtime_internal_NativeEngine_submit(JNIEnv * 
 JNIEXPORT void JNICALL Java_phi2j_runtime_internal_NativeEngine_cancel(JNIEnv * env, jclass, jlong hh, jint id) {
     Handle * h = handle(env, hh);
     if (h) h->engine->cancel(id);
+}
+
+// {KV cells held by running requests, all KV cells}: thread-safe, read while the engine works.
+JNIEXPORT jintArray JNICALL Java_phi2j_runtime_internal_NativeEngine_kvCells(JNIEnv * env, jclass, jlong hh) {
+    Handle * h = handle(env, hh);
+    if (!h) return nullptr;
+    const jint v[2] = {h->engine->kv_cells_used(), h->engine->kv_cells()};
+    jintArray a = env->NewIntArray(2);
+    if (!a) return nullptr; // OutOfMemoryError pending
+    env->SetIntArrayRegion(a, 0, 2, v);
+    return a;
 }
 
 JNIEXPORT void JNICALL Java_phi2j_runtime_internal_NativeEngine_wake(JNIEnv * env, jclass, jlong hh) {

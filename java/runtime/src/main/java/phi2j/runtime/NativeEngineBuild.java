@@ -30,7 +30,7 @@ public record NativeEngineBuild(Path dir, Path library, String preset, String ba
     /** The llama.cpp version the engine is pinned to (cmake/versions.cmake: PHI2J_LLAMA_CPP_VERSION). */
     public static final String LLAMA_CPP_VERSION = "0.5.0";
     /** The JNI functions' version (cmake/versions.cmake: PHI2J_ENGINE_ABI). */
-    public static final int ENGINE_ABI = 5;
+    public static final int ENGINE_ABI = 6;
     public static final String MANIFEST = "manifest.json";
 
     /** The engine library's file name on this platform. */

@@ -294,6 +294,39 @@ public final class Phi2Model implements AutoCloseable {
     }
 
     /**
+     * How full the KV cache is: the cells the running generations hold (their prompts and generated tokens) out of
+     * all cells of the context, shared by the slots.
+     *
+     * @param usedCells  cells held by running generations; a slot's cached prefix kept for reuse is not counted
+     * @param totalCells the context's cells
+     */
+    public record KvCacheUse(int usedCells, int totalCells) {
+        public KvCacheUse {
+            if (usedCells < 0 || totalCells < 1 || usedCells > totalCells) {
+                throw new IllegalArgumentException("KV cells " + usedCells + " of " + totalCells);
+            }
+        }
+
+        /** Used over total, 0 to 1. */
+        public double ratio() {
+            return (double) usedCells / totalCells;
+        }
+    }
+
+    /**
+     * The KV cache's use now, read from the engine without waiting for the generations in flight; empty on the
+     * binding, which cannot tell.
+     */
+    public java.util.Optional<KvCacheUse> kvCache() {
+        ensureOpen();
+        if (info.engine() != EngineKind.NATIVE) {
+            return java.util.Optional.empty();
+        }
+        int[] cells = runner.call(Messages.CallKind.KV_CACHE, null, null).tokens();
+        return java.util.Optional.of(new KvCacheUse(cells[0], cells[1]));
+    }
+
+    /**
      * The calls in flight, as the engine's events move them: waiting in its queue until a slot takes one, then running
      * until its end. One lock, so a reading never sees a call leave a slot after the next call entered it.
      */

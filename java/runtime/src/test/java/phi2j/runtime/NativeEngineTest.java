@@ -53,6 +53,36 @@ class NativeEngineTest {
     }
 
     @Test
+    void theKvCacheUseRisesWithTheRunningGenerationsAndFallsBackWhenTheyEnd() throws Exception {
+        try (Phi2Model m = Phi2Model.open(TestModels.tiny(), nativeOptions().withContextSize(1024).withParallel(2))) {
+            Phi2Model.KvCacheUse idle = m.kvCache().orElseThrow();
+            assertEquals(new Phi2Model.KvCacheUse(0, 1024), idle, "idle: nothing held, the whole context counted");
+            int promptTokens = m.tokenize(PROMPT).length;
+            try (TokenStream a = m.stream(PROMPT, GenerationOptions.greedy().withMaxNewTokens(400).withIgnoreEndOfText(true));
+                 TokenStream b = m.stream(PROMPT, GenerationOptions.greedy().withMaxNewTokens(400).withIgnoreEndOfText(true))) {
+                for (int i = 0; i < 50; i++) {
+                    a.next();
+                    b.next();
+                }
+                int used = m.kvCache().orElseThrow().usedCells();
+                assertTrue(used >= 2 * (promptTokens + 49) && used <= 2 * (promptTokens + 400), "two prompts and their tokens so far: " + used);
+                for (int i = 0; i < 100; i++) {
+                    a.next();
+                    b.next();
+                }
+                assertTrue(m.kvCache().orElseThrow().usedCells() > used, "it rises as the generations go on");
+                a.result();
+                b.result();
+            }
+            long end = System.nanoTime() + 5_000_000_000L;
+            while (m.kvCache().orElseThrow().usedCells() > 0 && System.nanoTime() < end) {
+                Thread.sleep(5);
+            }
+            assertEquals(idle, m.kvCache().orElseThrow(), "back to idle once they ended (the cached prefixes kept for reuse are not counted)");
+        }
+    }
+
+    @Test
     void theLoadTimeIsBrokenDownIntoStagesThatAddUpToIt() {
         LoadBreakdown b = model.info().loadBreakdown();
         for (java.time.Duration d : List.of(b.fileCheck(), b.runnerStart(), b.engine(), b.model(), b.context(), b.warmup())) {

@@ -37,7 +37,9 @@ public final class Messages {
         /** text to its embedding */
         EMBED,
         /** text: the llama.cpp library file to probe; answered with or without a model loaded */
-        DEVICES;
+        DEVICES,
+        /** the KV cells running requests hold, and all: answered at once by engines that can tell */
+        KV_CACHE;
 
         /** "tokenize", for messages. */
         public String label() {
@@ -72,6 +74,7 @@ public final class Messages {
                     case DETOKENIZE -> new Reply(call.id(), null, detokenize.apply(call.tokens()), null, null);
                     case EMBED -> new Reply(call.id(), null, null, embed.apply(call.text()), null);
                     case DEVICES -> devices(call);
+                    case KV_CACHE -> new Reply(call.id(), null, null, null, "this engine cannot tell how full its KV cache is");
                 };
             } catch (RuntimeException e) {
                 return new Reply(call.id(), null, null, null, String.valueOf(e.getMessage()));

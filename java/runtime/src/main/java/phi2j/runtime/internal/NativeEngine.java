@@ -83,6 +83,9 @@ public final class NativeEngine implements Engine {
 
     private static native void wake(long handle);
 
+    /** {KV cells held by running requests, all KV cells}; thread-safe (the engine publishes it after each step). */
+    private static native int[] kvCells(long handle);
+
     /** A request the engine holds: where its events go, and whether its caller reads them as they come. */
     private record Request(Sink sink, boolean streaming) {
     }
@@ -214,6 +217,10 @@ public final class NativeEngine implements Engine {
 
     @Override
     public void call(Messages.Call call, Consumer<Messages.Reply> reply) {
+        if (call.kind() == Messages.CallKind.KV_CACHE) { // read at once, while the engine works: a scrape never waits
+            reply.accept(new Messages.Reply(call.id(), kvCells(handle), null, null, null));
+            return;
+        }
         if (call.kind() != Messages.CallKind.EMBED) {
             // llama.cpp's tokenizer is thread-safe: no need to wait for the loop
             reply.accept(Messages.Reply.answer(call, this::tokenize, this::detokenize, this::embed));
