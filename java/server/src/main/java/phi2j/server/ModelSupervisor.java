@@ -87,6 +87,12 @@ final class ModelSupervisor implements AutoCloseable {
         return m != null && m.isOpen() ? m.load() : null;
     }
 
+    /** The open model, or null while none is (it is not opened for the asking). */
+    Phi2Model openModel() {
+        Phi2Model m = model;
+        return m != null && m.isOpen() ? m : null;
+    }
+
     /** The runner process of the open model, or -1. */
     long runnerPid() {
         Phi2Model m = model;

@@ -79,7 +79,7 @@ public final class Phi2Server implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
-    private final Metrics metrics = new Metrics();
+    private final Metrics metrics;
     private final ModelSupervisor models;
     private final Completions completions;
     /** Exchanges being handled now, and whether close() has begun: shutdown waits for the first, refuses new work by the second. */
@@ -90,6 +90,7 @@ public final class Phi2Server implements AutoCloseable {
     private Phi2Server(Config config, Supplier<Phi2Model> opener) throws IOException {
         this.config = config;
         this.models = new ModelSupervisor(opener, threads);
+        this.metrics = new Metrics(models::openModel, models::load);
         this.completions = new Completions(config, models, metrics, timers);
         this.http = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 64);
         http.setExecutor(threads);
@@ -111,6 +112,11 @@ public final class Phi2Server implements AutoCloseable {
     /** The runner process of the open model, or -1 (for operators' tooling and fault tests). */
     public long runnerPid() {
         return models.runnerPid();
+    }
+
+    /** The engine's slots, running and waiting generations now, or null while no model is open (for operators' tooling and tests). */
+    public Phi2Model.Load load() {
+        return models.load();
     }
 
     /** Room for more generations, from the engine's own counts: slots plus queue when idle (for the fault tests). */
@@ -137,7 +143,10 @@ public final class Phi2Server implements AutoCloseable {
                 case "/health", "/ready" -> {
                     // answered above
                 }
-                case "/metrics" -> HttpIo.send(ex, 200, "text/plain; version=0.0.4", metrics.render(models.load() == null ? 0 : models.load().waiting()).getBytes(StandardCharsets.UTF_8));
+                case "/metrics" -> {
+                    Metrics.Scrape scrape = metrics.scrape(ex.getRequestHeaders().getFirst("Accept"));
+                    HttpIo.send(ex, 200, scrape.contentType(), scrape.body());
+                }
                 case "/v1/models" -> {
                     authorize(ex);
                     method(ex, "GET");
