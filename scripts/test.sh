@@ -4,7 +4,8 @@
 #      when missing or changed, incrementally after the first time), then every Maven test with it;
 #   2. the portable engine and the Vulkan backend module for it (scripts/build-native.sh portable, and portable-vulkan
 #      --backend-only with Debian sid's shader compiler, scripts/vulkan-sdk.sh), then `mvn deploy` of every published
-#      artifact into a file repository in a temporary folder;
+#      artifact into a file repository in a temporary folder; deploy/kubernetes built as kustomize does and checked
+#      against phi2 serve's flags, probes, drain timeout and metric names (scripts/check-manifests.py);
 #   3. the runtime and CLI tests again on the de.kherud:llama binding;
 #   4. the engine's own C++ test on a tiny model, plain and under AddressSanitizer;
 #   5. phi2j as a dependency (scripts/consumer-check.sh): consumer projects outside the checkout resolve it only from
@@ -49,6 +50,10 @@ if [ $SKIP_BUILD -eq 0 ]; then
 fi
 step "2. mvn deploy into a file repository ($WORK/repo)"
 mvn -q -B -ntp ${MVN_EXTRA[@]+"${MVN_EXTRA[@]}"} -DskipTests deploy -DaltDeploymentRepository="local::file:$WORK/repo"
+
+step "2. the Kubernetes manifests, built as kustomize does and checked against phi2 serve (scripts/check-manifests.py)"
+./phi2 serve --help > "$WORK/serve-help.txt"
+/usr/bin/python3 scripts/check-manifests.py deploy/kubernetes "$WORK/serve-help.txt" java/server/src/main/java/phi2j/server/Metrics.java
 
 step "3. runtime and CLI tests again on the binding engine"
 PHI2_ENGINE=binding mvn -B -ntp ${MVN_EXTRA[@]+"${MVN_EXTRA[@]}"} test -pl java/runtime,java/cli
