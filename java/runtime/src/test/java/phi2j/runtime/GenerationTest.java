@@ -223,4 +223,16 @@ class GenerationTest {
         // and the model is fine afterwards
         assertEquals(5, model.generate(PROMPT, GenerationOptions.greedy().withMaxNewTokens(5)).generatedTokens());
     }
+
+    @Test
+    void onceAResultIsReturnedTheModelsLoadNoLongerCountsItsGeneration() {
+        try (Phi2Model m = Phi2Model.open(TestModels.tiny(), ModelOptions.defaults().withContextSize(512).withThreads(2))) {
+            GenerationOptions o = GenerationOptions.greedy().withMaxNewTokens(1);
+            for (int i = 0; i < 300; i++) {
+                m.generate("Hi", o);
+                Phi2Model.Load l = m.load();
+                assertEquals(0, l.running() + l.waiting(), "after generation " + i + ": " + l);
+            }
+        }
+    }
 }

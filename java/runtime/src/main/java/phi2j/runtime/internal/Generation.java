@@ -121,10 +121,12 @@ public final class Generation implements TokenStream, RunnerProcess.Listener {
 
     private void finish(Item terminal) {
         if (finished.compareAndSet(false, true)) {
-            items.add(terminal);
-            ended.countDown();
+            // the books close before the end is visible: whoever reads the result and then asks the model's load
+            // (a server admitting the next request) never counts this generation as still running
             runner.unregister(request.id());
             owner.finished(this);
+            items.add(terminal);
+            ended.countDown();
         }
     }
 
