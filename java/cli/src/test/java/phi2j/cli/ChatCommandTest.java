@@ -81,7 +81,7 @@ class ChatCommandTest {
     @Test
     void chatTakesGeneratesConstraintFlagsAJsonSchemaShapesEveryAnswer() throws Exception {
         String schema = "{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}},\"required\":[\"ok\"]}";
-        Process p = new ProcessBuilder(chat("--json-schema", schema, "--presence-penalty", "0.5", "-n", "60")).start();
+        Process p = new ProcessBuilder(chat("--json-schema", schema, "--presence-penalty", "0.5", "-n", "200", "--seed", "7")).start();
         p.getOutputStream().write("Are you there?\nAnd now?\n".getBytes(StandardCharsets.UTF_8));
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
