@@ -88,6 +88,12 @@ class ChatCommandTest {
         String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         assertEquals(0, p.exitValue(), err);
+        boolean nativeEngine = phi2j.runtime.EngineChoice.of(ModelOptions.defaults()).kind() == phi2j.runtime.EngineKind.NATIVE;
+        if (!nativeEngine) { // the binding cannot constrain the text: each turn is refused by name, nothing printed
+            assertEquals("", out.strip(), "no answer on the binding");
+            assertEquals(2, err.lines().filter(l -> l.contains("--json-schema") && l.contains("native engine")).count(), err);
+            return;
+        }
         // each answer is one JSON object (which may hold newlines as whitespace), one after the other
         List<com.google.gson.JsonElement> answers = new ArrayList<>();
         new com.google.gson.JsonStreamParser(out).forEachRemaining(answers::add);
