@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Checks deploy/kubernetes as far as this machine can without a cluster (no kubectl, kustomize or kubeconform here).
 
 Every kustomization (base and overlays) is built the way kustomize builds it for what these manifests use (resources,
