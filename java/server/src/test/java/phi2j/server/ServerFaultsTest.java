@@ -200,13 +200,7 @@ class ServerFaultsTest {
     }
 
     Socket openStream(int maxTokens, int events) throws Exception {
-        Socket s = new Socket("127.0.0.1", server.port());
-        byte[] body = ask(maxTokens, true).getBytes(StandardCharsets.UTF_8);
-        OutputStream o = s.getOutputStream();
-        o.write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY + "\r\nContent-Type: application/json\r\n"
-                + "Content-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-        o.write(body);
-        o.flush();
+        Socket s = openStreamNoWait(maxTokens);
         BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
         int seen = 0;
         String line;
